@@ -1,0 +1,61 @@
+"""Command line: `python -m gan_core {presets,train,eval,bench}`.
+
+Errors exit non-zero with a one-line reason on stderr. With `--json` the last line of stdout is one JSON
+object (progress bars go to stderr).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from . import cli
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m gan_core", description=__doc__)
+    sub = p.add_subparsers(dest="cmd", required=True)
+
+    sub.add_parser("presets", help="list the training presets").add_argument("--json", action="store_true")
+
+    t = sub.add_parser("train", help="train a preset headless, write checkpoint + metrics")
+    t.add_argument("--preset", required=True)
+    t.add_argument("--steps", type=int, default=None)
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--out", default="runs")
+    t.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    t.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: per preset)")
+    t.add_argument("--json", action="store_true")
+
+    e = sub.add_parser("eval", help="metrics of a saved checkpoint")
+    e.add_argument("checkpoint")
+    e.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    e.add_argument("--json", action="store_true")
+
+    b = sub.add_parser("bench", help="our trainer against a plain PyTorch loop, side by side")
+    b.add_argument("--preset", default=None, help="default: the default 2D preset")
+    b.add_argument("--steps", type=int, default=None)
+    b.add_argument("--ui", action="store_true", help="also measure throughput while a live session is polled")
+    b.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda"])
+    b.add_argument("--json", action="store_true")
+
+    args = p.parse_args(argv)
+    try:
+        result = getattr(cli, f"cmd_{args.cmd}")(args)
+    except cli.CLIError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    if result is not None:
+        if args.json:
+            print(json.dumps(result))
+        else:
+            cli.print_human(result)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,147 @@
+"""Checkpoints: weights in safetensors, the configs that rebuild the model in its metadata, a JSON model card.
+
+A checkpoint holds `G.*` (the generator used for samples: the moving average when EMA is on), `D.*`, and
+optionally `data.points` (user-drawn or uploaded 2D data). The metadata (all strings, as safetensors
+wants) holds `format_version`, `family`, `model_config`, `train_config`, `step`, `dataset`, `metrics`.
+Loading checks every part and names what does not match. Pickles are never read.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
+
+from . import models
+from .training.config import TrainConfig
+
+FORMAT_VERSION = "1"
+REQUIRED_META = ("format_version", "family", "model_config", "train_config", "step", "dataset")
+MAX_CHECKPOINT_BYTES = 512 * 1024 * 1024
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be loaded; the message says what is wrong, in one line."""
+
+
+@dataclass
+class Checkpoint:
+    G: torch.nn.Module
+    D: torch.nn.Module
+    train_config: TrainConfig
+    step: int
+    metrics: dict
+    meta: dict
+    data_points: torch.Tensor | None = None
+
+
+def save(path: str, trainer, card: dict | None = None) -> str:
+    """Write `path` (.safetensors) and its model card (`.json` beside it). Returns the card path."""
+    tensors = {}
+    with trainer.ema_weights(True):
+        tensors.update({f"G.{k}": v.detach().clone().contiguous().cpu() for k, v in trainer.G.state_dict().items()})
+    tensors.update({f"D.{k}": v.detach().clone().contiguous().cpu() for k, v in trainer.D.state_dict().items()})
+    pts = getattr(trainer.data, "points", None)
+    if pts is not None:
+        tensors["data.points"] = pts.detach().clone().contiguous().cpu()
+    cfg = trainer.cfg
+    meta = {
+        "format_version": FORMAT_VERSION,
+        "family": cfg.family,
+        "model_config": json.dumps(trainer.model_cfg.to_dict()),
+        "train_config": json.dumps(cfg.to_dict()),
+        "step": str(trainer.step_count),
+        "dataset": getattr(trainer.data, "name", cfg.dataset),
+        "metrics": json.dumps(_jsonable(trainer.metrics)),
+    }
+    os.makedirs(os.path.dirname(os.path.abspath(path)) or ".", exist_ok=True)
+    save_file(tensors, path, metadata=meta)
+    card_path = os.path.splitext(path)[0] + ".json"
+    full = {"family": cfg.family, "dataset": meta["dataset"], "step": trainer.step_count,
+            "model_config": trainer.model_cfg.to_dict(), "train_config": cfg.to_dict(),
+            "metrics": _jsonable(trainer.metrics), **(card or {})}
+    with open(card_path, "w") as f:
+        json.dump(full, f, indent=2)
+    return card_path
+
+
+def _jsonable(d):
+    if isinstance(d, dict):
+        return {k: _jsonable(v) for k, v in d.items()}
+    if isinstance(d, (list, tuple)):
+        return [_jsonable(v) for v in d]
+    if isinstance(d, float) and d != d:
+        return None
+    if isinstance(d, torch.Tensor):
+        return d.tolist()
+    return d
+
+
+def read_meta(path: str) -> dict:
+    """The metadata of a checkpoint, validated; raises CheckpointError."""
+    if not os.path.isfile(path):
+        raise CheckpointError(f"no such checkpoint file: {path}")
+    size = os.path.getsize(path)
+    if size > MAX_CHECKPOINT_BYTES:
+        raise CheckpointError(f"checkpoint is too large ({size / 2**20:.0f} MB, limit "
+                              f"{MAX_CHECKPOINT_BYTES / 2**20:.0f} MB)")
+    try:
+        with safe_open(path, framework="pt") as f:
+            meta = f.metadata() or {}
+    except (SafetensorError, OSError, ValueError, RuntimeError) as e:
+        raise CheckpointError(f"not a valid safetensors file ({_short(e)})") from None
+    missing = [k for k in REQUIRED_META if k not in meta]
+    if missing:
+        raise CheckpointError(f"not a GAN Explorer checkpoint: metadata lacks {', '.join(missing)}")
+    if meta["format_version"] != FORMAT_VERSION:
+        raise CheckpointError(f"checkpoint format {meta['format_version']} is not supported "
+                              f"(this version reads format {FORMAT_VERSION})")
+    return meta
+
+
+def load(path: str, device: str | torch.device = "cpu") -> Checkpoint:
+    """Load and validate a checkpoint; raises CheckpointError naming what is wrong."""
+    meta = read_meta(path)
+    try:
+        model_cfg = json.loads(meta["model_config"])
+        train_cfg = TrainConfig.from_dict(json.loads(meta["train_config"]))
+        metrics = json.loads(meta.get("metrics", "{}"))
+        step = int(meta["step"])
+    except (ValueError, TypeError) as e:
+        raise CheckpointError(f"checkpoint metadata is malformed: {_short(e)}") from None
+    try:
+        G, D, _ = models.build(meta["family"], model_cfg)
+    except (ValueError, TypeError) as e:
+        raise CheckpointError(f"checkpoint model config does not build: {_short(e)}") from None
+    with safe_open(path, framework="pt") as f:
+        keys = set(f.keys())
+        for prefix, net in (("G", G), ("D", D)):
+            _load_into(f, keys, prefix, net)
+        points = f.get_tensor("data.points") if "data.points" in keys else None
+    return Checkpoint(G.to(device), D.to(device), train_cfg, step, metrics, meta, points)
+
+
+def _load_into(f, keys: set, prefix: str, net: torch.nn.Module) -> None:
+    want = net.state_dict()
+    have = {k[len(prefix) + 1:] for k in keys if k.startswith(prefix + ".")}
+    missing, extra = sorted(set(want) - have), sorted(have - set(want))
+    if missing or extra:
+        raise CheckpointError(f"{prefix} weights do not match its config: missing {missing[:3]}, "
+                              f"unexpected {extra[:3]}")
+    state = {}
+    for k, v in want.items():
+        t = f.get_tensor(f"{prefix}.{k}")
+        if tuple(t.shape) != tuple(v.shape):
+            raise CheckpointError(f"{prefix}.{k} has shape {tuple(t.shape)}, the config needs {tuple(v.shape)}")
+        if t.is_floating_point() and not torch.isfinite(t).all():
+            raise CheckpointError(f"{prefix}.{k} contains NaN or inf values")
+        state[k] = t
+    net.load_state_dict(state)
+
+
+def _short(e: Exception) -> str:
+    return str(e).splitlines()[0][:160] if str(e) else type(e).__name__

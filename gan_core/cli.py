@@ -1,0 +1,132 @@
+"""The commands behind `python -m gan_core`; each returns a dict (printed as JSON with --json)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+
+import torch
+
+from . import checkpoint
+from .device import pick_device, set_threads
+from .training import presets
+from .training.trainer import Trainer, TrainingDiverged, trainer_from_checkpoint
+
+
+class CLIError(Exception):
+    """A user error: printed as one line, exit code 2."""
+
+
+def print_human(result: dict) -> None:
+    for k, v in result.items():
+        if isinstance(v, float):
+            v = f"{v:.4g}"
+        elif isinstance(v, (list, dict)):
+            v = json.dumps(v)
+        print(f"{k:>24}: {v}")
+
+
+def _device(name: str) -> torch.device:
+    try:
+        return pick_device(name)
+    except ValueError as e:
+        raise CLIError(str(e)) from None
+
+
+def _preset(name: str) -> presets.Preset:
+    try:
+        return presets.get(name)
+    except KeyError as e:
+        raise CLIError(e.args[0]) from None
+
+
+def cmd_presets(args) -> dict | None:
+    rows = {p.name: {"title": p.title, "kind": p.kind, "dataset": p.config.dataset, "loss": p.config.loss,
+                     "steps": p.config.steps} for p in presets.PRESETS.values()}
+    if args.json:
+        return rows
+    for name, r in rows.items():
+        print(f"{name:<20} {r['title']:<36} {r['dataset']:<8} {r['loss']:<14} {r['steps']} steps")
+    return None
+
+
+def _metrics_out(m: dict) -> dict:
+    return {k: v for k, v in m.items() if k not in ("step",)}
+
+
+def cmd_train(args) -> dict:
+    preset = _preset(args.preset)
+    cfg = preset.config.replace(seed=args.seed)
+    if args.steps is not None:
+        if args.steps < 1:
+            raise CLIError("--steps must be at least 1")
+        cfg = cfg.replace(steps=args.steps, eval_every=min(cfg.eval_every, args.steps))
+    device = _device(args.device)
+    threads = set_threads(args.threads if args.threads else (1 if preset.kind == "2d" else None))
+    try:
+        os.makedirs(args.out, exist_ok=True)
+    except OSError as e:
+        raise CLIError(f"cannot create output folder {args.out}: {e.strerror}") from None
+    trainer = Trainer(cfg, device=device)
+    t0 = time.perf_counter()
+    diverged = None
+    try:
+        _run_with_progress(trainer, cfg.steps)
+    except TrainingDiverged as e:
+        diverged = str(e)
+    seconds = time.perf_counter() - t0
+    if trainer.metrics.get("step") != trainer.step_count:
+        trainer.evaluate()
+    ckpt = os.path.join(args.out, f"{preset.name}.safetensors")
+    card = {"preset": preset.name, "seconds": round(seconds, 2), "device": str(device), "threads": threads,
+            "torch": torch.__version__, "command": f"python -m gan_core train --preset {preset.name} "
+            f"--seed {args.seed}" + (f" --steps {args.steps}" if args.steps else "")}
+    checkpoint.save(ckpt, trainer, card)
+    with open(os.path.join(args.out, "metrics.jsonl"), "w") as f:
+        trainer.history.write_jsonl(f)
+    out = {"preset": preset.name, "seed": args.seed, "steps": trainer.step_count, "seconds": round(seconds, 3),
+           "steps_per_s": round(trainer.step_count / max(seconds, 1e-9), 1), **_metrics_out(trainer.metrics),
+           "min_modes": trainer.min_modes, "engine": trainer.engine, "device": str(device),
+           "checkpoint": ckpt}
+    out.pop("mode_counts", None)
+    if diverged:
+        out["diverged"] = diverged
+    return out
+
+
+def _run_with_progress(trainer: Trainer, steps: int) -> None:
+    from tqdm import tqdm
+
+    with tqdm(total=steps, desc="train", unit="step", file=sys.stderr, mininterval=0.5,
+              disable=not sys.stderr.isatty() and os.environ.get("GAN_PROGRESS") != "1") as bar:
+        def tick(t: Trainer) -> None:
+            bar.update(t.step_count - bar.n)
+            if "modes" in t.metrics:
+                bar.set_postfix(modes=t.metrics["modes"], hq=f"{t.metrics['hq']:.3f}", refresh=False)
+        trainer.run(steps, on_tick=tick, tick_every=200)
+        bar.update(trainer.step_count - bar.n)
+
+
+def cmd_eval(args) -> dict:
+    device = _device(args.device)
+    try:
+        ck = checkpoint.load(args.checkpoint, device=device)
+    except checkpoint.CheckpointError as e:
+        raise CLIError(f"{args.checkpoint}: {e}") from None
+    set_threads(1 if ck.train_config.family == "mlp" else None)
+    trainer = trainer_from_checkpoint(ck, device=device)
+    m = _metrics_out(trainer.metrics)
+    m.pop("mode_counts", None)
+    return {"checkpoint": args.checkpoint, "family": ck.train_config.family, "dataset": ck.meta["dataset"],
+            "step": ck.step, **m}
+
+
+def cmd_bench(args) -> dict:
+    from . import bench
+
+    device = _device(args.device)
+    name = args.preset or presets.DEFAULT_2D
+    preset = _preset(name)
+    return bench.run(preset, steps=args.steps, ui=args.ui, device=device)

@@ -1,0 +1,95 @@
+"""Adversarial losses as small pure functions of the discriminator's logits.
+
+- minimax: the original GAN (Goodfellow et al. 2014); G minimises log(1 - D(G(z))), which saturates.
+- nonsaturating: G minimises -log D(G(z)) instead (same paper's practical variant).
+- lsgan: least squares (Mao et al. 2017), a=0, b=c=1, with the 1/2 factors.
+- wgan: Wasserstein critic with weight clipping (Arjovsky et al. 2017).
+- wgan-gp: Wasserstein with gradient penalty, lambda 10 (Gulrajani et al. 2017).
+- hinge: hinge loss (Lim & Ye 2017; Miyato et al. 2018).
+
+`d_grads`/`g_grads` give the same losses' gradients with respect to the logits in closed form; the fused
+MLP engine uses them instead of autograd, and tests check them against autograd.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+LOSSES = ("minimax", "nonsaturating", "lsgan", "wgan", "wgan-gp", "hinge")
+GP_LAMBDA = 10.0
+WGAN_CLIP = 0.01
+
+
+def check(name: str) -> str:
+    if name not in LOSSES:
+        raise ValueError(f"unknown loss {name!r}; choose one of {', '.join(LOSSES)}")
+    return name
+
+
+def d_loss(name: str, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+    """Discriminator loss from logits on real and fake samples (any shapes)."""
+    if name in ("minimax", "nonsaturating"):
+        return F.softplus(-real).mean() + F.softplus(fake).mean()
+    if name == "lsgan":
+        return 0.5 * ((real - 1) ** 2).mean() + 0.5 * (fake**2).mean()
+    if name in ("wgan", "wgan-gp"):
+        return fake.mean() - real.mean()
+    if name == "hinge":
+        return F.relu(1 - real).mean() + F.relu(1 + fake).mean()
+    raise ValueError(f"unknown loss {name!r}")
+
+
+def g_loss(name: str, fake: torch.Tensor) -> torch.Tensor:
+    """Generator loss from the discriminator's logits on fake samples."""
+    if name == "minimax":
+        return -F.softplus(fake).mean()  # = mean(log(1 - sigmoid(fake)))
+    if name == "nonsaturating":
+        return F.softplus(-fake).mean()  # = -mean(log sigmoid(fake))
+    if name == "lsgan":
+        return 0.5 * ((fake - 1) ** 2).mean()
+    if name in ("wgan", "wgan-gp", "hinge"):
+        return -fake.mean()
+    raise ValueError(f"unknown loss {name!r}")
+
+
+def d_grads(name: str, real: torch.Tensor, fake: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """d(d_loss)/d(real), d(d_loss)/d(fake), for logits of shape (n, 1)."""
+    nr, nf = real.numel(), fake.numel()
+    if name in ("minimax", "nonsaturating"):
+        return torch.sigmoid(-real).mul_(-1.0 / nr), torch.sigmoid(fake).mul_(1.0 / nf)
+    if name == "lsgan":
+        return (real - 1).mul_(1.0 / nr), fake * (1.0 / nf)
+    if name in ("wgan", "wgan-gp"):
+        return torch.full_like(real, -1.0 / nr), torch.full_like(fake, 1.0 / nf)
+    if name == "hinge":
+        return (real < 1).to(real.dtype).mul_(-1.0 / nr), (fake > -1).to(fake.dtype).mul_(1.0 / nf)
+    raise ValueError(f"unknown loss {name!r}")
+
+
+def g_grads(name: str, fake: torch.Tensor) -> torch.Tensor:
+    """d(g_loss)/d(fake logits)."""
+    n = fake.numel()
+    if name == "minimax":
+        return torch.sigmoid(fake).mul_(-1.0 / n)
+    if name == "nonsaturating":
+        return torch.sigmoid(-fake).mul_(-1.0 / n)
+    if name == "lsgan":
+        return (fake - 1).mul_(1.0 / n)
+    if name in ("wgan", "wgan-gp", "hinge"):
+        return torch.full_like(fake, -1.0 / n)
+    raise ValueError(f"unknown loss {name!r}")
+
+
+def gradient_penalty(d, real: torch.Tensor, fake: torch.Tensor, gen: torch.Generator | None = None,
+                     weight: float = GP_LAMBDA) -> torch.Tensor:
+    """WGAN-GP: weight * E[(||grad_x D(x_hat)||_2 - 1)^2] on random interpolates of real and fake."""
+    shape = (real.shape[0],) + (1,) * (real.dim() - 1)
+    eps = torch.rand(shape, generator=gen).to(real.device)
+    x_hat = (eps * real + (1 - eps) * fake).requires_grad_(True)
+    out = d(x_hat)
+    (grad,) = torch.autograd.grad(out.sum(), x_hat, create_graph=True)
+    if getattr(d, "pack", 1) > 1:
+        grad = grad.reshape(out.shape[0], -1)
+    norms = grad.flatten(1).norm(dim=1)
+    return weight * ((norms - 1) ** 2).mean()

@@ -1,0 +1,1 @@
+"""Metrics: 2D mode coverage (modes.py); image metrics live beside it."""

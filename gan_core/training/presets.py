@@ -1,0 +1,89 @@
+"""Named presets: a title, a one-paragraph explanation for the class, and the training config.
+
+The 2D figures in each description are what `python -m gan_core train --preset NAME --json` measures
+over seeds 0-4 on a 2-core CPU (see docs/presets.md for the table and the commands).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .config import TrainConfig
+
+
+@dataclass(frozen=True)
+class Preset:
+    name: str
+    title: str
+    description: str
+    config: TrainConfig
+    kind: str = "2d"  # 2d | image
+
+
+def _mlp(w: int = 64, layers: int = 2, z: int = 2, pack: int = 1, **kw) -> dict:
+    return {"g_hidden": w, "d_hidden": w, "g_layers": layers, "d_layers": layers, "z_dim": z, "pack": pack,
+            **kw}
+
+
+PRESETS: dict[str, Preset] = {}
+
+
+def register(p: Preset) -> Preset:
+    PRESETS[p.name] = p
+    return p
+
+
+register(Preset(
+    "stable-ring", "Stable: all 8 modes",
+    "Non-saturating loss, Adam, a moving average of G's weights and a learning rate that decays: the "
+    "generator covers all 8 modes of the ring with sharp points. Compare with the collapse demo.",
+    TrainConfig(dataset="ring", model=_mlp(64, 2, 2), loss="nonsaturating", lr_d=1e-3, lr_g=1e-3,
+                batch_size=128, g_ema=0.999, lr_final=0.1, steps=40_000, eval_every=1000)))
+
+register(Preset(
+    "collapse-ring", "Mode collapse: watch it happen",
+    "The setting of the Unrolled GAN paper's first figure (Metz et al. 2017): a plain GAN with the "
+    "non-saturating loss and a one-layer discriminator. The generator piles all its points onto one mode, "
+    "D learns to reject that spot, and G jumps to another mode: the mode counter stays at 0-1 of 8 while "
+    "the fake points hop around the ring. Remedies to try live: unroll D (5 steps), or reset with pack 2.",
+    TrainConfig(dataset="ring", model=_mlp(128, 2, 16, d_hidden=128, d_layers=1), loss="nonsaturating",
+                lr_d=1e-3, lr_g=1e-3, batch_size=256, steps=6_000, eval_every=200)))
+
+register(Preset(
+    "stable-grid", "Stable: the 25-mode grid",
+    "PacGAN packing (D judges 2 samples at once) with the non-saturating loss, EMA of G and a decaying "
+    "learning rate, on the 25 Gaussians of the PacGAN benchmark. The networks work in data units divided "
+    "by 4 (x_scale), so the grid's +-4 range looks like +-1 to them.",
+    TrainConfig(dataset="grid", model=_mlp(64, 3, 4, pack=2, x_scale=4.0), loss="nonsaturating",
+                lr_d=1e-3, lr_g=1e-3, batch_size=128, g_ema=0.999, lr_final=0.1, steps=50_000,
+                eval_every=2500)))
+
+register(Preset(
+    "wgan-gp", "WGAN-GP",
+    "Wasserstein critic with a gradient penalty (lambda 10), 5 critic steps per generator step: smooth "
+    "critic surface, slower but steady progress. The heatmap shows the critic's score, not a probability.",
+    TrainConfig(dataset="ring", model=_mlp(64, 2, 2), loss="wgan-gp", lr_d=1e-4, lr_g=1e-4, beta1=0.5,
+                beta2=0.9, d_steps=5, batch_size=128, steps=10_000, eval_every=500)))
+
+register(Preset(
+    "least-squares", "Least squares (LSGAN)",
+    "The least-squares loss pulls fake points toward the decision boundary with gradients that do not "
+    "vanish far from it.",
+    TrainConfig(dataset="ring", model=_mlp(64, 2, 2), loss="lsgan", lr_d=5e-4, lr_g=5e-4,
+                batch_size=128, g_ema=0.999, steps=20_000, eval_every=500)))
+
+register(Preset(
+    "saturating", "Saturating loss stalls",
+    "The original minimax loss: G minimises log(1 - D(G(z))). When D confidently rejects the fakes "
+    "early on, this loss is flat and G's gradients vanish: the fake points barely move. Switch the loss "
+    "to non-saturating while it runs and watch them start to travel.",
+    TrainConfig(dataset="ring", model=_mlp(64, 2, 2), loss="minimax", lr_d=2e-3, lr_g=2e-4, d_steps=3,
+                batch_size=128, steps=10_000, eval_every=500)))
+
+DEFAULT_2D = "stable-ring"
+
+
+def get(name: str) -> Preset:
+    if name not in PRESETS:
+        raise KeyError(f"unknown preset {name!r}; known: {', '.join(PRESETS)}")
+    return PRESETS[name]

@@ -1,0 +1,175 @@
+"""A live training session: one trainer in a background thread behind a lock.
+
+The UI (or a benchmark) never touches the trainer directly: it calls play/pause/step/reset/set_hparams
+and reads immutable `Snapshot`s. Training runs in chunks of a few steps; between chunks the lock is free,
+so snapshots and setting changes are served within milliseconds. A divergence (NaN/inf) pauses the
+session, restores the last good weights and leaves a message that says which knob to turn.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+
+import torch
+
+from .config import TrainConfig
+from .trainer import Trainer, TrainingDiverged
+
+SPEEDS = {"full": None, "fast": 400.0, "medium": 100.0, "slow": 20.0}
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What the UI shows at one moment; safe to read from any thread."""
+
+    step: int
+    state: str  # idle | running | paused | diverged
+    message: str
+    cfg: TrainConfig
+    metrics: dict
+    rows: list  # history rows (dicts with 'step' and scalars)
+    g_state: torch.Tensor  # flat generator weights (EMA weights when EMA is on)
+    d_state: torch.Tensor  # flat discriminator weights
+    data: object  # the dataset (immutable)
+    steps_per_s: float
+    version: int = 0  # increases with every change of weights
+    extra: dict = field(default_factory=dict)
+
+
+class TrainingSession:
+    """Owns one trainer and its thread. All public methods are thread-safe."""
+
+    def __init__(self, cfg: TrainConfig, data=None, device: str = "cpu", chunk: int = 20):
+        self._lock = threading.RLock()
+        self._run = threading.Event()
+        self._closed = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.chunk = chunk
+        self.speed: float | None = None
+        self.device = device
+        self._data = data
+        self._build(cfg)
+
+    # ----- control --------------------------------------------------------------------------------------
+    def _build(self, cfg: TrainConfig) -> None:
+        with self._lock:
+            self.trainer = Trainer(cfg, data=self._data, device=self.device)
+            self.trainer.evaluate()
+            self.state, self.message = "idle", "Ready. Press Train to start."
+            self._version = 0
+            self._rate = (time.perf_counter(), 0, 0.0)
+
+    def play(self) -> None:
+        with self._lock:
+            if self.state == "diverged":
+                self.message = "Resumed after a divergence with the restored weights."
+            self.state = "running"
+            self._run.set()
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._loop, name="gan-training", daemon=True)
+                self._thread.start()
+
+    def pause(self) -> None:
+        with self._lock:
+            self._run.clear()
+            if self.state == "running":
+                self.state, self.message = "paused", f"Paused at step {self.trainer.step_count}."
+
+    def step(self, mode: str = "both", n: int = 1) -> dict:
+        """Single steps for step mode: pauses first; 'd' = D only, 'g' = G only, 'both' = a full round."""
+        self.pause()
+        with self._lock:
+            out = {}
+            try:
+                for _ in range(n):
+                    out = self.trainer.step(mode)
+                self.trainer.evaluate()
+            except TrainingDiverged as e:
+                self.state, self.message = "diverged", str(e)
+                return {}
+            self._version += 1
+            what = {"both": "D and G", "d": "D only", "g": "G only"}[mode]
+            self.state, self.message = "paused", f"Stepped {what} to step {self.trainer.step_count}."
+            return out
+
+    def reset(self, cfg: TrainConfig | None = None, data=None) -> None:
+        """Fresh weights (and optionally a new config/dataset); the session stays paused."""
+        self._run.clear()
+        with self._lock:
+            if data is not None:
+                self._data = data
+            self._build(cfg or self.trainer.cfg)
+            self._version = 0
+
+    def replace_trainer(self, trainer: Trainer, message: str = "Loaded.") -> None:
+        """Swap in another trainer (e.g. one restored from a checkpoint); the session is paused."""
+        self._run.clear()
+        with self._lock:
+            self.trainer = trainer
+            self._data = trainer.data
+            self.state, self.message = "paused", message
+            self._version += 1
+
+    def set_hparams(self, **changes) -> None:
+        with self._lock:
+            self.trainer.set_hparams(**changes)
+
+    def set_speed(self, name: str) -> None:
+        if name not in SPEEDS:
+            raise ValueError(f"speed must be one of {', '.join(SPEEDS)}")
+        self.speed = SPEEDS[name]
+
+    def save_checkpoint(self, path: str, card: dict | None = None) -> str:
+        """Write a checkpoint of the current weights under the lock (training never tears it); returns
+        the model card's path (see gan_core.checkpoint.save)."""
+        from .. import checkpoint
+
+        with self._lock:
+            return checkpoint.save(path, self.trainer, card)
+
+    def close(self) -> None:
+        self._closed.set()
+        self._run.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    # ----- the loop -------------------------------------------------------------------------------------
+    def _loop(self) -> None:
+        while not self._closed.is_set():
+            if not self._run.wait(timeout=0.2):
+                continue
+            if self._closed.is_set():
+                break
+            t0 = time.perf_counter()
+            with self._lock:
+                if not self._run.is_set():
+                    continue
+                try:
+                    for _ in range(self.chunk):
+                        self.trainer.advance()
+                    self._version += 1
+                except TrainingDiverged as e:
+                    self._run.clear()
+                    self.state, self.message = "diverged", str(e)
+                    continue
+            if self.speed is not None:
+                time.sleep(max(0.0, self.chunk / self.speed - (time.perf_counter() - t0)))
+            else:
+                time.sleep(0)  # let the UI thread take the GIL between chunks
+
+    # ----- reading --------------------------------------------------------------------------------------
+    def snapshot(self) -> Snapshot:
+        with self._lock:
+            t = self.trainer
+            g = (t.ema if t.ema is not None else t.g_flat.data).clone()
+            now, last_step = time.perf_counter(), t.step_count
+            t_prev, s_prev, rate = self._rate
+            if now - t_prev >= 0.5:
+                rate = (last_step - s_prev) / (now - t_prev) if self.state == "running" else 0.0
+                self._rate = (now, last_step, rate)
+            return Snapshot(step=t.step_count, state=self.state, message=self.message, cfg=t.cfg,
+                            metrics=dict(t.metrics), rows=list(t.history.rows), g_state=g,
+                            d_state=t.d_flat.data.clone(), data=t.data, steps_per_s=rate,
+                            version=self._version, extra={"engine": t.engine, "min_modes": t.min_modes})

@@ -1,0 +1,1 @@
+"""Pictures as numpy arrays (no GUI toolkit): the 2D plane view and image grids."""

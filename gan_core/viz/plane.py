@@ -1,0 +1,181 @@
+"""The layered 2D view of GAN Lab, drawn straight into a numpy RGB array.
+
+Layers: D's decision surface as a heatmap (green = looks real, purple = looks fake), real points,
+generated points, the generator's manifold (a grid in noise space pushed through G), and arrows showing
+the direction each generated point is pushed by G's loss gradient. Drawing with numpy keeps a frame at a
+few milliseconds, so polling the live view at several frames a second barely slows training.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .. import losses, models
+
+LAYERS = ("heatmap", "real", "fake", "manifold", "gradients")
+REAL_RGB = np.array([27, 120, 55], np.float32)
+FAKE_RGB = np.array([118, 42, 131], np.float32)
+GRID_RGB = np.array([40, 40, 40], np.float32)
+ARROW_RGB = np.array([230, 97, 1], np.float32)
+_LUT_STOPS = np.array([[153, 112, 171], [247, 247, 247], [90, 174, 97]], np.float32)  # fake, 0.5, real
+
+
+def _lut() -> np.ndarray:
+    x = np.linspace(0, 1, 256)
+    out = np.empty((256, 3), np.float32)
+    for c in range(3):
+        out[:, c] = np.interp(x, [0, 0.5, 1], _LUT_STOPS[:, c])
+    return out
+
+
+LUT = _lut().astype(np.uint8)
+
+
+class PlaneRenderer:
+    """Draws snapshots of one session; keeps its own copies of G and D so training is never disturbed."""
+
+    def __init__(self, size: int = 480, n_points: int = 500, heat_res: int = 72):
+        self.size, self.n_points, self.heat_res = size, n_points, heat_res
+        self._key = None
+        self._real_key = None
+
+    def _models(self, snap):
+        key = (snap.cfg.family, tuple(sorted(snap.cfg.model.items())))
+        if key != self._key:
+            self.G, self.D, _ = models.build(snap.cfg.family, snap.cfg.model)
+            self.G.eval()
+            self.D.eval()
+            self._gv = torch.nn.utils.parameters_to_vector(self.G.parameters()).detach()
+            self._key = key
+        # the renderer's copies live on the CPU, whatever device the session trains on
+        torch.nn.utils.vector_to_parameters(snap.g_state.detach().cpu(), self.G.parameters())
+        torch.nn.utils.vector_to_parameters(snap.d_state.detach().cpu(), self.D.parameters())
+        return self.G, self.D
+
+    def _real(self, data) -> torch.Tensor:
+        if self._real_key is not data:
+            self._real_pts = data.sample(self.n_points, torch.Generator().manual_seed(1))
+            self._real_key = data
+        return self._real_pts
+
+    def render(self, snap, layers=LAYERS) -> np.ndarray:
+        """An (S, S, 3) uint8 picture of the snapshot with the chosen layers."""
+        G, D = self._models(snap)
+        ext = float(snap.data.extent)
+        canvas = Canvas(self.size, ext)
+        loss = snap.cfg.loss
+        with torch.no_grad():
+            if "heatmap" in layers:
+                canvas.heatmap(self._surface(D, ext, loss))
+            else:
+                canvas.img[:] = 255
+            canvas.axes()
+            if "manifold" in layers:
+                lines = _manifold_lines(G)
+                canvas.segments(np.concatenate([ln[:-1] for ln in lines]),
+                                np.concatenate([ln[1:] for ln in lines]), GRID_RGB, alpha=0.35)
+            if "real" in layers:
+                canvas.points(self._real(snap.data).numpy(), REAL_RGB)
+            z = models.sample_latent(G.latent_spec, self.n_points, torch.Generator().manual_seed(2))
+            fake = G(z)
+        if "fake" in layers:
+            canvas.points(fake.numpy(), FAKE_RGB)
+        if "gradients" in layers:
+            self._arrows(canvas, D, fake[:150], loss, ext)
+        return canvas.img
+
+    def _surface(self, D, ext: float, loss: str) -> np.ndarray:
+        r = self.heat_res
+        c = torch.linspace(-ext, ext, r)
+        yy, xx = torch.meshgrid(c.flip(0), c, indexing="ij")  # row 0 = top = +ext
+        s = D.score_points(torch.stack([xx.reshape(-1), yy.reshape(-1)], 1)).reshape(1, 1, r, r)
+        if loss in ("minimax", "nonsaturating"):
+            p = torch.sigmoid(s)
+        elif loss == "lsgan":
+            p = s.clamp(0, 1)
+        else:  # critics: centre on the median score, squash the spread
+            p = torch.sigmoid((s - s.median()) / (s.std() + 1e-6) * 1.5)
+        p = F.interpolate(p, size=(self.size, self.size), mode="bilinear", align_corners=True)
+        return p[0, 0].numpy()
+
+    def _arrows(self, canvas, D, pts: torch.Tensor, loss: str, ext: float) -> None:
+        x = pts.detach().clone().requires_grad_(True)
+        with torch.enable_grad():
+            g = torch.autograd.grad(losses.g_loss(loss, D.score_points(x)), x)[0]
+        v = -g.numpy()
+        norm = np.linalg.norm(v, axis=1, keepdims=True)
+        top = np.percentile(norm, 95) + 1e-12
+        v = v / top * 0.12 * ext
+        p = pts.numpy()
+        canvas.segments(p, p + v, ARROW_RGB, alpha=0.9)
+        canvas.points(p + v, ARROW_RGB, radius=1)
+
+
+def _manifold_lines(G, n_lines: int = 13, n_pts: int = 60) -> list[np.ndarray]:
+    spec = G.latent_spec
+    lim = 1.0 if spec.noise == "uniform" else 2.5
+    t = torch.linspace(-lim, lim, n_pts)
+    if spec.z_dim == 1:
+        return [G(t[:, None]).numpy()]
+    v = torch.linspace(-lim, lim, n_lines)
+    z = torch.zeros(2, n_lines, n_pts, spec.z_dim)  # (axis, line, point, z)
+    z[0, :, :, 0], z[0, :, :, 1] = t[None, :], v[:, None]
+    z[1, :, :, 1], z[1, :, :, 0] = t[None, :], v[:, None]
+    x = G(z.reshape(-1, spec.z_dim)).reshape(2 * n_lines, n_pts, -1).numpy()
+    return list(x)
+
+
+class Canvas:
+    """An RGB float canvas with world coordinates [-ext, ext]^2 (y up)."""
+
+    def __init__(self, size: int, ext: float):
+        self.size, self.ext = size, ext
+        self.img = np.full((size, size, 3), 255, np.uint8)
+
+    def to_px(self, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        s = self.size / (2 * self.ext)
+        col = ((p[:, 0] + self.ext) * s).astype(np.int64)
+        row = ((self.ext - p[:, 1]) * s).astype(np.int64)
+        return row, col
+
+    def heatmap(self, p: np.ndarray) -> None:
+        idx = (np.clip(p, 0, 1) * 255).astype(np.uint8)
+        self.img = np.take(LUT, idx, axis=0)
+
+    def axes(self) -> None:
+        s = self.size / (2 * self.ext)
+        for v in range(int(-self.ext), int(self.ext) + 1):
+            k = int(round((v + self.ext) * s))
+            shade = 0.75 if v == 0 else 0.9
+            if 0 <= k < self.size:
+                self.img[:, k] = (self.img[:, k] * shade).astype(np.uint8)
+                self.img[self.size - 1 - k] = (self.img[self.size - 1 - k] * shade).astype(np.uint8)
+
+    def points(self, p: np.ndarray, rgb: np.ndarray, radius: int = 2) -> None:
+        p = p[np.isfinite(p).all(1)]
+        row, col = self.to_px(p)
+        for dy in range(-radius, radius + 1):
+            for dx in range(-radius, radius + 1):
+                if dx * dx + dy * dy > radius * radius + 1:
+                    continue
+                r, c = row + dy, col + dx
+                ok = (r >= 0) & (r < self.size) & (c >= 0) & (c < self.size)
+                self.img[r[ok], c[ok]] = rgb.astype(np.uint8)
+
+    def segments(self, a: np.ndarray, b: np.ndarray, rgb: np.ndarray, alpha: float = 1.0) -> None:
+        """Straight segments a[i] -> b[i], sampled densely enough to look continuous."""
+        ok = np.isfinite(a).all(1) & np.isfinite(b).all(1)
+        a, b = a[ok], b[ok]
+        if len(a) == 0:
+            return
+        seg_px = np.abs(b - a).max(1) * self.size / (2 * self.ext)
+        k = int(np.clip(seg_px.max(), 2, 200))
+        t = np.linspace(0, 1, k)[None, :, None]
+        dense = (a[:, None] + (b - a)[:, None] * t).reshape(-1, 2)
+        row, col = self.to_px(dense)
+        ok = (row >= 0) & (row < self.size) & (col >= 0) & (col < self.size)
+        row, col = row[ok], col[ok]
+        cur = self.img[row, col].astype(np.float32)
+        self.img[row, col] = (cur * (1 - alpha) + rgb * alpha).astype(np.uint8)

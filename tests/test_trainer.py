@@ -1,0 +1,131 @@
+"""Trainer: the fused engine agrees with autograd, step semantics, determinism, divergence guard, learning."""
+
+import math
+
+import pytest
+import torch
+
+from gan_core import losses
+from gan_core.training import TrainConfig, Trainer, TrainingDiverged, presets
+
+SMALL = {"g_hidden": 16, "d_hidden": 16, "g_layers": 2, "d_layers": 2, "z_dim": 2}
+
+
+@pytest.mark.parametrize("loss", [n for n in losses.LOSSES if n != "wgan-gp"])
+@pytest.mark.parametrize("model", [
+    {**SMALL, "activation": "relu", "d_activation": "leaky_relu"},
+    {**SMALL, "g_layers": 3, "d_layers": 1, "z_dim": 4, "activation": "tanh", "d_activation": "relu"},
+    {**SMALL, "pack": 2, "activation": "leaky_relu", "d_activation": "tanh"},
+    {**SMALL, "pack": 2, "x_scale": 4.0},
+])
+def test_fused_engine_gradients_equal_autograd(loss, model):
+    t = Trainer(TrainConfig(loss=loss, model=model, batch_size=16))
+    assert t.engine == "fused"
+    real, z = t.real_sampler.next().clone(), t.noise_sampler.next().clone()
+    t._fused.d_step(loss, real, z)
+    gd = t.d_flat.grad.clone()
+    t._fused.g_step(loss)
+    gg = t.g_flat.grad.clone()
+    t._fused = None  # same trainer, same weights, autograd path
+    t._autograd_d_step(real, z)
+    assert torch.allclose(t.d_flat.grad, gd, atol=1e-6, rtol=1e-5)
+    t._autograd_g_step()
+    assert torch.allclose(t.g_flat.grad, gg, atol=1e-6, rtol=1e-5)
+
+
+def test_wgan_gp_uses_autograd_and_wgan_clips():
+    t = Trainer(TrainConfig(loss="wgan-gp", model=SMALL))
+    assert t.engine == "autograd"
+    t.step()
+    w = Trainer(TrainConfig(loss="wgan", model=SMALL, lr_d=0.5))
+    w.step()
+    assert w.d_flat.data.abs().max().item() <= losses.WGAN_CLIP + 1e-9
+
+
+def test_single_steps_touch_only_their_network():
+    t = Trainer(TrainConfig(model=SMALL))
+    g0, d0 = t.g_flat.data.clone(), t.d_flat.data.clone()
+    out = t.step("d")
+    assert t.step_count == 1 and "d_loss" in out and "g_loss" not in out
+    assert torch.equal(t.g_flat.data, g0) and not torch.equal(t.d_flat.data, d0)
+    d1 = t.d_flat.data.clone()
+    out = t.step("g")
+    assert t.step_count == 2 and "g_loss" in out
+    assert torch.equal(t.d_flat.data, d1) and not torch.equal(t.g_flat.data, g0)
+    t.step("both")
+    assert t.step_count == 3
+
+
+def test_k_d_steps_per_g_step():
+    t = Trainer(TrainConfig(model=SMALL, d_steps=3))
+    t.step()
+    assert int(t.opt_d.step_t) == 3 and int(t.opt_g.step_t) == 1
+
+
+def test_unrolled_step_leaves_d_as_it_was_after_its_own_update():
+    a = Trainer(TrainConfig(model=SMALL, unroll=5, seed=1))
+    b = Trainer(TrainConfig(model=SMALL, unroll=0, seed=1))
+    a.step()
+    b.step()
+    assert torch.equal(a.d_flat.data, b.d_flat.data)  # the unrolled updates were undone
+    assert not torch.equal(a.g_flat.data, b.g_flat.data)  # but G saw the unrolled D
+
+
+def test_same_seed_same_weights():
+    a, b = Trainer(TrainConfig(model=SMALL, seed=5)), Trainer(TrainConfig(model=SMALL, seed=5))
+    a.run(50)
+    b.run(50)
+    assert torch.equal(a.g_flat.data, b.g_flat.data) and torch.equal(a.d_flat.data, b.d_flat.data)
+    c = Trainer(TrainConfig(model=SMALL, seed=6))
+    c.run(50)
+    assert not torch.equal(a.g_flat.data, c.g_flat.data)
+
+
+def test_divergence_is_caught_and_weights_restored():
+    t = Trainer(TrainConfig(model=SMALL, loss="lsgan", lr_d=10.0, lr_g=10.0, optimizer="sgd", log_every=1))
+    good = t.g_flat.data.clone()
+    with pytest.raises(TrainingDiverged, match="Lower the learning rates"):
+        for _ in range(200):
+            t.step()
+    assert torch.isfinite(t.g_flat.data).all() and torch.isfinite(t.d_flat.data).all()
+    assert torch.equal(t.g_flat.data, good)  # the last good state (step 0 evaluation) is back
+
+
+def test_hyperparameters_change_between_steps():
+    t = Trainer(TrainConfig(model=SMALL))
+    t.run(20)
+    t.set_hparams(loss="wgan-gp", lr_g=1e-4, d_steps=2)
+    assert t.engine == "autograd" and t.opt_g.lr == 1e-4
+    t.step()
+    assert int(t.opt_d.step_t) == 22
+    with pytest.raises(ValueError, match="unknown loss"):
+        t.set_hparams(loss="bogus")
+    with pytest.raises(ValueError, match="lr_d"):
+        t.set_hparams(lr_d=-1)
+
+
+def test_ema_changes_the_sampled_generator():
+    t = Trainer(TrainConfig(model=SMALL, g_ema=0.99))
+    t.run(100)
+    assert not torch.equal(t.ema, t.g_flat.data)
+    live = t.g_flat.data.clone()
+    with t.ema_weights():
+        assert torch.equal(t.g_flat.data, t.ema)
+    assert torch.equal(t.g_flat.data, live)
+
+
+@pytest.mark.slow
+def test_short_training_covers_most_ring_modes():
+    cfg = presets.get("stable-ring").config.replace(steps=6000, eval_every=2000)
+    t = Trainer(cfg)
+    m = t.run()
+    assert m["modes"] >= 6, m
+    assert m["hq"] > 0.5, m
+
+
+@pytest.mark.slow
+def test_collapse_preset_collapses():
+    cfg = presets.get("collapse-ring").config.replace(steps=2000)
+    t = Trainer(cfg)
+    t.run()
+    assert t.max_modes is not None and t.min_modes is not None and t.min_modes <= 2
