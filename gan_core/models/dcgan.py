@@ -1,0 +1,200 @@
+"""DCGAN generator and discriminator for small images (Radford et al. 2016), with optional extras.
+
+The generator maps z through a linear layer to a 4x4 map, then doubles the resolution with strided
+transposed convolutions + BatchNorm + ReLU and ends in a tanh; the discriminator mirrors it with strided
+convolutions + BatchNorm + LeakyReLU(0.2), no pooling, and a linear head on the 4x4 map. Options:
+
+- `n_classes > 0`: a conditional GAN (Mirza & Osindero 2014). G sees z joined to a one-hot label; D sees
+  the image joined to `n_classes` constant feature planes (the one-hot label broadcast over pixels).
+- `spectral_norm`: spectral normalisation of D's convolutions and linear head (Miyato et al. 2018).
+- `minibatch_std`: a minibatch-standard-deviation feature map before D's head (Karras et al. 2018,
+  ProGAN), in groups of up to 4 samples, which lets D notice a batch with too little variety.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .base import ConfigMixin, LatentSpec
+
+IMAGE_SIZES = (16, 32, 64)
+CHANNELS = (1, 3)
+MBSTD_GROUP = 4  # ProGAN's minibatch-std group size
+
+
+@dataclass
+class DCGANConfig(ConfigMixin):
+    z_dim: int = 64  # noise dimensions
+    noise: str = "gaussian"  # 'gaussian' or 'uniform' in [-1, 1]
+    image_size: int = 32  # image side in pixels: 16, 32 or 64
+    channels: int = 1  # image channels: 1 (grey) or 3 (RGB)
+    g_base: int = 32  # generator width multiplier: its 4x4 map has 4 * g_base channels (64 = DCGAN paper)
+    d_base: int = 32  # discriminator width multiplier: its first layer has d_base channels
+    n_classes: int = 0  # > 0 makes a conditional GAN over that many classes (labels 0..n_classes-1)
+    spectral_norm: bool = False  # spectral normalisation on D's convolutions and linear head
+    minibatch_std: bool = False  # ProGAN's minibatch-std feature map before D's head
+    d_batchnorm: bool = True  # BatchNorm in D's inner layers (turn off for per-sample losses such as WGAN-GP)
+
+    def __post_init__(self):
+        if self.image_size not in IMAGE_SIZES:
+            raise ValueError(f"image_size must be one of {IMAGE_SIZES}, got {self.image_size}")
+        if self.channels not in CHANNELS:
+            raise ValueError(f"channels must be one of {CHANNELS}, got {self.channels}")
+        if self.noise not in ("gaussian", "uniform"):
+            raise ValueError(f"noise must be 'gaussian' or 'uniform', got {self.noise!r}")
+        limits = (("z_dim", 1, 1024), ("g_base", 4, 512), ("d_base", 4, 512), ("n_classes", 0, 1000))
+        for name, lo, hi in limits:
+            v = getattr(self, name)
+            if not (lo <= int(v) <= hi):
+                raise ValueError(f"{name} must be between {lo} and {hi}, got {v}")
+
+    @property
+    def n_up(self) -> int:
+        """Resolution doublings from 4x4 to the image: 2 (16 px), 3 (32 px), 4 (64 px)."""
+        return self.image_size.bit_length() - 3
+
+
+def _init_dcgan(module: nn.Module) -> None:
+    """DCGAN initialisation: weights ~ N(0, 0.02), BatchNorm scales ~ N(1, 0.02), biases 0."""
+    for m in module.modules():
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+            nn.init.normal_(m.weight, 0.0, 0.02)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.normal_(m.weight, 1.0, 0.02)
+            nn.init.zeros_(m.bias)
+
+
+def check_labels(c: torch.Tensor | None, n_classes: int, batch: int, who: str) -> None:
+    """Raise ValueError unless c is int64 labels (batch,) in [0, n_classes), given iff n_classes > 0."""
+    if n_classes == 0:
+        if c is not None:
+            raise ValueError(f"{who} is unconditional (n_classes=0) but class labels were given")
+        return
+    if c is None:
+        raise ValueError(f"{who} is conditional (n_classes={n_classes}): "
+                         f"pass class labels c of shape ({batch},)")
+    if c.dtype != torch.int64 or tuple(c.shape) != (batch,):
+        raise ValueError(f"{who}: c must be int64 labels of shape ({batch},), got {c.dtype} {tuple(c.shape)}")
+    if batch and (int(c.min()) < 0 or int(c.max()) >= n_classes):
+        raise ValueError(f"{who}: labels must be in [0, {n_classes}), got [{int(c.min())}, {int(c.max())}]")
+
+
+def g_widths(cfg: DCGANConfig) -> list[int]:
+    """Channels of G's feature maps at 4x4, 8x8, ... up to image_size/2 (halving, at least g_base // 2)."""
+    return [max(cfg.g_base * 4 >> i, cfg.g_base // 2) for i in range(cfg.n_up)]
+
+
+def d_widths(cfg: DCGANConfig) -> list[int]:
+    """Channels of D's feature maps at image_size/2, ..., 4x4 (doubling, at most 8 * d_base)."""
+    return [min(cfg.d_base << i, cfg.d_base * 8) for i in range(cfg.n_up)]
+
+
+class DCGANGenerator(nn.Module):
+    """G(z, c=None): (B, z_dim) [+ labels (B,)] -> images (B, channels, S, S) in [-1, 1]."""
+
+    family = "dcgan"
+
+    def __init__(self, cfg: DCGANConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.latent_spec = LatentSpec(z_dim=cfg.z_dim, noise=cfg.noise, n_classes=cfg.n_classes)
+        widths = g_widths(cfg)
+        blocks: list[tuple[str, nn.Module]] = [("block0", nn.Sequential(OrderedDict([
+            ("fc", nn.Linear(cfg.z_dim + cfg.n_classes, widths[0] * 16, bias=False)),
+            ("unflatten", nn.Unflatten(1, (widths[0], 4, 4))),
+            ("bn", nn.BatchNorm2d(widths[0])),
+            ("act", nn.ReLU()),
+        ])))]
+        for i in range(1, len(widths)):
+            blocks.append((f"block{i}", nn.Sequential(OrderedDict([
+                ("conv", nn.ConvTranspose2d(widths[i - 1], widths[i], 4, 2, 1, bias=False)),
+                ("bn", nn.BatchNorm2d(widths[i])),
+                ("act", nn.ReLU()),
+            ]))))
+        blocks.append(("to_image", nn.Sequential(OrderedDict([
+            ("conv", nn.ConvTranspose2d(widths[-1], cfg.channels, 4, 2, 1)),
+            ("tanh", nn.Tanh()),
+        ]))))
+        self.net = nn.Sequential(OrderedDict(blocks))
+        _init_dcgan(self)
+
+    def forward(self, z: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
+        cfg = self.cfg
+        if z.ndim != 2 or z.shape[1] != cfg.z_dim:
+            raise ValueError(f"z must have shape (B, {cfg.z_dim}), got {tuple(z.shape)}")
+        check_labels(c, cfg.n_classes, len(z), "DCGANGenerator")
+        if cfg.n_classes:
+            z = torch.cat([z, F.one_hot(c, cfg.n_classes).to(z.dtype)], 1)  # (B, z_dim + n_classes)
+        x = self.net(z)  # (B, C, S, S)
+        assert x.shape[1:] == (cfg.channels, cfg.image_size, cfg.image_size), x.shape
+        return x
+
+    def feature_layers(self) -> "OrderedDict[str, nn.Module]":
+        """Intermediate blocks by name: block0 (4x4), block1 (8x8), ... up to image_size/2."""
+        return OrderedDict((n, m) for n, m in self.net.named_children() if n.startswith("block"))
+
+
+class MinibatchStd(nn.Module):
+    """Append one feature map: the mean standard deviation of features within groups of samples (ProGAN)."""
+
+    def __init__(self, group_size: int = MBSTD_GROUP):
+        super().__init__()
+        self.group_size = group_size
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, ch, h, w = x.shape  # (B, C, H, W)
+        g = max(d for d in range(1, min(self.group_size, b) + 1) if b % d == 0)  # largest divisor <= 4
+        y = x.reshape(g, b // g, ch, h, w)  # sample i belongs to group i % (B // g)
+        y = (y.var(0, unbiased=False) + 1e-8).sqrt().mean(dim=(1, 2, 3))  # (B // g,)
+        y = y.reshape(-1, 1, 1, 1).repeat(g, 1, h, w)  # (B, 1, H, W)
+        return torch.cat([x, y], 1)  # (B, C + 1, H, W)
+
+
+class DCGANDiscriminator(nn.Module):
+    """D(x, c=None): images (B, channels, S, S) [+ labels (B,)] -> logits (B, 1)."""
+
+    family = "dcgan"
+
+    def __init__(self, cfg: DCGANConfig):
+        super().__init__()
+        self.cfg = cfg
+        widths = d_widths(cfg)
+        layers: list[tuple[str, nn.Module]] = []
+        width = cfg.channels + cfg.n_classes
+        for i, out in enumerate(widths):
+            norm = i > 0 and cfg.d_batchnorm
+            block = [("conv", nn.Conv2d(width, out, 4, 2, 1, bias=not norm))]
+            if norm:
+                block.append(("bn", nn.BatchNorm2d(out)))
+            block.append(("act", nn.LeakyReLU(0.2)))
+            layers.append((f"block{i}", nn.Sequential(OrderedDict(block))))
+            width = out
+        if cfg.minibatch_std:
+            layers.append(("mbstd", MinibatchStd()))
+            width += 1
+        layers.append(("flatten", nn.Flatten()))
+        self.features = nn.Sequential(OrderedDict(layers))
+        self.head = nn.Linear(width * 16, 1)
+        _init_dcgan(self)
+        if cfg.spectral_norm:  # after initialisation: the parametrised weight is computed, not stored
+            for m in self.modules():
+                if isinstance(m, (nn.Conv2d, nn.Linear)):
+                    nn.utils.parametrizations.spectral_norm(m)
+
+    def forward(self, x: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
+        cfg = self.cfg
+        if x.ndim != 4 or x.shape[1:] != (cfg.channels, cfg.image_size, cfg.image_size):
+            raise ValueError(f"images must have shape (B, {cfg.channels}, {cfg.image_size}, "
+                             f"{cfg.image_size}), got {tuple(x.shape)}")
+        check_labels(c, cfg.n_classes, len(x), "DCGANDiscriminator")
+        if cfg.n_classes:
+            planes = F.one_hot(c, cfg.n_classes).to(x.dtype)[:, :, None, None]  # (B, K, 1, 1)
+            x = torch.cat([x, planes.expand(-1, -1, *x.shape[2:])], 1)  # (B, C + K, S, S)
+        return self.head(self.features(x))  # (B, 1)
