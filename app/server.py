@@ -1,0 +1,86 @@
+"""The Gradio app: a one-line header and one tab per `app/tab_*.py` module, all sharing one registry of
+per-browser sessions (each with its own current model).
+
+A tab module defines `TITLE`, optionally `ORDER` (smaller comes first), and `build(ctx)`, which adds its
+widgets inside the tab and wires its events. In Gradio 6 the theme, CSS and the allowed file paths are
+arguments of `launch()`, so `launch_options()` returns them for launch.py and the tests.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import gradio as gr
+
+from gan_core.device import pick_device
+from gan_core.training.session import TrainingSession
+
+from .registry import Registry
+from .tab_train2d import default_config  # the model a new visitor starts with
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+HEADER = ("# GAN Explorer\n"
+          "Train small generative adversarial networks live and watch the generator and the "
+          "discriminator compete, one step at a time.")
+CSS = """
+#mode-counter h2 { font-size: 1.6rem; margin: 0.1em 0 0.2em 0; }
+#mode-counter p { margin: 0.15em 0; }
+#legend { font-size: 0.9rem; }
+"""
+
+
+@dataclass
+class AppContext:
+    """What every tab gets: the device, the folders, the session registry and the Blocks being built."""
+
+    device: str
+    data_dir: Path
+    checkpoints_dir: Path
+    registry: Registry
+    demo: gr.Blocks | None = None
+
+    def session_dir(self, key: str) -> Path:
+        """<data-dir>/sessions/<session>/, created on demand (the key is sanitised)."""
+        safe = re.sub(r"[^A-Za-z0-9_-]", "", key)[:64] or "anonymous"
+        path = self.data_dir / "sessions" / safe
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+
+def tab_modules() -> list:
+    """The `app.tab_*` modules, ordered by their ORDER then name."""
+    names = [m.name for m in pkgutil.iter_modules([str(Path(__file__).parent)]) if m.name.startswith("tab_")]
+    mods = [importlib.import_module(f"{__package__}.{n}") for n in sorted(names)]
+    return sorted(mods, key=lambda m: (getattr(m, "ORDER", 100), m.__name__))
+
+
+def build_app(device: str = "auto", data_dir: str | Path = "data", checkpoints_dir: str | Path | None = None,
+              max_sessions: int = 16) -> gr.Blocks:
+    """Build (not launch) the app. Nothing trains until a visitor presses Train."""
+    dev = str(pick_device(device))
+    registry = Registry(lambda: TrainingSession(default_config(), device=dev), max_sessions=max_sessions)
+    ctx = AppContext(dev, Path(data_dir).resolve(), Path(checkpoints_dir or REPO_ROOT / "checkpoints"),
+                     registry)
+    # live pictures are new files several times a second: clear cached files older than 15 minutes
+    with gr.Blocks(title="GAN Explorer", delete_cache=(300, 900)) as demo:
+        ctx.demo = demo
+        gr.Markdown(HEADER, elem_id="header")
+        with gr.Tabs():
+            for mod in tab_modules():
+                with gr.Tab(mod.TITLE, id=mod.__name__.rsplit(".", 1)[-1]):
+                    mod.build(ctx)
+        demo.unload(registry.close_request)
+    demo.app_context = ctx
+    return demo
+
+
+def launch_options(data_dir: str | Path = "data") -> dict:
+    """Keyword arguments for `demo.launch()`: theme, CSS, an upload size limit, and the session folders
+    (where saved checkpoints are written) as allowed file paths."""
+    sessions = Path(data_dir).resolve() / "sessions"
+    sessions.mkdir(parents=True, exist_ok=True)
+    return {"theme": gr.themes.Soft(), "css": CSS, "allowed_paths": [str(sessions)], "max_file_size": "100mb"}

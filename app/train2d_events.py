@@ -1,0 +1,273 @@
+"""Event handlers of the Train (2D) tab. Each one finds the caller's session, calls one core function and
+returns widget values; bad input becomes a gr.Error with a one-line reason, and the session keeps going."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import re
+import time
+from pathlib import Path
+
+import gradio as gr
+
+from gan_core import checkpoint, models
+from gan_core.data import toy2d
+from gan_core.training import presets
+from gan_core.training.trainer import TrainingDiverged, trainer_from_checkpoint
+
+from . import plots
+from .train2d_view import counter_markdown, drawing_mask, n_modes, status_record
+
+log = logging.getLogger(__name__)
+
+MODEL_FIELDS = ("g_hidden", "g_layers", "d_hidden", "d_layers", "activation", "d_activation", "z_dim",
+                "noise", "pack")
+TRAIN_FIELDS = ("loss", "optimizer", "lr_d", "lr_g", "d_steps", "batch_size", "unroll", "g_ema")
+INT_FIELDS = {"g_hidden", "g_layers", "d_hidden", "d_layers", "z_dim", "pack", "d_steps", "batch_size",
+              "unroll"}
+FLOAT_FIELDS = {"lr_d", "lr_g", "g_ema"}
+MAX_CSV_BYTES = 10 * 2**20
+EXPECTED = (toy2d.PointsError, checkpoint.CheckpointError, ValueError, TypeError, KeyError)
+
+
+def guarded(fn):
+    """Turn expected failures into a gr.Error carrying their message; log and summarise anything else."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except gr.Error:
+            raise
+        except EXPECTED as e:
+            raise gr.Error(str(e).strip("'\"")) from None
+        except Exception as e:
+            log.exception("unexpected error in %s", fn.__name__)
+            raise gr.Error(f"Unexpected error ({type(e).__name__}): {e}") from None
+    return wrapper
+
+
+def parse_fields(names: tuple[str, ...], values) -> dict:
+    """Widget values -> typed settings, with a clear message for a value that is not a number."""
+    out = {}
+    for name, v in zip(names, values):
+        try:
+            out[name] = int(float(v)) if name in INT_FIELDS else float(v) if name in FLOAT_FIELDS else v
+        except (TypeError, ValueError):
+            raise ValueError(f"{name} must be a number, got {v!r}") from None
+    return out
+
+
+def shipped_checkpoints(folder: Path) -> list[tuple[str, str]]:
+    """(label, file name) of the 2D (mlp family) checkpoints in `folder`; unreadable files are left out."""
+    found = []
+    for path in sorted(Path(folder).glob("*.safetensors")):
+        try:
+            meta = checkpoint.read_meta(str(path))
+        except checkpoint.CheckpointError:
+            continue
+        if meta["family"] == "mlp":
+            found.append((f"{path.stem} ({meta['dataset']}, step {meta['step']})", path.name))
+    return found
+
+
+class Train2DEvents:
+    """Handlers bound to the tab's widgets `w` and the app context `ctx` (registry, folders, device)."""
+
+    def __init__(self, ctx, w):
+        self.ctx, self.w = ctx, w
+
+    # ----- shared views ------------------------------------------------------------------------------
+    @property
+    def display(self) -> list:
+        w = self.w
+        return [w.plane, w.counter, w.status, w.loss_plot, w.cover_plot, w.timer]
+
+    @property
+    def config_widgets(self) -> list:
+        w = self.w
+        return [*w.model.values(), *w.train.values(), w.dataset]
+
+    def view(self, us, layers, force: bool = False) -> dict:
+        """Display values for the session now; picture and plots are skipped when nothing changed."""
+        w, snap = self.w, us.training.snapshot()
+        key = (snap.version, snap.step, snap.state, tuple(layers or ()), snap.cfg.loss, id(snap.data))
+        out = {w.counter: counter_markdown(snap), w.status: status_record(snap),
+               w.timer: gr.Timer(active=snap.state == "running")}
+        if snap.state == "diverged" and us.last_state != "diverged":
+            gr.Warning(snap.message)
+        us.last_state = snap.state
+        if not force and key == us.last_view:
+            return {**out, w.plane: gr.skip(), w.loss_plot: gr.skip(), w.cover_plot: gr.skip()}
+        with us.render_lock:
+            picture = us.renderer.render(snap, tuple(layers or ()))
+        us.last_view = key
+        modes = n_modes(snap.data)
+        cover = plots.coverage_frame(snap.rows, modes)
+        if force:  # the data may have changed kind: name the curves that apply
+            cover = gr.LinePlot(cover, label=plots.coverage_label(modes))
+        return {**out, w.plane: picture, w.loss_plot: plots.loss_frame(snap.rows), w.cover_plot: cover}
+
+    def config_values(self, cfg, data=None) -> dict:
+        """Widget values that show a config (after a preset or checkpoint load)."""
+        w, spec = self.w, models.FAMILIES[cfg.family][0].from_dict(cfg.model).to_dict()
+        out = {w.model[k]: spec[k] for k in MODEL_FIELDS}
+        out.update({w.train[k]: getattr(cfg, k) for k in TRAIN_FIELDS})
+        name = getattr(data, "name", cfg.dataset)
+        out[w.dataset] = name if name in toy2d.BUILTIN else gr.skip()
+        return out
+
+    def _reset(self, us, model_values, data, layers) -> dict:
+        """Reset the session with the model widgets' settings on `data` (default: the current data)."""
+        snap = us.training.snapshot()
+        data = data if data is not None else snap.data
+        spec = {**snap.cfg.model, **parse_fields(MODEL_FIELDS, model_values)}
+        models.FAMILIES[snap.cfg.family][0].from_dict(spec)  # validate before touching the session
+        name = getattr(data, "name", snap.cfg.dataset)
+        us.training.reset(snap.cfg.replace(model=spec, dataset=name), data=data)
+        us.invalidate()
+        return self.view(us, layers, force=True)
+
+    def _session(self, request: gr.Request):
+        return self.ctx.registry.get(request)
+
+    # ----- page and presets ------------------------------------------------------------------------------
+    @guarded
+    def init(self, request: gr.Request, layers):
+        us = self._session(request)
+        us.invalidate()
+        return self.view(us, layers, force=True)
+
+    @guarded
+    def poll(self, request: gr.Request, layers):
+        return self.view(self._session(request), layers)
+
+    def describe_preset(self, name):
+        p = presets.PRESETS.get(name)
+        return p.description if p is not None else f"Unknown preset {name!r}."
+
+    @guarded
+    def load_preset(self, request: gr.Request, name, layers):
+        us, p = self._session(request), presets.get(name)
+        if p.kind != "2d":
+            raise ValueError(f"preset {name!r} is not a 2D preset")
+        data = toy2d.get(p.config.dataset)
+        us.training.reset(p.config, data=data)
+        us.invalidate()
+        return {**self.config_values(p.config, data), self.w.preset_info: p.description,
+                **self.view(us, layers, force=True)}
+
+    # ----- data ------------------------------------------------------------------------------------------
+    @guarded
+    def choose_dataset(self, request: gr.Request, name, layers, *model_values):
+        w = self.w
+        shown = {w.draw_group: gr.Group(visible=name == "draw"), w.csv_group: gr.Group(visible=name == "csv")}
+        if name in ("draw", "csv"):
+            return shown
+        us = self._session(request)
+        return {**shown, **self._reset(us, model_values, toy2d.get(name), layers)}
+
+    @guarded
+    def use_drawing(self, request: gr.Request, sketch, layers, *model_values):
+        mask = drawing_mask(sketch)
+        if mask is None:
+            raise toy2d.PointsError("the drawing is empty: draw a few strokes on the canvas first")
+        data = toy2d.from_drawing(mask)
+        return self._reset(self._session(request), model_values, data, layers)
+
+    @guarded
+    def upload_csv(self, request: gr.Request, path, layers, *model_values):
+        if not path:
+            raise toy2d.PointsError("no file was uploaded")
+        if os.path.getsize(path) > MAX_CSV_BYTES:
+            raise toy2d.PointsError(f"the CSV file is larger than {MAX_CSV_BYTES // 2**20} MB")
+        with open(path, "rb") as f:
+            data = toy2d.from_csv(f.read(), name="csv")
+        gr.Info(f"Loaded {data.meta['n_points']} points from {Path(path).name}.")
+        return self._reset(self._session(request), model_values, data, layers)
+
+    # ----- training controls -----------------------------------------------------------------------------
+    @guarded
+    def play(self, request: gr.Request, layers):
+        us = self._session(request)
+        us.training.play()
+        return self.view(us, layers)
+
+    @guarded
+    def pause(self, request: gr.Request, layers):
+        us = self._session(request)
+        us.training.pause()
+        return self.view(us, layers)
+
+    def _step(self, request, layers, mode: str):
+        us = self._session(request)
+        us.training.step(mode)
+        return self.view(us, layers)
+
+    @guarded
+    def step_both(self, request: gr.Request, layers):
+        return self._step(request, layers, "both")
+
+    @guarded
+    def step_d(self, request: gr.Request, layers):
+        return self._step(request, layers, "d")
+
+    @guarded
+    def step_g(self, request: gr.Request, layers):
+        return self._step(request, layers, "g")
+
+    @guarded
+    def reset(self, request: gr.Request, layers, *model_values):
+        return self._reset(self._session(request), model_values, None, layers)
+
+    @guarded
+    def set_hparams(self, request: gr.Request, layers, *values):
+        us = self._session(request)
+        us.training.set_hparams(**parse_fields(TRAIN_FIELDS, values))
+        return self.view(us, layers)
+
+    @guarded
+    def set_speed(self, request: gr.Request, speed):
+        self._session(request).training.set_speed(speed)
+
+    # ----- checkpoints -----------------------------------------------------------------------------------
+    @guarded
+    def save_checkpoint(self, request: gr.Request):
+        us = self._session(request)
+        snap = us.training.snapshot()
+        folder = self.ctx.session_dir(us.key)
+        name = re.sub(r"[^A-Za-z0-9_.-]+", "-", getattr(snap.data, "name", "data"))
+        path = folder / f"gan2d-{name}-step{snap.step}-{time.strftime('%H%M%S')}.safetensors"
+        us.training.save_checkpoint(str(path), card={"source": "GAN Explorer, Train (2D) tab"})
+        gr.Info(f"Saved step {snap.step}; use the download button to keep the file.")
+        return gr.DownloadButton(value=str(path), visible=True, label=f"Download {path.name}")
+
+    def _load(self, request, path: str, layers, what: str):
+        us = self._session(request)
+        meta = checkpoint.read_meta(path)
+        if meta["family"] != "mlp":
+            raise checkpoint.CheckpointError(
+                f"{what} holds a {meta['family']!r} model; this tab trains 2D MLP models (family 'mlp')")
+        try:
+            trainer = trainer_from_checkpoint(checkpoint.load(path, self.ctx.device), self.ctx.device)
+        except TrainingDiverged as e:
+            raise checkpoint.CheckpointError(f"{what} produces invalid samples: {e}") from None
+        us.training.replace_trainer(trainer, f"Loaded {what} at step {trainer.step_count}.")
+        us.invalidate()
+        return {**self.config_values(trainer.cfg, trainer.data), **self.view(us, layers, force=True)}
+
+    @guarded
+    def load_checkpoint(self, request: gr.Request, path, layers):
+        if not path:
+            raise checkpoint.CheckpointError("no file was uploaded")
+        if not str(path).endswith(".safetensors"):
+            raise checkpoint.CheckpointError(f"{Path(path).name} is not a .safetensors file")
+        return self._load(request, str(path), layers, f"the uploaded file {Path(path).name}")
+
+    @guarded
+    def load_shipped(self, request: gr.Request, name, layers):
+        known = {n for _, n in shipped_checkpoints(self.ctx.checkpoints_dir)}
+        if not name or name not in known:
+            raise checkpoint.CheckpointError(f"no shipped 2D checkpoint named {name!r}")
+        return self._load(request, str(self.ctx.checkpoints_dir / name), layers, f"checkpoint {name}")

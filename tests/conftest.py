@@ -1,0 +1,79 @@
+"""Shared fixtures: one running GAN Explorer app per test session, and gradio_client clients for it."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+import torch
+
+torch.set_num_threads(1)
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def app_data_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("gan-explorer-data")
+
+
+@pytest.fixture(scope="session")
+def shipped_dir(tmp_path_factory):
+    """A checkpoints folder with one small 2D checkpoint (5 steps of stable-ring) and one broken file."""
+    from gan_core import checkpoint
+    from gan_core.training import presets
+    from gan_core.training.trainer import Trainer
+
+    folder = tmp_path_factory.mktemp("checkpoints")
+    trainer = Trainer(presets.get("stable-ring").config.replace(eval_samples=500))
+    for _ in range(5):
+        trainer.step()
+    checkpoint.save(str(folder / "tiny-ring.safetensors"), trainer)
+    (folder / "broken.safetensors").write_bytes(b"not a checkpoint")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def app(app_data_dir, shipped_dir):
+    """The app built with temporary data and checkpoint folders, served on a free local port."""
+    from app.server import build_app, launch_options
+
+    demo = build_app(device="cpu", data_dir=app_data_dir, checkpoints_dir=shipped_dir)
+    demo.launch(server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True,
+                **launch_options(app_data_dir))
+    try:
+        yield demo
+    finally:
+        demo.close()
+        demo.app_context.registry.shutdown()
+
+
+@pytest.fixture(scope="session")
+def app_url(app):
+    return app.local_url.rstrip("/") + "/"
+
+
+@pytest.fixture()
+def make_client(app_url):
+    """A factory of gradio_client clients; each client is its own browser-like session."""
+    from gradio_client import Client
+
+    clients = []
+
+    def make():
+        c = Client(app_url, verbose=False)
+        clients.append(c)
+        return c
+
+    yield make
+    for c in clients:
+        c.close()
+
+
+@pytest.fixture()
+def client(make_client):
+    return make_client()

@@ -1,0 +1,79 @@
+"""The Train (2D) tab in Chromium: pick the collapse preset, train, see the counter and the loss plot
+update, pause. Waits on DOM state only. Needs Debian's chromium at /usr/bin/chromium (no downloads)."""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync"]
+COUNTER = "#mode-counter"
+
+
+@pytest.fixture()
+def page(app_url):
+    if not os.path.exists(CHROMIUM):
+        pytest.fail(f"Chromium is missing at {CHROMIUM}: install Debian's chromium package to run the "
+                    "browser tests (nothing is downloaded)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        pg = browser.new_page(viewport={"width": 1400, "height": 1000})
+        pg.set_default_timeout(60_000)  # generous: the test machine may be busy
+        yield pg
+        browser.close()
+
+
+def counter_text(pg) -> str:
+    return pg.inner_text(COUNTER)
+
+
+def step_of(text: str) -> int:
+    m = re.search(r"step ([\d,]+)", text)
+    assert m, f"no step in the counter: {text!r}"
+    return int(m.group(1).replace(",", ""))
+
+
+@pytest.mark.browser
+def test_collapse_preset_trains_live(page, app, app_url):
+    pg, registry = page, app.app_context.registry
+    known = registry.keys()
+    pg.goto(app_url)
+    pg.wait_for_function(f"document.querySelector('{COUNTER}')?.innerText.includes('/ 8')")
+
+    pg.click("#preset-select input")
+    pg.get_by_role("option", name="Mode collapse: watch it happen").click()
+    pg.click("#load-preset")
+    pg.wait_for_function(f"/step 0\\b/.test(document.querySelector('{COUNTER}').innerText)")
+    before = counter_text(pg)
+    assert "modes covered" in before and "/ 8" in before
+
+    pg.click("#train-play")
+    pg.wait_for_function(
+        f"(b) => {{ const t = document.querySelector('{COUNTER}').innerText;"
+        " return t !== b && t.includes('training') && !/step 0\\b/.test(t); }", arg=before)
+    pg.wait_for_function(  # the Vega line marks of the loss plot are drawn, long enough and coloured
+        "() => [...document.querySelectorAll('#loss-plot svg g.mark-line path')]"
+        ".filter(p => (p.getAttribute('d') || '').length > 50 && p.getAttribute('stroke')).length >= 2")
+    during = counter_text(pg)
+    assert re.search(r"modes covered \d / 8", during), during
+
+    pg.click("#train-pause")
+    pg.wait_for_function(f"document.querySelector('{COUNTER}').innerText.includes('paused')")
+    paused = step_of(counter_text(pg))
+    assert paused > 0
+    assert pg.locator("#plane img").count() == 1, "the data-space picture is shown"
+
+    mine = registry.keys() - known
+    assert len(mine) == 1, "the page owns exactly one new session"
+    pg.close()  # closing the tab ends the session (demo.unload)
+    deadline = time.monotonic() + 20
+    while mine & registry.keys():
+        assert time.monotonic() < deadline, "the session was not closed after the page closed"
+        time.sleep(0.1)
