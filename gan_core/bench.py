@@ -13,7 +13,7 @@ import time
 import torch
 
 from .device import set_threads
-from .reference import plain_loop
+from .reference import PlainImages, plain_loop
 from .training.presets import Preset
 from .training.session import TrainingSession
 from .training.trainer import Trainer
@@ -66,6 +66,12 @@ def run(preset: Preset, steps: int | None = None, ui: bool = False, device=torch
     out = {"preset": preset.name, "steps": steps, "steps_per_s": round(ours, 1),
            "reference_steps_per_s": round(ref, 1), "ratio": round(ours / ref, 3), "threads": threads,
            "device": str(device), "torch": torch.__version__}
+    if preset.kind == "image":
+        flops = plain_loop(cfg, _data(cfg), 1, device=device, count_flops=True)
+        peak = matmul_peak_gflops(device)
+        out.update(gflop_per_step=round(flops / 1e9, 3), gflops=round(flops * ours / 1e9, 2),
+                   reference_gflops=round(flops * ref / 1e9, 2), peak_gflops=round(peak, 1),
+                   peak_fraction=round(flops * ours / 1e9 / peak, 4))
     if ui:
         free = _session_rate(cfg, 4.0, poll=False)
         polled = _session_rate(cfg, 4.0, poll=True)
@@ -77,6 +83,24 @@ def run(preset: Preset, steps: int | None = None, ui: bool = False, device=torch
 
 
 def _data(cfg):
-    from .data import toy2d
+    from .data import registry, toy2d
 
+    if cfg.dataset in registry.IMAGE_SETS:
+        return PlainImages(registry.image_dataset(cfg.dataset))
     return toy2d.get(cfg.dataset)
+
+
+def matmul_peak_gflops(device=torch.device("cpu"), n: int = 1024, seconds: float = 0.5) -> float:
+    """The machine's float32 matrix-multiply rate at the current thread count (best of a few runs)."""
+    a = torch.randn(n, n, device=device)
+    b = torch.randn(n, n, device=device)
+    a @ b
+    best, t_end = 0.0, time.perf_counter() + seconds
+    while time.perf_counter() < t_end:
+        t0 = time.perf_counter()
+        for _ in range(4):
+            a @ b
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        best = max(best, 4 * 2 * n**3 / (time.perf_counter() - t0) / 1e9)
+    return best

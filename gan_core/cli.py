@@ -88,7 +88,8 @@ def cmd_train(args) -> dict:
         trainer.history.write_jsonl(f)
     out = {"preset": preset.name, "seed": args.seed, "steps": trainer.step_count, "seconds": round(seconds, 3),
            "steps_per_s": round(trainer.step_count / max(seconds, 1e-9), 1), **_metrics_out(trainer.metrics),
-           "min_modes": trainer.min_modes, "engine": trainer.engine, "device": str(device),
+           **({"min_classes": trainer.min_classes} if trainer.is_image else {"min_modes": trainer.min_modes}),
+           "engine": trainer.engine, "device": str(device),
            "checkpoint": ckpt}
     out.pop("mode_counts", None)
     if diverged:
@@ -103,9 +104,13 @@ def _run_with_progress(trainer: Trainer, steps: int) -> None:
               disable=not sys.stderr.isatty() and os.environ.get("GAN_PROGRESS") != "1") as bar:
         def tick(t: Trainer) -> None:
             bar.update(t.step_count - bar.n)
-            if "modes" in t.metrics:
-                bar.set_postfix(modes=t.metrics["modes"], hq=f"{t.metrics['hq']:.3f}", refresh=False)
-        trainer.run(steps, on_tick=tick, tick_every=200)
+            m = t.metrics
+            if "modes" in m:
+                bar.set_postfix(modes=m["modes"], hq=f"{m['hq']:.3f}", refresh=False)
+            elif "fd" in m:
+                bar.set_postfix({k: m[k] if isinstance(m[k], int) else f"{m[k]:.3g}"
+                                 for k in ("classes_covered", "confident", "fd") if k in m}, refresh=False)
+        trainer.run(steps, on_tick=tick, tick_every=200 if trainer.engine == "fused" else 20)
         bar.update(trainer.step_count - bar.n)
 
 

@@ -14,8 +14,21 @@ from . import losses, models
 from .training.config import TrainConfig
 
 
-def plain_loop(cfg: TrainConfig, data, steps: int, device: str = "cpu") -> float:
-    """Train `steps` rounds the textbook way; returns steps per second."""
+class PlainImages:
+    """Images as a textbook loop holds them: one contiguous NCHW tensor, random minibatches."""
+
+    def __init__(self, dataset):
+        self.images = dataset.images.contiguous()
+        self.labels = dataset.labels
+
+    def sample(self, n: int):
+        idx = torch.randint(len(self.images), (n,))
+        return self.images[idx], (None if self.labels is None else self.labels[idx])
+
+
+def plain_loop(cfg: TrainConfig, data, steps: int, device: str = "cpu", count_flops: bool = False) -> float:
+    """Train `steps` rounds the textbook way; returns steps per second (with `count_flops`, the
+    floating-point operations of one round instead, counted by torch's FlopCounterMode)."""
     torch.manual_seed(cfg.seed)
     G, D, _ = models.build(cfg.family, cfg.model)
     G, D = G.to(device), D.to(device)
@@ -25,6 +38,12 @@ def plain_loop(cfg: TrainConfig, data, steps: int, device: str = "cpu") -> float
     batch = max(pack, cfg.batch_size // pack * pack)
     spec = G.latent_spec
     k = spec.n_classes
+    if count_flops:
+        from torch.utils.flop_counter import FlopCounterMode
+
+        steps = 1
+        counter = FlopCounterMode(display=False)
+        counter.__enter__()
     t0 = time.perf_counter()
     for _ in range(steps):
         for _ in range(cfg.d_steps):
@@ -47,4 +66,7 @@ def plain_loop(cfg: TrainConfig, data, steps: int, device: str = "cpu") -> float
         loss_g = losses.g_loss(cfg.loss, D(fake, fake_c) if k else D(fake))
         loss_g.backward()
         opt_g.step()
+    if count_flops:
+        counter.__exit__(None, None, None)
+        return float(counter.get_total_flops())
     return steps / (time.perf_counter() - t0)

@@ -69,3 +69,46 @@ def test_eval_refuses_a_text_file(tmp_path):
     p.write_text("hello")
     r = cli("eval", str(p))
     assert r.returncode == 2 and "not a valid safetensors file" in r.stderr
+
+
+IMAGE_KEYS = ("classes_covered", "class_entropy", "confident", "fd", "fd_floor", "min_classes", "seconds",
+              "histogram")
+
+
+def test_image_train_then_eval_prints_the_image_metrics(tmp_path):
+    r = cli("train", "--preset", "digits-conditional", "--steps", "6", "--threads", "1", "--out", str(tmp_path),
+            "--json")
+    assert r.returncode == 0, r.stderr
+    out = last_json(r.stdout)
+    for key in IMAGE_KEYS + ("conditional_accuracy",):
+        assert key in out, key
+    assert out["steps"] == 6 and sum(out["histogram"]) == 1000 and 0 <= out["confident"] <= 1
+    assert out["fd"] >= 0 and out["fd_floor"] > 0 and 0 <= out["conditional_accuracy"] <= 1
+    ck = tmp_path / "digits-conditional.safetensors"
+    card = json.loads((tmp_path / "digits-conditional.json").read_text())
+    assert card["preset"] == "digits-conditional" and card["model_config"]["n_classes"] == 10
+    e = cli("eval", str(ck), "--json")
+    assert e.returncode == 0, e.stderr
+    ev = last_json(e.stdout)
+    assert ev["step"] == 6 and ev["histogram"] == out["histogram"]
+    assert ev["fd"] == pytest.approx(out["fd"], rel=1e-4)
+    assert ev["conditional_accuracy"] == pytest.approx(out["conditional_accuracy"])
+
+
+def test_scenes_train_reports_segmenter_figures(tmp_path):
+    r = cli("train", "--preset", "scenes", "--steps", "2", "--threads", "1", "--out", str(tmp_path), "--json")
+    assert r.returncode == 0, r.stderr
+    out = last_json(r.stdout)
+    assert out["segmenter_miou"] >= 0.85 and out["class_share_rel_err"] >= 0
+    names = {row["name"] for row in out["class_shares"]}
+    assert {"sky", "tree", "water"} <= names
+
+
+def test_image_bench_reports_ratio_and_gflops():
+    r = cli("bench", "--preset", "digits-dcgan", "--steps", "6", "--json")
+    assert r.returncode == 0, r.stderr
+    out = last_json(r.stdout)
+    assert out["ratio"] > 0 and out["gflops"] > 0 and out["peak_gflops"] > 0
+    assert 0 < out["peak_fraction"] < 1.5
+    # one DCGAN round at 16x16, batch 64, is a fraction of a GFLOP: a gross miscount would show here
+    assert 0.01 < out["gflop_per_step"] < 5

@@ -1,7 +1,7 @@
 """Named presets: a title, a one-paragraph explanation for the class, and the training config.
 
 The 2D figures in each description are what `python -m gan_core train --preset NAME --json` measures
-over seeds 0-4 on a 2-core CPU (see docs/presets.md for the table and the commands).
+over seeds 0-4 on a 2-core CPU (see docs/figures.md for the table and the commands).
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ register(Preset(
     "learning rate, on the 25 Gaussians of the PacGAN benchmark. The networks work in data units divided "
     "by 4 (x_scale), so the grid's +-4 range looks like +-1 to them.",
     TrainConfig(dataset="grid", model=_mlp(64, 3, 4, pack=2, x_scale=4.0), loss="nonsaturating",
-                lr_d=1e-3, lr_g=1e-3, batch_size=128, g_ema=0.999, lr_final=0.1, steps=50_000,
+                lr_d=1e-3, lr_g=1e-3, batch_size=256, g_ema=0.999, lr_final=0.05, steps=50_000,
                 eval_every=2500)))
 
 register(Preset(
@@ -80,7 +80,57 @@ register(Preset(
     TrainConfig(dataset="ring", model=_mlp(64, 2, 2), loss="minimax", lr_d=2e-3, lr_g=2e-4, d_steps=3,
                 batch_size=128, steps=10_000, eval_every=500)))
 
+
+def _dcgan(size: int = 16, channels: int = 1, z: int = 32, base: int = 32, **kw) -> dict:
+    return {"image_size": size, "channels": channels, "z_dim": z, "g_base": base, "d_base": base, **kw}
+
+
+# Image presets: DCGAN with Adam(2e-4, beta1 0.5) and batch 64 as in the DCGAN paper; samples and
+# metrics use a moving average of G's weights. Step counts fit the CPU time budget of docs/figures.md.
+register(Preset(
+    "digits-dcgan", "Digits (DCGAN)",
+    "A DCGAN learns scikit-learn's handwritten digits (16x16). Watch the fixed-noise grid go from grey "
+    "blobs to strokes to digits, and the class histogram fill all ten bars.",
+    TrainConfig(dataset="digits16", family="dcgan", model=_dcgan(16, 1, 32, 32), loss="nonsaturating",
+                lr_d=2e-4, lr_g=2e-4, beta1=0.5, batch_size=64, g_ema=0.999, steps=6000, eval_every=500,
+                eval_samples=1000), kind="image"))
+
+register(Preset(
+    "digits-conditional", "Digits (conditional)",
+    "A conditional GAN: G gets the class as a one-hot vector beside z, D sees it as extra input planes. "
+    "Each row of the grid asks for one digit; the classifier checks that G draws what was asked.",
+    TrainConfig(dataset="digits16", family="dcgan", model=_dcgan(16, 1, 32, 32, n_classes=10),
+                loss="nonsaturating", lr_d=2e-4, lr_g=2e-4, beta1=0.5, batch_size=64, g_ema=0.999,
+                steps=6000, eval_every=500, eval_samples=1000), kind="image"))
+
+register(Preset(
+    "digits-collapse", "Digits: mode collapse",
+    "The same digits GAN with a generator that learns ten times faster than its discriminator and "
+    "Adam's beta1 at 0.9: G chases the spot D currently likes, and the class histogram empties to a "
+    "few digits, then the favourite changes. Compare with Digits (DCGAN).",
+    TrainConfig(dataset="digits16", family="dcgan", model=_dcgan(16, 1, 32, 32), loss="nonsaturating",
+                lr_d=2e-4, lr_g=2e-3, beta1=0.9, batch_size=64, steps=3000, eval_every=250,
+                eval_samples=1000), kind="image"))
+
+register(Preset(
+    "shapes", "Shapes",
+    "Coloured sprites (square, circle, triangle, heart) with known shape, size, rotation, position and "
+    "colour: the ground-truth factors that InfoGAN and style mixing are measured against.",
+    TrainConfig(dataset="shapes", family="dcgan", model=_dcgan(32, 3, 64, 32), loss="nonsaturating",
+                lr_d=2e-4, lr_g=2e-4, beta1=0.5, batch_size=64, g_ema=0.999, steps=5000, eval_every=500,
+                eval_samples=1000), kind="image"))
+
+register(Preset(
+    "scenes", "Scenes",
+    "Little landscapes (sky, clouds, sun, mountains, grass, water, trees, a house) with a per-pixel class "
+    "mask: a segmenter reads the generated scenes, so one can see which things the GAN under- or "
+    "over-draws, and later which units draw them.",
+    TrainConfig(dataset="scenes", family="dcgan", model=_dcgan(32, 3, 64, 32), loss="nonsaturating",
+                lr_d=2e-4, lr_g=2e-4, beta1=0.5, batch_size=64, g_ema=0.999, steps=5000, eval_every=500,
+                eval_samples=1000), kind="image"))
+
 DEFAULT_2D = "stable-ring"
+DEFAULT_IMAGE = "digits-dcgan"
 
 
 def get(name: str) -> Preset:

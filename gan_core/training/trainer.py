@@ -79,7 +79,8 @@ class Trainer:
         self.metrics: dict = {}
         self.min_modes: int | None = None  # lowest mode count seen once some mode was covered
         self.max_modes: int | None = None
-        self.min_classes: int | None = None  # image models: lowest classes covered at any evaluation
+        self.min_classes: int | None = None  # image models: lowest classes covered after warm-up
+        self.max_classes: int | None = None
         self.step_count = 0
         self.ema = None
         self._fused = None
@@ -342,9 +343,11 @@ class Trainer:
         if self.is_image:
             if self.metric_fn is not None:
                 m.update(self.metric_fn(self, x))
-                if "classes_covered" in m:
+                if "classes_covered" in m:  # like min_modes: counted once G has covered half the classes
                     cc = m["classes_covered"]
-                    self.min_classes = cc if self.min_classes is None else min(self.min_classes, cc)
+                    self.max_classes = max(self.max_classes or 0, cc)
+                    if 2 * self.max_classes >= len(m.get("histogram", ())):
+                        self.min_classes = cc if self.min_classes is None else min(self.min_classes, cc)
         else:
             real = self.data.sample(self.cfg.eval_samples, torch.Generator().manual_seed(self.eval_gen_seed))
             m.update(mode_metrics.grid_divergences(real, x, self.data.extent))
