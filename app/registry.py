@@ -1,4 +1,5 @@
 """Per-browser-session state: each visitor owns one training session, one renderer and some UI memory.
+The app keeps one registry per training tab (2D and images), so a visitor's two trainings are separate.
 
 Objects are kept in a registry keyed by Gradio's `request.session_hash` (set for browser tabs and for
 `gradio_client` connections alike), created on first use, closed on `demo.unload`, and looked after by a
@@ -12,7 +13,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Any, Callable
 
 import gradio as gr
 
@@ -28,7 +29,7 @@ class UserSession:
 
     key: str
     training: TrainingSession
-    renderer: PlaneRenderer
+    renderer: Any  # draws this session's snapshots: a PlaneRenderer (2D) or the image tab's view memory
     render_lock: threading.Lock = field(default_factory=threading.Lock)
     last_view: tuple | None = None  # what the last frame sent to the page showed (None = must redraw)
     last_state: str = "idle"  # training state at the last poll, to announce a divergence once
@@ -46,8 +47,10 @@ class Registry:
     """Thread-safe map session_hash -> UserSession with a cap and idle cleanup."""
 
     def __init__(self, make_training: Callable[[], TrainingSession], max_sessions: int = 16,
-                 idle_pause_s: float = 120.0, idle_close_s: float = 3600.0, sweep_every_s: float = 30.0):
+                 idle_pause_s: float = 120.0, idle_close_s: float = 3600.0, sweep_every_s: float = 30.0,
+                 make_renderer: Callable[[], Any] = PlaneRenderer):
         self._make_training = make_training  # builds a fresh TrainingSession for a new visitor
+        self._make_renderer = make_renderer  # builds the new visitor's renderer
         self.max_sessions = max_sessions  # live sessions beyond this are refused with a clear message
         self.idle_pause_s = idle_pause_s  # a running session nobody polled for this long is paused
         self.idle_close_s = idle_close_s  # a session untouched for this long is closed
@@ -65,6 +68,11 @@ class Registry:
     def keys(self) -> set[str]:
         with self._lock:
             return set(self._sessions)
+
+    def peek(self, key: str | None) -> UserSession | None:
+        """The session under `key` if it exists (never creates one, does not count as activity)."""
+        with self._lock:
+            return self._sessions.get(key) if key else None
 
     def get(self, request: gr.Request | None) -> UserSession:
         """The caller's session, created on first use; raises gr.Error when the server is full."""
@@ -89,7 +97,7 @@ class Registry:
         if len(self._sessions) >= self.max_sessions:
             raise gr.Error(f"The server is busy: {self.max_sessions} training sessions are open. Close "
                            "another tab or try again in a few minutes.")
-        us = UserSession(key, self._make_training(), PlaneRenderer())
+        us = UserSession(key, self._make_training(), self._make_renderer())
         self._sessions[key] = us
         log.info("session %s opened (%d live)", key[:8], len(self._sessions))
         return us

@@ -1,9 +1,10 @@
-"""The Gradio app: a one-line header and one tab per `app/tab_*.py` module, all sharing one registry of
-per-browser sessions (each with its own current model).
+"""The Gradio app: a one-line header and one tab per `app/tab_*.py` module, sharing the registries of
+per-browser sessions (each with its own current model): one for 2D training, one for image training.
 
 A tab module defines `TITLE`, optionally `ORDER` (smaller comes first), and `build(ctx)`, which adds its
-widgets inside the tab and wires its events. In Gradio 6 the theme, CSS and the allowed file paths are
-arguments of `launch()`, so `launch_options()` returns them for launch.py and the tests.
+widgets inside the tab (`ctx.tab` while it builds) and wires its events. In Gradio 6 the theme, CSS and
+the allowed file paths are arguments of `launch()`, so `launch_options()` returns them for launch.py and
+the tests.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import gradio as gr
 from gan_core.device import pick_device
 from gan_core.training.session import TrainingSession
 
+from . import tab_trainimg
 from .registry import Registry
 from .tab_train2d import default_config  # the model a new visitor starts with
 
@@ -35,13 +37,15 @@ CSS = """
 
 @dataclass
 class AppContext:
-    """What every tab gets: the device, the folders, the session registry and the Blocks being built."""
+    """What every tab gets: the device, the folders, the session registries and the Blocks being built."""
 
     device: str
     data_dir: Path
     checkpoints_dir: Path
-    registry: Registry
+    registry: Registry  # 2D training sessions
+    image_registry: Registry | None = None  # image training sessions (same keys: one of each per visitor)
     demo: gr.Blocks | None = None
+    tab: gr.Tab | None = None  # the tab being built
 
     def session_dir(self, key: str) -> Path:
         """<data-dir>/sessions/<session>/, created on demand (the key is sanitised)."""
@@ -63,17 +67,21 @@ def build_app(device: str = "auto", data_dir: str | Path = "data", checkpoints_d
     """Build (not launch) the app. Nothing trains until a visitor presses Train."""
     dev = str(pick_device(device))
     registry = Registry(lambda: TrainingSession(default_config(), device=dev), max_sessions=max_sessions)
+    images = Registry(lambda: tab_trainimg.new_session(dev), max_sessions=max(1, max_sessions // 2),
+                      make_renderer=tab_trainimg.new_view)  # a DCGAN session weighs more than a 2D one
     ctx = AppContext(dev, Path(data_dir).resolve(), Path(checkpoints_dir or REPO_ROOT / "checkpoints"),
-                     registry)
+                     registry, images)
     # live pictures are new files several times a second: clear cached files older than 15 minutes
     with gr.Blocks(title="GAN Explorer", delete_cache=(300, 900)) as demo:
         ctx.demo = demo
         gr.Markdown(HEADER, elem_id="header")
         with gr.Tabs():
             for mod in tab_modules():
-                with gr.Tab(mod.TITLE, id=mod.__name__.rsplit(".", 1)[-1]):
+                with gr.Tab(mod.TITLE, id=mod.__name__.rsplit(".", 1)[-1]) as ctx.tab:
                     mod.build(ctx)
+            ctx.tab = None
         demo.unload(registry.close_request)
+        demo.unload(images.close_request)
     demo.app_context = ctx
     return demo
 

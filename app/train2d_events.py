@@ -191,6 +191,10 @@ class Train2DEvents:
     @guarded
     def play(self, request: gr.Request, layers):
         us = self._session(request)
+        other = self.ctx.image_registry.peek(us.key) if self.ctx.image_registry else None
+        if other is not None and other.training.state == "running":  # two trainings would share 2 cores
+            other.training.pause()
+            gr.Info("Paused your image training so that this one gets the CPU.")
         us.training.play()
         return self.view(us, layers)
 

@@ -84,7 +84,7 @@ def cmd_train(args) -> dict:
             "torch": torch.__version__, "command": f"python -m gan_core train --preset {preset.name} "
             f"--seed {args.seed}" + (f" --steps {args.steps}" if args.steps else "")}
     checkpoint.save(ckpt, trainer, card)
-    with open(os.path.join(args.out, "metrics.jsonl"), "w") as f:
+    with open(os.path.join(args.out, f"{preset.name}.metrics.jsonl"), "w") as f:
         trainer.history.write_jsonl(f)
     out = {"preset": preset.name, "seed": args.seed, "steps": trainer.step_count, "seconds": round(seconds, 3),
            "steps_per_s": round(trainer.step_count / max(seconds, 1e-9), 1), **_metrics_out(trainer.metrics),

@@ -37,7 +37,7 @@ def test_train_then_eval(tmp_path):
     assert out["steps"] == 400 and 0 <= out["hq"] <= 1 and 0 <= out["modes"] <= 8
     ck = tmp_path / "stable-ring.safetensors"
     assert ck.exists() and (tmp_path / "stable-ring.json").exists()
-    rows = (tmp_path / "metrics.jsonl").read_text().splitlines()
+    rows = (tmp_path / "stable-ring.metrics.jsonl").read_text().splitlines()
     assert len(rows) >= 10 and "step" in json.loads(rows[-1])
     e = cli("eval", str(ck), "--json")
     assert e.returncode == 0, e.stderr
@@ -91,7 +91,7 @@ def test_image_train_then_eval_prints_the_image_metrics(tmp_path):
     assert e.returncode == 0, e.stderr
     ev = last_json(e.stdout)
     assert ev["step"] == 6 and ev["histogram"] == out["histogram"]
-    assert ev["fd"] == pytest.approx(out["fd"], rel=1e-4)
+    assert ev["fd"] == pytest.approx(out["fd"], rel=1e-3)  # thread counts may differ
     assert ev["conditional_accuracy"] == pytest.approx(out["conditional_accuracy"])
 
 

@@ -39,6 +39,7 @@ class DCGANConfig(ConfigMixin):
     spectral_norm: bool = False  # spectral normalisation on D's convolutions and linear head
     minibatch_std: bool = False  # ProGAN's minibatch-std feature map before D's head
     d_batchnorm: bool = True  # BatchNorm in D's inner layers (turn off for per-sample losses such as WGAN-GP)
+    g_batchnorm: bool = True  # BatchNorm in G (the DCGAN paper found G collapses to one point without it)
 
     def __post_init__(self):
         if self.image_size not in IMAGE_SIZES:
@@ -109,13 +110,13 @@ class DCGANGenerator(nn.Module):
         blocks: list[tuple[str, nn.Module]] = [("block0", nn.Sequential(OrderedDict([
             ("fc", nn.Linear(cfg.z_dim + cfg.n_classes, widths[0] * 16, bias=False)),
             ("unflatten", nn.Unflatten(1, (widths[0], 4, 4))),
-            ("bn", nn.BatchNorm2d(widths[0])),
+            ("bn", nn.BatchNorm2d(widths[0]) if cfg.g_batchnorm else nn.Identity()),
             ("act", nn.ReLU()),
         ])))]
         for i in range(1, len(widths)):
             blocks.append((f"block{i}", nn.Sequential(OrderedDict([
                 ("conv", nn.ConvTranspose2d(widths[i - 1], widths[i], 4, 2, 1, bias=False)),
-                ("bn", nn.BatchNorm2d(widths[i])),
+                ("bn", nn.BatchNorm2d(widths[i]) if cfg.g_batchnorm else nn.Identity()),
                 ("act", nn.ReLU()),
             ]))))
         blocks.append(("to_image", nn.Sequential(OrderedDict([

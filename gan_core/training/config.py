@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 
 from .. import losses
 
-EDITABLE_LIVE = ("loss", "optimizer", "lr_d", "lr_g", "beta1", "beta2", "batch_size", "d_steps", "unroll",
-                 "g_ema")
+EDITABLE_LIVE = ("loss", "optimizer", "lr_d", "lr_g", "beta1", "beta2", "batch_size", "d_steps", "g_steps",
+                 "unroll", "g_ema")
 
 
 @dataclass
@@ -24,6 +24,7 @@ class TrainConfig:
     beta2: float = 0.999  # Adam beta2
     batch_size: int = 128  # real (and fake) samples per step
     d_steps: int = 1  # discriminator updates per generator update (k)
+    g_steps: int = 1  # generator updates per round, each on fresh noise against the same D
     unroll: int = 0  # unrolled-D steps for the generator update (Metz et al. 2017), 0 = off
     g_ema: float = 0.0  # exponential moving average of G's weights (0 = off), used for samples/metrics
     lr_final: float = 1.0  # learning rates decay linearly to this fraction at `steps` (1 = constant)
@@ -44,7 +45,7 @@ class TrainConfig:
             v = getattr(self, name)
             if not (0 < v <= 10):
                 raise ValueError(f"{name} must be in (0, 10], got {v}")
-        checks = {"batch_size": (2, 8192), "d_steps": (1, 100), "unroll": (0, 50), "steps": (1, 10**8),
+        checks = {"batch_size": (2, 8192), "d_steps": (1, 100), "g_steps": (1, 100), "unroll": (0, 50), "steps": (1, 10**8),
                   "eval_every": (1, 10**8), "eval_samples": (10, 100_000), "log_every": (1, 10**6)}
         for name, (lo, hi) in checks.items():
             v = getattr(self, name)

@@ -8,6 +8,7 @@ session, restores the last good weights and leaves a message that says which kno
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from dataclasses import dataclass, field
@@ -41,7 +42,8 @@ class Snapshot:
 class TrainingSession:
     """Owns one trainer and its thread. All public methods are thread-safe."""
 
-    def __init__(self, cfg: TrainConfig, data=None, device: str = "cpu", chunk: int = 20):
+    def __init__(self, cfg: TrainConfig, data=None, device: str = "cpu", chunk: int = 20,
+                 evaluate: bool = True):
         self._lock = threading.RLock()
         self._run = threading.Event()
         self._closed = threading.Event()
@@ -50,13 +52,15 @@ class TrainingSession:
         self.speed: float | None = None
         self.device = device
         self._data = data
-        self._build(cfg)
+        self._last_snapshot: Snapshot | None = None
+        self._build(cfg, evaluate)  # image models: an evaluation takes seconds, so callers may defer it
 
     # ----- control --------------------------------------------------------------------------------------
-    def _build(self, cfg: TrainConfig) -> None:
+    def _build(self, cfg: TrainConfig, evaluate: bool = True) -> None:
         with self._lock:
             self.trainer = Trainer(cfg, data=self._data, device=self.device)
-            self.trainer.evaluate()
+            if evaluate:
+                self.trainer.evaluate()
             self.state, self.message = "idle", "Ready. Press Train to start."
             self._version = 0
             self._rate = (time.perf_counter(), 0, 0.0)
@@ -77,15 +81,21 @@ class TrainingSession:
             if self.state == "running":
                 self.state, self.message = "paused", f"Paused at step {self.trainer.step_count}."
 
-    def step(self, mode: str = "both", n: int = 1) -> dict:
-        """Single steps for step mode: pauses first; 'd' = D only, 'g' = G only, 'both' = a full round."""
+    def step(self, mode: str = "both", n: int = 1, scheduled_eval: bool = False) -> dict:
+        """Single steps for step mode: pauses first; 'd' = D only, 'g' = G only, 'both' = a full round.
+
+        Metrics are evaluated after the steps, or with `scheduled_eval` only when a step lands on the
+        `eval_every` schedule as in the training loop (an image evaluation takes seconds)."""
         self.pause()
         with self._lock:
             out = {}
             try:
+                due = False
                 for _ in range(n):
                     out = self.trainer.step(mode)
-                self.trainer.evaluate()
+                    due = due or self.trainer.step_count % self.trainer.cfg.eval_every == 0
+                if due or not scheduled_eval:
+                    self.trainer.evaluate()
             except TrainingDiverged as e:
                 self.state, self.message = "diverged", str(e)
                 return {}
@@ -160,16 +170,32 @@ class TrainingSession:
                 time.sleep(0)  # let the UI thread take the GIL between chunks
 
     # ----- reading --------------------------------------------------------------------------------------
-    def snapshot(self) -> Snapshot:
-        with self._lock:
-            t = self.trainer
-            g = (t.ema if t.ema is not None else t.g_flat.data).clone()
-            now, last_step = time.perf_counter(), t.step_count
-            t_prev, s_prev, rate = self._rate
-            if now - t_prev >= 0.5:
-                rate = (last_step - s_prev) / (now - t_prev) if self.state == "running" else 0.0
-                self._rate = (now, last_step, rate)
-            return Snapshot(step=t.step_count, state=self.state, message=self.message, cfg=t.cfg,
-                            metrics=dict(t.metrics), rows=list(t.history.rows), g_state=g,
-                            d_state=t.d_flat.data.clone(), data=t.data, steps_per_s=rate,
-                            version=self._version, extra={"engine": t.engine, "min_modes": t.min_modes})
+    def snapshot(self, wait: float | None = None) -> Snapshot:
+        """The session now. `wait` bounds the seconds to wait for the lock: while training holds it longer
+        (an image evaluation takes seconds) the previous snapshot is returned with the current state and
+        message, so a poll never hangs and always sees play/pause."""
+        if not self._lock.acquire(timeout=-1 if wait is None else wait):
+            if self._last_snapshot is not None:
+                return dataclasses.replace(self._last_snapshot, state=self.state, message=self.message)
+            self._lock.acquire()
+        try:
+            self._last_snapshot = self._take_snapshot()
+            return self._last_snapshot
+        finally:
+            self._lock.release()
+
+    def _take_snapshot(self) -> Snapshot:
+        """Build a snapshot; the caller holds the lock."""
+        t = self.trainer
+        g = (t.ema if t.ema is not None else t.g_flat.data).clone()
+        now, last_step = time.perf_counter(), t.step_count
+        t_prev, s_prev, rate = self._rate
+        if now - t_prev >= 0.5:
+            rate = (last_step - s_prev) / (now - t_prev) if self.state == "running" else 0.0
+            self._rate = (now, last_step, rate)
+        return Snapshot(step=t.step_count, state=self.state, message=self.message, cfg=t.cfg,
+                        metrics=dict(t.metrics), rows=list(t.history.rows), g_state=g,
+                        d_state=t.d_flat.data.clone(), data=t.data, steps_per_s=rate,
+                        version=self._version,
+                        extra={"engine": t.engine, "min_modes": t.min_modes, "min_classes": t.min_classes,
+                               "has_evaluator": t.metric_fn is not None})

@@ -87,7 +87,9 @@ class Trainer:
         self._fake_c = None
         self.metric_fn: Callable[["Trainer", torch.Tensor], dict] | None = None  # image metrics hook
         self._configure()
-        if self.is_image and data is None:
+        builtin = cfg.dataset in data_registry.IMAGE_SETS and (  # the built-in set, not user images
+            data is None or getattr(data, "dataset", None) is data_registry.image_dataset(cfg.dataset))
+        if self.is_image and builtin:
             from ..metrics.image_eval import metric_fn_for
 
             self.metric_fn = metric_fn_for(cfg.dataset)
@@ -171,6 +173,9 @@ class Trainer:
                     fl = self._g_update()
             else:
                 fl = self._g_update()
+            for _ in range(cfg.g_steps - 1 if mode == "both" else 0):  # extra G updates: fresh noise
+                self._prepare_fake()
+                fl = self._g_update()
             if log:
                 out["g_loss"] = float(losses.g_loss(cfg.loss, fl))
         self.step_count += 1
@@ -194,8 +199,9 @@ class Trainer:
         else:
             fl = self._autograd_g_step()
         self.opt_g.step()
-        if self.ema is not None:
-            self.ema.lerp_(self.g_flat.data, 1.0 - self.cfg.g_ema)
+        if self.ema is not None:  # warm-up: average over about the steps so far until g_ema takes over
+            beta = min(self.cfg.g_ema, (1.0 + self.step_count) / (10.0 + self.step_count))
+            self.ema.lerp_(self.g_flat.data, 1.0 - beta)
         return fl
 
     def _prepare_fake(self) -> None:
@@ -368,10 +374,11 @@ class Trainer:
             self.ema.copy_(ema)
 
 
-def trainer_from_checkpoint(ckpt, device: str | torch.device = "cpu") -> Trainer:
-    """A trainer that continues from a loaded checkpoint (G, D weights and step restored)."""
-    data = None
-    if ckpt.data_points is not None:
+def trainer_from_checkpoint(ckpt, device: str | torch.device = "cpu", data=None) -> Trainer:
+    """A trainer that continues from a loaded checkpoint (G, D weights and step restored). `data` gives
+    the training data when the checkpoint does not hold it (uploaded images); by default the stored 2D
+    points or the named dataset are used."""
+    if data is None and ckpt.data_points is not None:
         data = toy2d.from_stored(ckpt.meta.get("dataset", "custom"), ckpt.data_points)
     t = Trainer(ckpt.train_config, data=data, device=device)
     with torch.no_grad():

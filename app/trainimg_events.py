@@ -1,0 +1,339 @@
+"""Event handlers of the Train (images) tab. Each one finds the caller's image session, calls one core
+function and returns widget values; bad input becomes a gr.Error with a one-line reason, and the session
+keeps going.
+
+Trainers for a new run (a preset, a reset, uploaded images, a checkpoint) are built and, for checkpoints,
+evaluated before they replace the session's trainer, so a poll never waits for them. Grids are drawn
+from snapshots by the session's own GridRenderer, never from the live trainer.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+import gradio as gr
+
+from gan_core import checkpoint
+from gan_core.data import registry as data_registry
+from gan_core.data.source import ImageSource
+from gan_core.device import set_threads
+from gan_core.training import presets
+from gan_core.training.trainer import Trainer, TrainingDiverged, trainer_from_checkpoint
+
+from . import plots
+from .train2d_events import guarded
+from .trainimg_io import load_uploads, restore_on, shipped_image_checkpoints, upload_config
+from .trainimg_view import (
+    ImageView,
+    class_history_picture,
+    class_names,
+    evaluator_kind,
+    fd_frame,
+    grid_caption,
+    headline_markdown,
+    hist_frame,
+    share_table,
+    status_record,
+)
+
+TRAIN_FIELDS = ("loss", "optimizer", "beta1", "lr_d", "lr_g", "d_steps", "batch_size", "g_ema")
+INT_FIELDS = {"d_steps", "batch_size"}
+FLOAT_FIELDS = {"beta1", "lr_d", "lr_g", "g_ema"}
+# torch's intra-op thread count is process-wide (set in one thread, it holds in every thread), so one
+# visitor's DCGAN on two threads would oversubscribe the cores for every other training and every render
+# (measured: about 10x slower each). Each training therefore runs on one thread, as launch.py sets.
+TRAIN_THREADS = 1
+SNAPSHOT_WAIT_S = 0.25  # a poll waits this long for the training lock, then shows the previous snapshot
+PAUSED_2D = ("Paused your Train (2D) session: two trainings on this machine's 2 CPU cores would slow each "
+             "other down about 10x.")
+
+
+def parse_hparams(values) -> dict:
+    """Training widget values -> typed settings, with a clear message for a value that is not a number."""
+    out = {}
+    for name, v in zip(TRAIN_FIELDS, values):
+        try:
+            out[name] = int(float(v)) if name in INT_FIELDS else float(v) if name in FLOAT_FIELDS else v
+        except (TypeError, ValueError):
+            raise ValueError(f"{name} must be a number, got {v!r}") from None
+    return out
+
+
+class ImageEvents:
+    """Handlers bound to the tab's widgets `w` and the app context `ctx` (registries, folders, device)."""
+
+    def __init__(self, ctx, w):
+        self.ctx, self.w = ctx, w
+
+    # ----- shared views ------------------------------------------------------------------------------
+    @property
+    def picture(self) -> list:
+        w = self.w
+        return [w.grid, w.timeline, w.follow, w.caption]
+
+    @property
+    def display(self) -> list:
+        w = self.w
+        return [w.headline, *self.picture, w.loss_plot, w.fd_plot, w.hist_plot, w.hist_time,
+                w.share_table, w.metric_panel, w.class_panel, w.scene_panel, w.status, w.timer]
+
+    @property
+    def config_widgets(self) -> list:
+        return list(self.w.train.values())
+
+    def view(self, us, force: bool = False) -> dict:
+        """Display values for the session now; the picture and the plots are skipped when unchanged."""
+        w, mem = self.w, us.renderer
+        snap = us.training.snapshot(wait=SNAPSHOT_WAIT_S)
+        if snap.state == "diverged" and us.last_state != "diverged":
+            gr.Warning(snap.message)
+        us.last_state = snap.state
+        out = {w.headline: headline_markdown(snap), w.timer: gr.Timer(active=snap.state == "running")}
+        key = (snap.version, snap.step, snap.state, snap.cfg.g_ema, id(snap.data))
+        with us.render_lock:
+            if force or key != us.last_view:
+                grid = mem.draw(snap)
+                mem.record_metrics(snap.metrics)
+                us.last_view = key
+                out.update(self._picture(mem, snap, grid))
+                out.update(self._metric_plots(mem, snap, force))
+            else:
+                out.update({c: gr.skip() for c in self.display if c not in (w.headline, w.timer)})
+            out[w.status] = status_record(snap, mem)
+        return out
+
+    def _picture(self, mem: ImageView, snap, grid) -> dict:
+        """The grid when following the live grid (the timeline slider then sits at 100 %: polls never
+        move it, so they cannot fight a visitor dragging it), and the caption."""
+        w = self.w
+        if mem.following:
+            mem.shown_step = snap.step
+            return {w.grid: mem.display(grid), w.timeline: 100, w.follow: True,
+                    w.caption: grid_caption(mem, snap)}
+        return {w.grid: gr.skip(), w.timeline: gr.skip(), w.follow: gr.skip(),
+                w.caption: grid_caption(mem, snap)}
+
+    def _metric_plots(self, mem: ImageView, snap, force: bool) -> dict:
+        """Losses always; FD, histograms and the share table when an evaluation is new (or forced)."""
+        w = self.w
+        out = {w.loss_plot: plots.loss_frame(snap.rows)}
+        kind, names = evaluator_kind(snap), class_names(snap)
+        key = (snap.metrics.get("step"), kind, tuple(names), len(mem.hist_log))
+        if not force and key == mem.plots_key:
+            return {**out, **{c: gr.skip() for c in (w.fd_plot, w.hist_plot, w.hist_time, w.share_table,
+                                                       w.metric_panel, w.class_panel, w.scene_panel)}}
+        mem.plots_key = key
+        return {**out, w.fd_plot: fd_frame(snap.rows),
+                w.hist_plot: hist_frame(snap.metrics.get("histogram"), names),
+                w.hist_time: class_history_picture(mem.hist_log, names) if kind == "classifier" else None,
+                w.share_table: share_table(snap.metrics),
+                w.metric_panel: gr.Column(visible=kind is not None),
+                w.class_panel: gr.Column(visible=kind == "classifier"),
+                w.scene_panel: gr.Column(visible=kind == "segmenter")}
+
+    def config_values(self, cfg) -> dict:
+        """Widget values that show a config (after a preset, an upload or a checkpoint)."""
+        return {self.w.train[k]: getattr(cfg, k) for k in TRAIN_FIELDS}
+
+    def _session(self, request: gr.Request):
+        return self.ctx.image_registry.get(request)
+
+    def _install(self, us, trainer: Trainer, message: str) -> None:
+        """Make `trainer` the session's (paused) trainer and start a new timeline."""
+        us.training.replace_trainer(trainer, message)
+        with us.render_lock:
+            us.renderer.new_run()
+        us.invalidate()
+
+    # ----- page and presets ------------------------------------------------------------------------------
+    @guarded
+    def init(self, request: gr.Request):
+        us = self._session(request)
+        us.invalidate()
+        cfg = us.training.snapshot(wait=SNAPSHOT_WAIT_S).cfg
+        return {**self.config_values(cfg), **self.view(us, force=True)}
+
+    @guarded
+    def poll(self, request: gr.Request):
+        return self.view(self._session(request))
+
+    def describe_preset(self, name):
+        p = presets.PRESETS.get(name)
+        return p.description if p is not None else f"Unknown preset {name!r}."
+
+    @guarded
+    def load_preset(self, request: gr.Request, name):
+        us, p = self._session(request), presets.get(name)
+        if p.kind != "image":
+            raise ValueError(f"preset {name!r} is not an image preset")
+        us.training.pause()
+        self._install(us, Trainer(p.config, device=self.ctx.device),
+                      f"Loaded {p.title}. Press Train to start.")
+        return {**self.config_values(p.config), self.w.preset_info: p.description,
+                **self.view(us, force=True)}
+
+    # ----- training controls -----------------------------------------------------------------------------
+    @guarded
+    def play(self, request: gr.Request):
+        set_threads(TRAIN_THREADS)
+        us = self._session(request)
+        other = self.ctx.registry.peek(us.key)
+        if other is not None and other.training.state == "running":
+            other.training.pause()
+            gr.Info(PAUSED_2D)
+        us.training.play()
+        return self.view(us)
+
+    @guarded
+    def pause(self, request: gr.Request):
+        us = self._session(request)
+        us.training.pause()
+        return self.view(us)
+
+    def _step(self, request, mode: str):
+        us = self._session(request)
+        us.training.step(mode, scheduled_eval=True)
+        return self.view(us)
+
+    @guarded
+    def step_both(self, request: gr.Request):
+        return self._step(request, "both")
+
+    @guarded
+    def step_d(self, request: gr.Request):
+        return self._step(request, "d")
+
+    @guarded
+    def step_g(self, request: gr.Request):
+        return self._step(request, "g")
+
+    @guarded
+    def reset(self, request: gr.Request):
+        """Fresh weights with the current settings, on the same data (uploaded images stay)."""
+        us = self._session(request)
+        us.training.pause()
+        snap, upload = us.training.snapshot(), us.renderer.upload
+        data = upload if upload is not None and snap.data is upload else None
+        self._install(us, Trainer(snap.cfg, data=data, device=self.ctx.device),
+                      "Reset to fresh weights with the current settings. Press Train to start.")
+        return self.view(us, force=True)
+
+    @guarded
+    def set_hparams(self, request: gr.Request, *values):
+        us = self._session(request)
+        us.training.set_hparams(**parse_hparams(values))
+        return self.view(us)
+
+    @guarded
+    def set_speed(self, request: gr.Request, speed):
+        self._session(request).training.set_speed(speed)
+
+    # ----- timeline ----------------------------------------------------------------------------------------
+    @guarded
+    def scrub(self, request: gr.Request, percent):
+        """Show the kept grid nearest to `percent` % of the run so far; at 100 %, follow training again."""
+        us = self._session(request)
+        mem, snap = us.renderer, us.training.snapshot(wait=SNAPSHOT_WAIT_S)
+        percent = min(100.0, max(0.0, float(percent if percent is not None else 100)))
+        with us.render_lock:
+            entry = mem.timeline.nearest(percent / 100 * snap.step)
+            mem.following = entry is None or percent >= 100
+            if not mem.following:
+                mem.shown_step = entry[0]
+                return {self.w.grid: mem.display(entry[1]), self.w.follow: False,
+                        self.w.caption: grid_caption(mem, snap), self.w.status: status_record(snap, mem)}
+        us.invalidate()
+        return self.view(us, force=True)
+
+    @guarded
+    def follow(self, request: gr.Request, on):
+        """Tick: show the live grid again; untick: keep the picture where it is (the live grid stops)."""
+        us = self._session(request)
+        mem = us.renderer
+        if on:
+            mem.following = True
+            us.invalidate()
+            return self.view(us, force=True)
+        snap = us.training.snapshot(wait=SNAPSHOT_WAIT_S)
+        with us.render_lock:
+            mem.following = False
+            return {self.w.caption: grid_caption(mem, snap), self.w.status: status_record(snap, mem)}
+
+    # ----- user images -------------------------------------------------------------------------------------
+    @guarded
+    def upload_images(self, request: gr.Request, paths, size, colour):
+        paths = [paths] if isinstance(paths, str) else [str(p) for p in (paths or [])]
+        size, channels = int(size), (1 if colour == "grey" else 3)
+        dataset = load_uploads(paths, size, channels)
+        source = ImageSource(dataset, device=self.ctx.device)
+        us = self._session(request)
+        us.training.pause()
+        cfg = upload_config(dataset.name, size, channels)
+        trainer = Trainer(cfg, data=source, device=self.ctx.device)
+        with us.render_lock:
+            us.renderer.upload = source
+        what = f"{len(dataset):,} uploaded images ({size}x{size}, {'grey' if channels == 1 else 'colour'})"
+        self._install(us, trainer, f"Loaded {what}. There is no evaluator for your images: only the losses "
+                                   "are measured. Press Train to start.")
+        gr.Info(f"Loaded {what}.")
+        return {**self.config_values(cfg), **self.view(us, force=True)}
+
+    # ----- checkpoints -------------------------------------------------------------------------------------
+    @guarded
+    def save_checkpoint(self, request: gr.Request):
+        us = self._session(request)
+        snap = us.training.snapshot()
+        folder = self.ctx.session_dir(us.key)
+        name = re.sub(r"[^A-Za-z0-9_.-]+", "-", getattr(snap.data, "name", "data"))
+        path = folder / f"gan-images-{name}-step{snap.step}-{time.strftime('%H%M%S')}.safetensors"
+        us.training.save_checkpoint(str(path), card={"source": "GAN Explorer, Train (images) tab"})
+        gr.Info(f"Saved step {snap.step}; use the download button to keep the file.")
+        return gr.DownloadButton(value=str(path), visible=True, label=f"Download {path.name}")
+
+    def _trainer_for(self, ckpt: checkpoint.Checkpoint, upload: ImageSource | None, what: str) -> Trainer:
+        """A trainer continuing from `ckpt`: on its built-in dataset, or on the visitor's uploaded images
+        when it was trained on images of that name, size and colour."""
+        cfg, dev = ckpt.train_config, self.ctx.device
+        try:
+            if cfg.dataset in data_registry.IMAGE_SETS:
+                return trainer_from_checkpoint(ckpt, dev)
+            spec = ckpt.G.cfg
+            fits = (upload is not None and upload.name == cfg.dataset
+                    and upload.dataset.size == spec.image_size and upload.dataset.channels == spec.channels)
+            if not fits:
+                colour = "grey" if spec.channels == 1 else "colour"
+                raise checkpoint.CheckpointError(
+                    f"{what} was trained on uploaded images ({cfg.dataset!r}), which checkpoints do not "
+                    f"store: upload the same images ({spec.image_size} px, {colour}) first, then load it")
+            return restore_on(ckpt, upload, dev)
+        except TrainingDiverged as e:
+            raise checkpoint.CheckpointError(f"{what} produces invalid samples: {e}") from None
+
+    def _load(self, request, path: str, what: str):
+        us = self._session(request)
+        meta = checkpoint.read_meta(path)
+        if meta["family"] == "mlp":
+            raise checkpoint.CheckpointError(f"{what} holds a 2D model (family 'mlp'); load it on the "
+                                             "Train (2D) tab")
+        ckpt = checkpoint.load(path, self.ctx.device)
+        us.training.pause()
+        trainer = self._trainer_for(ckpt, us.renderer.upload, what)
+        self._install(us, trainer, f"Loaded {what} at step {trainer.step_count}.")
+        return {**self.config_values(trainer.cfg), **self.view(us, force=True)}
+
+    @guarded
+    def load_checkpoint(self, request: gr.Request, path):
+        if not path:
+            raise checkpoint.CheckpointError("no file was uploaded")
+        if not str(path).endswith(".safetensors"):
+            raise checkpoint.CheckpointError(f"{Path(path).name} is not a .safetensors file")
+        return self._load(request, str(path), f"the uploaded file {Path(path).name}")
+
+    @guarded
+    def load_shipped(self, request: gr.Request, name):
+        known = {n for _, n in shipped_image_checkpoints(self.ctx.checkpoints_dir)}
+        if not name or name not in known:
+            raise checkpoint.CheckpointError(f"no shipped image checkpoint named {name!r}")
+        return self._load(request, str(self.ctx.checkpoints_dir / name), f"checkpoint {name}")
