@@ -82,7 +82,8 @@ def cmd_train(args) -> dict:
     ckpt = os.path.join(args.out, f"{preset.name}.safetensors")
     card = {"preset": preset.name, "seconds": round(seconds, 2), "device": str(device), "threads": threads,
             "torch": torch.__version__, "command": f"python -m gan_core train --preset {preset.name} "
-            f"--seed {args.seed}" + (f" --steps {args.steps}" if args.steps else "")}
+            f"--seed {args.seed}" + (f" --steps {args.steps}" if args.steps else "")
+            + (f" --threads {args.threads}" if args.threads else "") + f" --out {args.out}"}
     checkpoint.save(ckpt, trainer, card)
     with open(os.path.join(args.out, f"{preset.name}.metrics.jsonl"), "w") as f:
         trainer.history.write_jsonl(f)

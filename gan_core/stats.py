@@ -2,6 +2,8 @@
 
 Rows are kept at full resolution until `max_points`; then every other row is dropped and only every
 second new row is kept, so the history always spans the whole run with at most `max_points` rows.
+Rows added with `keep=True` (evaluations: rare, and each one a point of a metric curve) are never
+thinned and do not count against the stride.
 """
 
 from __future__ import annotations
@@ -17,14 +19,21 @@ class History:
         self.rows: list[dict] = []
         self._stride = 1
         self._seen = 0
+        self._kept: set[int] = set()  # ids of rows added with keep=True
 
-    def add(self, row: dict) -> None:
+    def add(self, row: dict, keep: bool = False) -> None:
+        if keep:
+            self.rows.append(row)
+            self._kept.add(id(row))
+            return
         self._seen += 1
         if (self._seen - 1) % self._stride:
             return
         self.rows.append(row)
-        if len(self.rows) > self.max_points:
-            self.rows = self.rows[::2]
+        if len(self.rows) - len(self._kept) > self.max_points:
+            thin = [r for r in self.rows if id(r) not in self._kept][1::2]
+            drop = {id(r) for r in thin}
+            self.rows = [r for r in self.rows if id(r) not in drop]
             self._stride *= 2
 
     def column(self, key: str) -> tuple[list, list]:
@@ -44,7 +53,7 @@ class History:
 
     def copy(self) -> "History":
         h = History(self.max_points)
-        h.rows, h._stride, h._seen = list(self.rows), self._stride, self._seen
+        h.rows, h._stride, h._seen, h._kept = list(self.rows), self._stride, self._seen, set(self._kept)
         return h
 
     def write_jsonl(self, f: IO[str]) -> None:

@@ -240,6 +240,11 @@ def test_play_trains_live_and_pauses_the_visitors_2d_training(client):
     assert step >= running["step"] and paused["status"]["timeline"][-1] <= step
     assert poll(client)["step"] == step
 
+    call(client, "/img_play")  # and the other way round: 2D training pauses the image training
+    client.predict(["heatmap", "real", "fake"], api_name="/train_play")
+    assert poll(client)["state"] == "paused", "2D training pauses the visitor's image training"
+    client.predict(["heatmap", "real", "fake"], api_name="/train_pause")
+
 
 def test_hparams_change_live_and_are_validated(client):
     call(client, "/img_load_preset", "digits-dcgan")
@@ -260,7 +265,7 @@ def test_hparams_change_live_and_are_validated(client):
 def test_sessions_are_independent(new_client):
     a, b = new_client(), new_client()
     call(a, "/img_load_preset", "digits-dcgan")
-    call(b, "/img_load_preset", "shapes")
+    call(b, "/img_load_preset", "shapes-dcgan")
     call(a, "/img_step")
     sa, sb = poll(a), poll(b)
     assert (sa["dataset"], sa["step"]) == ("digits", 1)
@@ -271,7 +276,7 @@ def test_sessions_are_independent(new_client):
 
 
 def test_checkpoint_round_trip_shows_the_same_grid_and_the_scene_shares(client):
-    call(client, "/img_load_preset", "scenes")
+    call(client, "/img_load_preset", "scenes-dcgan")
     call(client, "/img_set_hparams", "lsgan", "adam", "0.5", "0.0002", "0.0002", 2, 32, "0.999")
     for _ in range(2):
         before = call(client, "/img_step")

@@ -96,7 +96,7 @@ def test_image_train_then_eval_prints_the_image_metrics(tmp_path):
 
 
 def test_scenes_train_reports_segmenter_figures(tmp_path):
-    r = cli("train", "--preset", "scenes", "--steps", "2", "--threads", "1", "--out", str(tmp_path), "--json")
+    r = cli("train", "--preset", "scenes-dcgan", "--steps", "2", "--threads", "1", "--out", str(tmp_path), "--json")
     assert r.returncode == 0, r.stderr
     out = last_json(r.stdout)
     assert out["segmenter_miou"] >= 0.85 and out["class_share_rel_err"] >= 0

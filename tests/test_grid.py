@@ -93,7 +93,7 @@ def test_conditional_grid_has_one_class_per_row():
 
 
 def test_colour_images_keep_their_channels():
-    t = trained("shapes", steps=1)
+    t = trained("shapes-dcgan", steps=1)
     picture = GridRenderer().render(snapshot_of(t))
     assert picture.shape == (8 * 66 + 2, 8 * 66 + 2, 3)  # 32 px sprites enlarged 2x
     tiles = GridRenderer()

@@ -9,6 +9,9 @@
 - Conditional accuracy: the share of samples G(z, c) that the classifier labels c.
 - Segmentation class shares: how much of the picture each class covers, real against generated, as the
   segmentation statistics of GAN Dissection (Bau et al. 2019).
+- Shapes factors: a factor evaluator (evaluators.FactorNet) reads every ground-truth factor of a shapes
+  sprite as a bin (shape, scale, rotation, x, y, colour); `factor_predictions` gives the bins per image
+  and `factor_histograms` how generated samples spread over each factor's bins.
 
 Images are (N, C, H, W) in [-1, 1] (or an ImageDataset); they are resized to the evaluator's input size
 when they differ (bilinear, antialiased). Evaluators run in eval mode, so figures do not depend on the
@@ -23,7 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..data.images import ImageDataset
-from ..models.evaluators import predict
+from ..models.evaluators import FACTORS, UNDEFINED, predict
 
 CLASSES_COVERED, CLASS_ENTROPY = "classes_covered", "class_entropy"
 CONFIDENT, HISTOGRAM = "confident", "histogram"
@@ -182,3 +185,25 @@ def class_share_table(segmenter: nn.Module, real, fake) -> list[dict]:
 def max_share_error(table: list[dict]) -> float:
     """The largest relative share error over classes whose real share is >= 1% (0.0 when there are none)."""
     return max((row["rel_err"] for row in table if row["real_share"] >= MIN_SHARE), default=0.0)
+
+
+def factor_predictions(model: nn.Module, images, batch: int = 256,
+                       probs: bool = False) -> dict[str, torch.Tensor]:
+    """The factor evaluator's reading of each image: {factor: (N,) int64 bin} for shape, scale, rotation, x,
+    y and colour (bins as in the model's `cfg.bin_names()`; rotation is -1 where the predicted shape is a
+    circle, which has no rotation). With `probs`, {factor: (N, bins) float64 softmax} instead."""
+    if not hasattr(model, "split"):
+        raise ValueError(f"{type(model).__name__} is not a factor evaluator (kind 'factors')")
+    logits = _run(model, fit_images(model, images), batch)
+    if probs:
+        return {f: v.softmax(1) for f, v in model.split(logits).items()}
+    return model.decode(logits)
+
+
+def factor_histograms(model: nn.Module, images, batch: int = 256) -> dict[str, list[int]]:
+    """Images per bin of each factor, as the factor evaluator reads them (rotation leaves out the images
+    read as circles)."""
+    pred = factor_predictions(model, images, batch)
+    sizes = [len(v) for v in model.cfg.bin_names().values()]
+    return {f: [int(c) for c in torch.bincount(pred[f][pred[f] != UNDEFINED], minlength=k)]
+            for f, k in zip(FACTORS, sizes)}

@@ -3,7 +3,8 @@
 digits and shapes use a classifier (class histogram, classes covered, entropy, confident share, FD in its
 features with the real-vs-real floor, and for conditional generators the share of samples classified as
 the requested class); scenes use a segmenter (FD in its features, per-class pixel shares real against
-generated, and the segmenter's held-out mean IoU from its card).
+generated, and the segmenter's held-out mean IoU from its card). `evaluator("shapes-factors")` gives the
+shapes factor evaluator (read with classifier.factor_predictions); the trainer's metrics do not use it.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from . import classifier as cm
 
 CHECKPOINTS = Path(os.environ.get("GAN_EXPLORER_CHECKPOINTS", Path(__file__).resolve().parents[2] / "checkpoints"))
 EVALUATOR_FILES = {"digits": "eval-digits-classifier.safetensors", "shapes": "eval-shapes-classifier.safetensors",
-                   "scenes": "eval-scenes-segmenter.safetensors"}
+                   "scenes": "eval-scenes-segmenter.safetensors",
+                   "shapes-factors": "eval-shapes-factors.safetensors"}  # read by cm.factor_predictions
 SEGMENTER_MIOU, CLASS_SHARE_ERR, CLASS_SHARES = "segmenter_miou", "class_share_rel_err", "class_shares"
 FD_SAMPLES = 1000
 
@@ -31,9 +33,10 @@ def kind_of(dataset: str) -> str | None:
     return entry[0] if entry else None
 
 
-@lru_cache(maxsize=4)
+@lru_cache(maxsize=8)
 def evaluator(kind: str):
-    """(model, card) of the shipped evaluator for a dataset kind; ValueError when missing or broken."""
+    """(model, card) of the shipped evaluator for a dataset kind (or 'shapes-factors'); ValueError when
+    missing or broken."""
     path = CHECKPOINTS / EVALUATOR_FILES[kind]
     if not path.exists():
         raise ValueError(f"the evaluator {path.name} is missing from {CHECKPOINTS}; build it with "
