@@ -36,9 +36,9 @@ LEGEND = """
 
 - **The grid**: the same 64 noise vectors pushed through the generator at every refresh, so changes in
   the grid are changes in G, not in the noise. For the conditional preset each row asks for one class
-  (top row: class 0). With EMA on, the grid (and the metrics) use the moving average of G's weights: it
-  starts at the initial weights and lags training by about 1 / (1 - EMA) steps (1,000 at 0.999), so the
-  first few hundred steps change little. Set EMA to 0 to watch G itself.
+  (top row: class 0). With EMA on, the grid (and the metrics) use the moving average of G's weights,
+  which smooths out G's step-to-step jitter; it averages over the steps so far at first, then over about
+  1 / (1 - EMA) steps (1,000 at 0.999). Set EMA to 0 to watch G itself.
 - **Timeline**: drag the slider back to see the grid at an earlier point of the run (0 = the start);
   drag it to 100 (or tick *Follow the live grid*) to follow training again.
 - **Class histogram**: a small classifier trained on the real data labels 1,000 generated images at
