@@ -128,7 +128,7 @@ register(Preset(
     "mask: a segmenter reads the generated scenes, so one can see which things the GAN under- or "
     "over-draws, and later which units draw them.",
     TrainConfig(dataset="scenes", family="dcgan", model=_dcgan(32, 3, 64, 32), loss="nonsaturating",
-                lr_d=2e-4, lr_g=2e-4, beta1=0.5, batch_size=64, g_ema=0.999, steps=2500, eval_every=500,
+                lr_d=2e-4, lr_g=2e-4, beta1=0.5, batch_size=64, g_ema=0.999, steps=8000, eval_every=1000,
                 eval_samples=1000), kind="image"))
 
 DEFAULT_2D = "stable-ring"
