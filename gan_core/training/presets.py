@@ -119,7 +119,7 @@ register(Preset(
     "Coloured sprites (square, circle, triangle, heart) with known shape, size, rotation, position and "
     "colour: the ground-truth factors that InfoGAN and style mixing are measured against.",
     TrainConfig(dataset="shapes", family="dcgan", model=_dcgan(32, 3, 64, 32), loss="nonsaturating",
-                lr_d=2e-4, lr_g=2e-4, beta1=0.5, batch_size=64, g_ema=0.999, steps=2500, eval_every=500,
+                lr_d=2e-4, lr_g=2e-4, beta1=0.5, batch_size=64, g_ema=0.999, steps=6000, eval_every=1000,
                 eval_samples=1000), kind="image"))
 
 register(Preset(
