@@ -30,7 +30,7 @@ def main(argv: list[str] | None = None) -> None:
     from app.server import build_app, launch_options
 
     demo = build_app(device=args.device, data_dir=data_dir)
-    demo.launch(server_name=args.host, server_port=args.port, share=args.share, **launch_options(data_dir))
+    demo.launch(server_name=args.host, server_port=args.port, share=args.share, **launch_options(data_dir, demo))
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ from gan_core.device import pick_device
 from gan_core.training.session import TrainingSession
 
 from . import tab_trainimg
+from .explore_state import ExploreHub, make_routes
 from .registry import Registry
 from .tab_train2d import default_config  # the model a new visitor starts with
 
@@ -32,6 +33,7 @@ CSS = """
 #mode-counter h2 { font-size: 1.6rem; margin: 0.1em 0 0.2em 0; }
 #mode-counter p { margin: 0.15em 0; }
 #legend { font-size: 0.9rem; }
+#lx-view img, #lx-view canvas { display: block; margin: 0 auto; }
 """
 
 
@@ -44,6 +46,7 @@ class AppContext:
     checkpoints_dir: Path
     registry: Registry  # 2D training sessions
     image_registry: Registry | None = None  # image training sessions (same keys: one of each per visitor)
+    explore_hub: ExploreHub | None = None  # latent explorer states (same keys) and their render tokens
     demo: gr.Blocks | None = None
     tab: gr.Tab | None = None  # the tab being built
 
@@ -70,7 +73,7 @@ def build_app(device: str = "auto", data_dir: str | Path = "data", checkpoints_d
     images = Registry(lambda: tab_trainimg.new_session(dev), max_sessions=max(1, max_sessions // 2),
                       make_renderer=tab_trainimg.new_view)  # a DCGAN session weighs more than a 2D one
     ctx = AppContext(dev, Path(data_dir).resolve(), Path(checkpoints_dir or REPO_ROOT / "checkpoints"),
-                     registry, images)
+                     registry, images, ExploreHub(max_sessions=max_sessions))
     # live pictures are new files several times a second: clear cached files older than 15 minutes
     with gr.Blocks(title="GAN Explorer", delete_cache=(300, 900)) as demo:
         ctx.demo = demo
@@ -82,13 +85,19 @@ def build_app(device: str = "auto", data_dir: str | Path = "data", checkpoints_d
             ctx.tab = None
         demo.unload(registry.close_request)
         demo.unload(images.close_request)
+        demo.unload(ctx.explore_hub.close_request)
     demo.app_context = ctx
     return demo
 
 
-def launch_options(data_dir: str | Path = "data") -> dict:
-    """Keyword arguments for `demo.launch()`: theme, CSS, an upload size limit, and the session folders
-    (where saved checkpoints are written) as allowed file paths."""
+def launch_options(data_dir: str | Path = "data", demo: gr.Blocks | None = None) -> dict:
+    """Keyword arguments for `demo.launch()`: theme, CSS, an upload size limit, the session folders
+    (where saved checkpoints are written) as allowed file paths, and, given the built `demo`, the latent
+    explorer's render route (a Starlette route handed to the FastAPI app Gradio creates)."""
     sessions = Path(data_dir).resolve() / "sessions"
     sessions.mkdir(parents=True, exist_ok=True)
-    return {"theme": gr.themes.Soft(), "css": CSS, "allowed_paths": [str(sessions)], "max_file_size": "100mb"}
+    opts = {"theme": gr.themes.Soft(), "css": CSS, "allowed_paths": [str(sessions)], "max_file_size": "100mb"}
+    hub = getattr(getattr(demo, "app_context", None), "explore_hub", None)
+    if hub is not None:
+        opts["app_kwargs"] = {"routes": make_routes(hub)}
+    return opts

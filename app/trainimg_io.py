@@ -82,7 +82,7 @@ def upload_config(name: str, size: int, channels: int) -> TrainConfig:
     base = presets.get(UPLOAD_PRESET).config
     model = {"image_size": size, "channels": channels, "z_dim": 32 if size <= 16 else 64, "g_base": 32,
              "d_base": 32}
-    return base.replace(dataset=name, model=model)
+    return base.replace(dataset=name, model=model, held_out=0.0)  # uploads are all trained on
 
 
 def restore_on(ckpt: checkpoint.Checkpoint, source: ImageSource, device) -> Trainer:

@@ -1,4 +1,4 @@
-"""Command line: `python -m gan_core {presets,train,eval,bench}`.
+"""Command line: `python -m gan_core {presets,train,eval,interpolate,bench}`.
 
 Errors exit non-zero with a one-line reason on stderr. With `--json` the last line of stdout is one JSON
 object (progress bars go to stderr).
@@ -31,12 +31,29 @@ def main(argv: list[str] | None = None) -> int:
     e = sub.add_parser("eval", help="metrics of a saved checkpoint")
     e.add_argument("checkpoint")
     e.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    e.add_argument("--inversion", action="store_true",
+                   help="image generators: invert generated and real images (PSNR, MRE train vs held-out)")
+    e.add_argument("--samples", type=int, default=64, help="with --inversion: images per group (default 64)")
     e.add_argument("--json", action="store_true")
+
+    i = sub.add_parser("interpolate", help="an animated GIF walking through the latents of some seeds")
+    i.add_argument("checkpoint")
+    i.add_argument("--seeds", default="1,2,3,4", help="comma-separated seeds to pass through (default 1,2,3,4)")
+    i.add_argument("--frames", type=int, default=32)
+    i.add_argument("--mode", default="slerp", choices=["slerp", "lerp"])
+    i.add_argument("--fps", type=float, default=12.0)
+    i.add_argument("--label", type=int, default=None, help="class for a conditional generator (default 0)")
+    i.add_argument("--out", default="interpolation.gif")
+    i.add_argument("--json", action="store_true")
 
     b = sub.add_parser("bench", help="our trainer against a plain PyTorch loop, side by side")
     b.add_argument("--preset", default=None, help="default: the default 2D preset")
     b.add_argument("--steps", type=int, default=None)
     b.add_argument("--ui", action="store_true", help="also measure throughput while a live session is polled")
+    b.add_argument("--latency", action="store_true",
+                   help="drive the latent explorer in Chromium: slider input to image shown (p50/p95 ms)")
+    b.add_argument("--moves", type=int, default=50, help="with --latency: slider moves timed (default 50)")
+    b.add_argument("--chromium", default=None, help="with --latency: the Chromium binary (default: found on PATH)")
     b.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda"])
     b.add_argument("--json", action="store_true")
 

@@ -8,6 +8,7 @@ import sys
 import time
 
 import torch
+from tqdm import tqdm
 
 from . import checkpoint
 from .device import pick_device, set_threads
@@ -122,6 +123,8 @@ def cmd_eval(args) -> dict:
     except checkpoint.CheckpointError as e:
         raise CLIError(f"{args.checkpoint}: {e}") from None
     set_threads(1 if ck.train_config.family == "mlp" else None)
+    if args.inversion:
+        return _eval_inversion(args, ck)
     trainer = trainer_from_checkpoint(ck, device=device)
     m = _metrics_out(trainer.metrics)
     m.pop("mode_counts", None)
@@ -129,9 +132,86 @@ def cmd_eval(args) -> dict:
             "step": ck.step, **m}
 
 
+def _eval_inversion(args, ck) -> dict:
+    from .explore import latent
+
+    if ck.train_config.family == "mlp":
+        raise CLIError(f"{args.checkpoint}: --inversion needs an image generator, this one is a 2D model")
+    if not 1 <= args.samples <= 1024:
+        raise CLIError("--samples must be between 1 and 1024")
+    try:
+        model = latent.LatentModel.from_checkpoint(ck, os.path.basename(args.checkpoint))
+        t0 = time.perf_counter()
+        with tqdm(total=100, desc="inversion", unit="%", file=sys.stderr, leave=False) as bar:
+            def progress(what: str, frac: float) -> None:
+                bar.n = round(100 * frac)
+                bar.refresh()
+
+            report = latent.inversion_report(model, n_generated=args.samples, n_real=args.samples,
+                                             progress=progress)
+    except ValueError as e:
+        raise CLIError(f"{args.checkpoint}: {e}") from None
+    return {"checkpoint": args.checkpoint, "family": ck.train_config.family, "dataset": ck.meta["dataset"],
+            "step": ck.step, **report, "seconds": round(time.perf_counter() - t0, 2)}
+
+
+def cmd_interpolate(args) -> dict:
+    """Write an animated GIF through the seeds' latents; the end frames are exactly the seeds' images."""
+    from .explore import latent
+    from .viz import explore as vx
+
+    try:
+        seeds = [int(s) for s in args.seeds.replace(" ", "").split(",") if s]
+    except ValueError:
+        raise CLIError(f"--seeds must be comma-separated whole numbers, got {args.seeds!r}") from None
+    if len(seeds) < 2 or min(seeds) < 0:
+        raise CLIError("--seeds needs at least two seeds >= 0")
+    if not len(seeds) <= args.frames <= 1000:
+        raise CLIError(f"--frames must be between the number of seeds ({len(seeds)}) and 1000")
+    if not 0.5 <= args.fps <= 50:
+        raise CLIError("--fps must be between 0.5 and 50")
+    if not args.out.lower().endswith(".gif"):
+        raise CLIError("--out must name a .gif file")
+    try:
+        ck = checkpoint.load(args.checkpoint, device="cpu")
+    except checkpoint.CheckpointError as e:
+        raise CLIError(f"{args.checkpoint}: {e}") from None
+    set_threads(1)
+    t0 = time.perf_counter()
+    try:
+        model = latent.LatentModel.from_checkpoint(ck, os.path.basename(args.checkpoint))
+        t1 = time.perf_counter()
+        zs = latent.interpolate(model.latents(seeds), args.frames, args.mode)
+        if model.kind == "image":
+            size = int(model.G.cfg.image_size)
+            frames = [vx.tile(x, max(1, 96 // size)) for x in model.generate_each(zs, args.label)]
+        else:
+            view, path = vx.PlaneView(model), model.generate(zs).numpy()
+            frames = [view.render(z, None, path[:k + 1]) for k, z in enumerate(zs)]
+        gif = latent.gif_bytes(frames, fps=args.fps)
+    except ValueError as e:
+        raise CLIError(str(e)) from None
+    try:
+        os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+        with open(args.out, "wb") as f:
+            f.write(gif)
+    except OSError as e:
+        raise CLIError(f"cannot write {args.out}: {e.strerror}") from None
+    t2 = time.perf_counter()
+    return {"gif": args.out, "frames": args.frames, "seeds": seeds, "mode": args.mode, "bytes": len(gif),
+            "seconds": round(t2 - t1, 3), "seconds_with_load": round(t2 - t0, 3)}
+
+
 def cmd_bench(args) -> dict:
     from . import bench
 
+    if args.latency:
+        from . import latency
+
+        try:
+            return latency.run(moves=args.moves, chromium=args.chromium)
+        except latency.LatencyError as e:
+            raise CLIError(str(e)) from None
     device = _device(args.device)
     name = args.preset or presets.DEFAULT_2D
     preset = _preset(name)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 
 import pytest
@@ -44,7 +45,7 @@ def app(app_data_dir, shipped_dir):
 
     demo = build_app(device="cpu", data_dir=app_data_dir, checkpoints_dir=shipped_dir)
     demo.launch(server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True,
-                **launch_options(app_data_dir))
+                **launch_options(app_data_dir, demo))
     try:
         yield demo
     finally:
@@ -77,3 +78,24 @@ def make_client(app_url):
 @pytest.fixture()
 def client(make_client):
     return make_client()
+
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync"]
+
+
+@pytest.fixture()
+def page(app_url):
+    """A Chromium page (Debian's chromium driven by Playwright; nothing is downloaded)."""
+    if not os.path.exists(CHROMIUM):
+        pytest.fail(f"Chromium is missing at {CHROMIUM}: install Debian's chromium package to run the "
+                    "browser tests (nothing is downloaded)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        pg = browser.new_page(viewport={"width": 1400, "height": 1000})
+        pg.set_default_timeout(60_000)  # generous: the test machine may be busy
+        yield pg
+        browser.close()

@@ -63,7 +63,7 @@ def image_app(tmp_path_factory, image_checkpoints):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
-                **launch_options(data_dir))
+                **launch_options(data_dir, demo))
     try:
         yield demo
     finally:

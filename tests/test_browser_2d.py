@@ -3,31 +3,12 @@ update, pause. Waits on DOM state only. Needs Debian's chromium at /usr/bin/chro
 
 from __future__ import annotations
 
-import os
 import re
 import time
 
 import pytest
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync"]
 COUNTER = "#mode-counter"
-
-
-@pytest.fixture()
-def page(app_url):
-    if not os.path.exists(CHROMIUM):
-        pytest.fail(f"Chromium is missing at {CHROMIUM}: install Debian's chromium package to run the "
-                    "browser tests (nothing is downloaded)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        pg = browser.new_page(viewport={"width": 1400, "height": 1000})
-        pg.set_default_timeout(60_000)  # generous: the test machine may be busy
-        yield pg
-        browser.close()
 
 
 def counter_text(pg) -> str:

@@ -112,3 +112,46 @@ def test_image_bench_reports_ratio_and_gflops():
     assert 0 < out["peak_fraction"] < 1.5
     # one DCGAN round at 16x16, batch 64, is a fraction of a GFLOP: a gross miscount would show here
     assert 0.01 < out["gflop_per_step"] < 5
+
+
+def test_eval_inversion_reports_psnr_and_mre():
+    r = cli("eval", os.path.join(ROOT, "checkpoints", "digits-dcgan.safetensors"), "--inversion", "--samples", "6",
+            "--json")
+    assert r.returncode == 0, r.stderr
+    out = last_json(r.stdout)
+    assert out["n_generated"] == 6 and out["n_train"] == 6 and out["n_heldout"] == 6
+    assert out["inversion_psnr_median"] >= 30  # the generator's own digits are found again
+    assert out["mre_train"] > 0 and out["mre_heldout"] > 0
+    assert out["mre_ratio"] == pytest.approx(out["mre_heldout"] / out["mre_train"])
+
+
+def test_eval_inversion_refuses_2d_models_and_bad_sizes():
+    ring = os.path.join(ROOT, "checkpoints", "stable-ring.safetensors")
+    r = cli("eval", ring, "--inversion", "--json")
+    assert r.returncode == 2 and "2D model" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    digits = os.path.join(ROOT, "checkpoints", "digits-dcgan.safetensors")
+    r = cli("eval", digits, "--inversion", "--samples", "0", "--json")
+    assert r.returncode == 2 and "--samples" in r.stderr
+
+
+def test_bench_latency_validates_its_arguments():
+    r = cli("bench", "--latency", "--moves", "1", "--json")
+    assert r.returncode == 2 and "--moves" in r.stderr
+    r = cli("bench", "--latency", "--chromium", "/nonexistent/chromium", "--json")
+    assert r.returncode == 2 and "Chromium" in r.stderr
+
+
+def test_interpolate_writes_a_gif_through_the_seeds(tmp_path):
+    from PIL import Image
+
+    out = tmp_path / "walk.gif"
+    r = cli("interpolate", os.path.join(ROOT, "checkpoints", "digits-dcgan.safetensors"), "--seeds", "1,2,3,4",
+            "--frames", "32", "--out", str(out), "--json")
+    assert r.returncode == 0, r.stderr
+    res = last_json(r.stdout)
+    assert res["frames"] == 32 and res["seeds"] == [1, 2, 3, 4]
+    gif = Image.open(out)
+    assert gif.n_frames == 32 and gif.size == (96, 96)
+    r = cli("interpolate", os.path.join(ROOT, "checkpoints", "digits-dcgan.safetensors"), "--seeds", "1,x",
+            "--out", str(out))
+    assert r.returncode == 2 and "--seeds" in r.stderr

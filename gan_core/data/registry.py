@@ -39,10 +39,24 @@ def image_dataset(name: str, seed: int = 0):
     return make_scenes(N_PROCEDURAL, size=size, seed=seed)
 
 
-def load(name: str, device="cpu"):
-    """A sampler for the trainer: a Toy2D for 2D names, an ImageSource for image names."""
+SPLIT_SEED = 0  # the seed of every train / held-out split of a built-in set
+
+
+@lru_cache(maxsize=8)
+def image_split(name: str, held_out: float):
+    """(train, held_out) parts of a built-in image set: `held_out` of the images, chosen with SPLIT_SEED,
+    are never trained on (cached, so the trainer sees the same objects on every call)."""
+    data = image_dataset(name)
+    if not held_out:
+        return data, data.subset([])
+    return data.split(held_out, SPLIT_SEED)
+
+
+def load(name: str, device="cpu", held_out: float = 0.0):
+    """A sampler for the trainer: a Toy2D for 2D names, an ImageSource for image names (without the
+    `held_out` fraction of the images)."""
     if name in IMAGE_SETS:
         from .source import ImageSource
 
-        return ImageSource(image_dataset(name), device=device)
+        return ImageSource(image_split(name, held_out)[0], device=device)
     return toy2d.get(name)

@@ -6,6 +6,7 @@ import dataclasses
 from dataclasses import dataclass, field
 
 from .. import losses
+from ..data.registry import IMAGE_SETS
 
 EDITABLE_LIVE = ("loss", "optimizer", "lr_d", "lr_g", "beta1", "beta2", "batch_size", "d_steps", "g_steps",
                  "unroll", "g_ema")
@@ -33,6 +34,7 @@ class TrainConfig:
     eval_samples: int = 2500  # samples per evaluation
     log_every: int = 10  # steps between logged losses
     seed: int = 0
+    held_out: float = 0.0  # image sets: fraction of the images never trained on (memorisation checks)
 
     def __post_init__(self):
         self.validate()
@@ -55,6 +57,10 @@ class TrainConfig:
             raise ValueError(f"g_ema must be in [0, 1), got {self.g_ema}")
         if not (0 < self.lr_final <= 1):
             raise ValueError(f"lr_final must be in (0, 1], got {self.lr_final}")
+        if not (0 <= self.held_out <= 0.5):
+            raise ValueError(f"held_out must be in [0, 0.5], got {self.held_out}")
+        if self.held_out and self.dataset not in IMAGE_SETS:
+            raise ValueError(f"held_out applies to the built-in image sets, not to {self.dataset!r}")
         if not (0 <= self.beta1 < 1 and 0 <= self.beta2 < 1):
             raise ValueError("beta1 and beta2 must be in [0, 1)")
 

@@ -93,7 +93,7 @@ register(Preset(
     "blobs to strokes to digits, and the class histogram fill all ten bars.",
     TrainConfig(dataset="digits16", family="dcgan", model=_dcgan(16, 1, 32, 32), loss="nonsaturating",
                 lr_d=2e-4, lr_g=2e-4, beta1=0.5, batch_size=64, g_ema=0.999, steps=6000, eval_every=500,
-                eval_samples=1000), kind="image"))
+                eval_samples=1000, held_out=0.15), kind="image"))
 
 register(Preset(
     "digits-conditional", "Digits (conditional)",

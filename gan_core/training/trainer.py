@@ -62,7 +62,7 @@ class Trainer:
     def __init__(self, cfg: TrainConfig, data: toy2d.Toy2D | None = None, device: str | torch.device = "cpu"):
         self.cfg = cfg
         self.device = torch.device(device)
-        self.data = data if data is not None else data_registry.load(cfg.dataset, self.device)
+        self.data = data if data is not None else data_registry.load(cfg.dataset, self.device, cfg.held_out)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(cfg.seed)
             G, D, self.model_cfg = models.build(cfg.family, cfg.model)
@@ -88,7 +88,7 @@ class Trainer:
         self.metric_fn: Callable[["Trainer", torch.Tensor], dict] | None = None  # image metrics hook
         self._configure()
         builtin = cfg.dataset in data_registry.IMAGE_SETS and (  # the built-in set, not user images
-            data is None or getattr(data, "dataset", None) is data_registry.image_dataset(cfg.dataset))
+            data is None or getattr(data, "dataset", None) is data_registry.image_split(cfg.dataset, cfg.held_out)[0])
         if self.is_image and builtin:
             from ..metrics.image_eval import metric_fn_for
 

@@ -1,0 +1,255 @@
+"""The Latent explorer tab: drag sliders along principal directions (or single latent dimensions) and
+watch the generator's output follow live; truncation, interpolation (GIF), latent arithmetic and
+inversion. It explores the visitor's current model (live from either Train tab) or a shipped one.
+
+While a slider moves, the picture does not go through Gradio's event queue: the script below sends the
+slider values straight to the render route of app.explore_state (one request in flight, newest values
+win). On release, a normal Gradio event (`explore_move`) stores the values and updates the readout.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import gradio as gr
+
+from .explore_events import TARGET_KINDS, ExploreEvents, source_choices
+from .explore_state import BASES, PSI_MAX, ROUTE, SLIDER_MAX, SLIDERS
+
+TITLE = "Latent explorer"
+ORDER = 30
+INTRO = ("Every picture here comes from the generator you choose under **Model**: your model from a Train "
+         "tab (copied when you open this tab; press *Use* again to copy newer weights) or a shipped one. "
+         "Sliders move the latent **z** along principal directions found as GANSpace does (PCA of the "
+         "generator's first layer, regressed back to z), in units of each direction's standard deviation, "
+         "or along single latent dimensions. The picture follows the slider as you drag.")
+
+# The fast path. Bound once per page: any input inside a `.lx-live` slider sends the slider values to the
+# render route; one request is in flight at a time, and when it returns, the newest values go next. The
+# picture is decoded off the main thread (createImageBitmap) and drawn into a canvas that takes the place
+# of the first <img>; an <img> would wait for a frame to decode.
+# window.__lx keeps counters (shown frames, input-to-shown latencies in ms) that the latency bench reads.
+LIVE_JS = """
+if (!window.__lx) {
+  const S = window.__lx = {busy: false, pending: false, first: null, n: 0, shown: 0, lat: [], wait: [], fetch: [], err: null};
+  const q = (sel) => document.querySelector(sel);
+  const params = () => {
+    const img = q('#lx-view img.lx-img');
+    if (!img) return null;
+    const p = new URLSearchParams({t: img.dataset.token});
+    const psi = q('#lx-psi input[type=range]');
+    if (psi) p.set('psi', psi.value);
+    for (let i = 0; i < %(sliders)d; i++) {
+      const el = q('#lx-s' + i + ' input[type=range]');
+      if (el) p.set('v' + i, el.value);
+    }
+    return p;
+  };
+  const pump = async () => {
+    if (S.busy) { S.pending = true; return; }
+    S.busy = true;
+    try {
+      do {
+        S.pending = false;
+        const t0 = S.first; S.first = null;
+        const p = params();
+        if (!p) break;
+        p.set('r', String(++S.n));
+        const t1 = performance.now();
+        const res = await fetch('%(route)s?' + p.toString(), {cache: 'no-store'});
+        if (!res.ok) { S.err = await res.text(); continue; }
+        const bmp = await createImageBitmap(await res.blob());
+        const img = q('#lx-view img.lx-img'), cv = q('#lx-view canvas.lx-canvas');
+        if (!img || !cv) { bmp.close(); break; }
+        if (cv.width !== bmp.width || cv.height !== bmp.height) { cv.width = bmp.width; cv.height = bmp.height; }
+        cv.getContext('2d').drawImage(bmp, 0, 0);
+        bmp.close();
+        if (cv.style.display === 'none') { cv.style.width = img.style.width; cv.style.display = ''; img.style.display = 'none'; }
+        S.shown++;
+        const t2 = performance.now();
+        if (t0 !== null) { S.lat.push(t2 - t0); S.wait.push(t1 - t0); S.fetch.push(t2 - t1); }
+      } while (S.pending);
+    } catch (e) { S.err = String(e); }
+    finally { S.busy = false; }
+  };
+  document.addEventListener('input', (e) => {
+    const t = e.target;
+    if (!t || !t.closest || !t.closest('.lx-live')) return;
+    if (S.first === null) S.first = performance.now();
+    if (t.type === 'range') pump(); else setTimeout(pump, 0);
+  });
+}
+""" % {"sliders": SLIDERS, "route": ROUTE.lstrip("/")}
+
+
+@dataclass
+class Widgets:
+    sliders: list = field(default_factory=list)
+
+
+def _model_row(w: Widgets, ctx) -> None:
+    choices = source_choices(ctx.checkpoints_dir)
+    with gr.Row(equal_height=True):
+        w.source = gr.Dropdown(choices, value=None, label="Model", scale=4, elem_id="lx-source")
+        w.use = gr.Button("Use", variant="primary", scale=1, min_width=80, elem_id="lx-use")
+    w.info = gr.Markdown("", elem_id="lx-info")
+
+
+def _sliders_tab(w: Widgets) -> None:
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=5, min_width=340):
+            w.view = gr.HTML("<div class='lx-empty'>Loading…</div>", elem_id="lx-view", js_on_load=LIVE_JS,
+                             padding=False)
+            w.readout = gr.Markdown("", elem_id="lx-readout")
+            with gr.Row():
+                w.download = gr.Button("Save picture", size="sm", elem_id="lx-save-picture")
+                w.download_file = gr.DownloadButton("Download", visible=False, size="sm", elem_id="lx-download")
+        with gr.Column(scale=4, min_width=300):
+            with gr.Row(equal_height=True):
+                w.seed = gr.Number(0, label="Seed", precision=0, minimum=0, elem_id="lx-seed", scale=3)
+                w.random = gr.Button("Random seed", elem_id="lx-random", scale=1, min_width=80)
+            w.label = gr.Dropdown([], value=None, label="Class (conditional generator)", visible=False,
+                                  elem_id="lx-label")
+            w.basis = gr.Radio([(v, k) for k, v in BASES.items()], value="pca", label="Sliders move along",
+                               elem_id="lx-basis")
+            w.page = gr.Dropdown([("Directions 1-8", 0)], value=0, label="Page", visible=False, elem_id="lx-page")
+            w.psi = gr.Slider(0, PSI_MAX, value=1.0, step=0.01, label="Truncation psi (1 = none, 0 = the mean)",
+                              elem_id="lx-psi", elem_classes=["lx-live"])
+            for i in range(SLIDERS):
+                w.sliders.append(gr.Slider(-SLIDER_MAX, SLIDER_MAX, value=0, step=0.01, label=f"direction {i + 1}",
+                                           elem_id=f"lx-s{i}", elem_classes=["lx-live"]))
+            w.reset = gr.Button("Reset sliders", size="sm", elem_id="lx-reset")
+            with gr.Row(equal_height=True):
+                w.dir_name = gr.Textbox(label="Name this move", placeholder="e.g. thicker strokes", scale=3,
+                                        elem_id="lx-dir-name")
+                w.save_dir = gr.Button("Save direction", scale=1, min_width=100, elem_id="lx-save-dir")
+            w.saved_list = gr.Markdown("No saved directions yet.", elem_id="lx-saved")
+
+
+def _truncation_tab(w: Widgets) -> None:
+    gr.Markdown("The truncation trick pulls latents toward the mean: psi = 1 samples as trained, smaller psi "
+                "gives more typical, cleaner but less varied samples (BigGAN's fidelity/variety trade-off), "
+                "psi > 1 exaggerates. The table measures both on 256 samples per psi.")
+    with gr.Row():
+        w.trunc_psis = gr.Textbox("1.5, 1, 0.75, 0.5, 0.25, 0", label="psi values", elem_id="lx-trunc-psis")
+        w.trunc_first = gr.Number(0, label="First seed", precision=0, minimum=0, elem_id="lx-trunc-first")
+        w.trunc_n = gr.Slider(1, 16, value=8, step=1, label="Seeds per row", elem_id="lx-trunc-n")
+    w.trunc_go = gr.Button("Show the trade-off", variant="primary", elem_id="lx-trunc-go")
+    w.trunc_picture = gr.Image(label="Truncation grid", type="numpy", format="png", interactive=False,
+                               buttons=["download"], elem_id="lx-trunc-picture")
+    w.trunc_caption = gr.Markdown("", elem_id="lx-trunc-caption")
+    w.trunc_table = gr.JSON(label="Fidelity and variety per psi", elem_id="lx-trunc-table")
+
+
+def _interp_tab(w: Widgets) -> None:
+    gr.Markdown("Walk from seed to seed. Spherical interpolation (slerp) keeps the latent at a typical length; "
+                "linear (lerp) cuts through the middle, where latents are short and images blander.")
+    with gr.Row():
+        w.interp_seeds = gr.Textbox("1, 2, 3, 4", label="Seeds to pass through", elem_id="lx-interp-seeds")
+        w.interp_frames = gr.Slider(2, 128, value=32, step=1, label="Frames", elem_id="lx-interp-frames")
+        w.interp_mode = gr.Radio(["slerp", "lerp"], value="slerp", label="Interpolation", elem_id="lx-interp-mode")
+    w.interp_go = gr.Button("Interpolate", variant="primary", elem_id="lx-interp-go")
+    with gr.Row(equal_height=False):
+        w.interp_gif = gr.Image(label="Animation", type="filepath", interactive=False, elem_id="lx-interp-gif",
+                                scale=1)
+        w.interp_strip = gr.Image(label="All frames", type="numpy", format="png", interactive=False,
+                                  buttons=["download"], elem_id="lx-interp-strip", scale=2)
+    w.interp_caption = gr.Markdown("", elem_id="lx-interp-caption")
+    w.interp_download = gr.DownloadButton("Download GIF", visible=False, elem_id="lx-interp-download")
+
+
+def _arith_tab(w: Widgets) -> None:
+    gr.Markdown("Vector arithmetic as in the DCGAN paper: pick a few seeds for each term (browse below), the "
+                "mean latent of each term stands for its concept, and **mean(A) - mean(B) + mean(C)** "
+                "carries A's difference from B over to C.")
+    with gr.Row():
+        w.arith_a = gr.Textbox("1, 2, 3", label="A (seeds)", elem_id="lx-arith-a")
+        w.arith_b = gr.Textbox("4, 5, 6", label="- B (seeds)", elem_id="lx-arith-b")
+        w.arith_c = gr.Textbox("7, 8, 9", label="+ C (seeds)", elem_id="lx-arith-c")
+    w.arith_go = gr.Button("Compute A - B + C", variant="primary", elem_id="lx-arith-go")
+    w.arith_picture = gr.Image(label="A - B + C", type="numpy", format="png", interactive=False,
+                               buttons=["download"], elem_id="lx-arith-picture")
+    w.arith_caption = gr.Markdown("", elem_id="lx-arith-caption")
+    with gr.Accordion("Browse seeds", open=True):
+        with gr.Row(equal_height=True):
+            w.browse_first = gr.Number(0, label="First seed", precision=0, minimum=0, elem_id="lx-browse-first")
+            w.browse_go = gr.Button("Show 24 seeds", elem_id="lx-browse-go")
+        w.gallery = gr.Gallery(label="Seeds", columns=8, height="auto", elem_id="lx-gallery")
+
+
+def _inversion_tab(w: Widgets) -> None:
+    gr.Markdown("Find the latent whose image comes closest to a picture (64 random starts, the best 8 "
+                "optimised with Adam). Inverting the generator's own samples should be near perfect. For "
+                "real images, compare with the nearest training image, and compare the minimum "
+                "reconstruction error (MRE) of training images with that of images the GAN never saw: a "
+                "GAN that memorises reconstructs its training images much better.")
+    with gr.Row():
+        w.inv_kind = gr.Radio(list(TARGET_KINDS), value=TARGET_KINDS[0], label="Target", elem_id="lx-inv-kind")
+        w.inv_index = gr.Number(0, label="Image number (or seed)", precision=0, minimum=0, elem_id="lx-inv-index")
+        w.inv_upload = gr.File(label="Upload (PNG/JPEG)", file_types=[".png", ".jpg", ".jpeg"], type="filepath",
+                               elem_id="lx-inv-upload")
+    with gr.Row():
+        w.inv_go = gr.Button("Invert", variant="primary", elem_id="lx-inv-go")
+        w.inv_use = gr.Button("Explore this latent with the sliders", elem_id="lx-inv-use")
+    w.inv_picture = gr.Image(label="Target | reconstruction | error | nearest training image", type="numpy",
+                             format="png", interactive=False, buttons=["download"], elem_id="lx-inv-picture")
+    w.inv_readout = gr.Markdown("", elem_id="lx-inv-readout")
+    with gr.Accordion("Memorisation check: MRE on training vs held-out images", open=False):
+        with gr.Row(equal_height=True):
+            w.mre_n = gr.Slider(4, 128, value=32, step=4, label="Images per group", elem_id="lx-mre-n")
+            w.mre_go = gr.Button("Measure", elem_id="lx-mre-go")
+        w.mre_table = gr.JSON(label="Median reconstruction error per group", elem_id="lx-mre-table")
+        w.mre_readout = gr.Markdown("", elem_id="lx-mre-readout")
+
+
+def layout(ctx) -> Widgets:
+    w = Widgets()
+    gr.Markdown(INTRO, elem_id="lx-intro")
+    _model_row(w, ctx)
+    with gr.Tabs():
+        with gr.Tab("Sliders", id="lx-sliders"):
+            _sliders_tab(w)
+        with gr.Tab("Truncation", id="lx-truncation"):
+            _truncation_tab(w)
+        with gr.Tab("Interpolation", id="lx-interpolation"):
+            _interp_tab(w)
+        with gr.Tab("Arithmetic", id="lx-arithmetic"):
+            _arith_tab(w)
+        with gr.Tab("Inversion", id="lx-inversion"):
+            _inversion_tab(w)
+    return w
+
+
+def wire(w: Widgets, ev: ExploreEvents, ctx) -> None:
+    quiet = {"show_progress": "hidden"}
+    model_out, point_out = ev.model_outputs, ev.point_outputs
+    opened = ctx.tab.select if getattr(ctx, "tab", None) is not None else ctx.demo.load
+    opened(ev.init, None, model_out, api_name="explore_init", **quiet)
+    w.use.click(ev.use_source, [w.source], model_out, api_name="explore_use", show_progress="minimal")
+    w.seed.submit(ev.set_seed, [w.seed], [w.seed, *point_out], api_name="explore_seed", **quiet)
+    w.random.click(ev.random_seed, None, [w.seed, *point_out], api_name="explore_random", **quiet)
+    w.label.input(ev.set_label, [w.label], point_out, api_name="explore_class", **quiet)
+    w.basis.input(ev.set_basis, [w.basis], point_out, api_name="explore_basis", **quiet)
+    w.page.input(ev.set_page, [w.page], point_out, api_name="explore_page", **quiet)
+    gr.on([w.psi.release, *(s.release for s in w.sliders)], ev.move, [w.psi, *w.sliders],
+          [w.view, w.readout], api_name="explore_move", trigger_mode="always_last", **quiet)
+    w.reset.click(ev.reset, None, point_out, api_name="explore_reset", **quiet)
+    w.save_dir.click(ev.save_direction, [w.dir_name], [w.saved_list], api_name="explore_save_direction", **quiet)
+    w.download.click(ev.download, None, [w.download_file], api_name="explore_save_picture", **quiet)
+    w.trunc_go.click(ev.truncation, [w.trunc_psis, w.trunc_first, w.trunc_n],
+                     [w.trunc_picture, w.trunc_table, w.trunc_caption], api_name="explore_truncation")
+    w.interp_go.click(ev.interpolate, [w.interp_seeds, w.interp_frames, w.interp_mode],
+                      [w.interp_strip, w.interp_gif, w.interp_caption, w.interp_download],
+                      api_name="explore_interpolate")
+    w.browse_go.click(ev.browse, [w.browse_first], [w.gallery], api_name="explore_browse")
+    w.arith_go.click(ev.arithmetic, [w.arith_a, w.arith_b, w.arith_c], [w.arith_picture, w.arith_caption],
+                     api_name="explore_arithmetic")
+    w.inv_go.click(ev.invert, [w.inv_kind, w.inv_index, w.inv_upload], [w.inv_picture, w.inv_readout],
+                   api_name="explore_invert")
+    w.inv_use.click(ev.explore_inverted, None, [w.label, *point_out], api_name="explore_use_inverted", **quiet)
+    w.mre_go.click(ev.mre, [w.mre_n], [w.mre_table, w.mre_readout], api_name="explore_mre")
+
+
+def build(ctx) -> None:
+    w = layout(ctx)
+    wire(w, ExploreEvents(ctx, w), ctx)

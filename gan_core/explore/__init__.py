@@ -1,0 +1,1 @@
+"""Exploring trained generators: latent directions, truncation, interpolation, arithmetic, inversion."""
