@@ -40,13 +40,8 @@ def source_choices(ckpt_dir: Path) -> list[tuple[str, str]]:
     """Model sources: the visitor's two live models, then every readable generator checkpoint shipped in
     `ckpt_dir` (evaluators excluded)."""
     out = [("Your model on Train (images)", LIVE_IMAGE), ("Your model on Train (2D)", LIVE_2D)]
-    for path in sorted(Path(ckpt_dir).glob("*.safetensors")):
-        if path.name.startswith("eval-"):
-            continue
-        try:
-            meta = checkpoint.read_meta(str(path))
-        except checkpoint.CheckpointError:
-            continue
+    for p, meta in checkpoint.readable(ckpt_dir):
+        path = Path(p)
         out.append((f"Shipped: {path.stem} ({meta['dataset']}, step {meta['step']})", f"ckpt:{path.name}"))
     return out
 
@@ -141,6 +136,10 @@ class ExploreEvents:
         read = self._classify(m, m.generate(z[None], s.label)) if m.kind == "image" else None
         if read:
             txt += f"  \n{read}"
+        if m.kind == "2d":
+            txt += ("  \nLeft: the latent plane through the point (spanned by the first two directions) with a "
+                    "regular grid. Right: the data plane with real points (green), generated points (light "
+                    "purple), that grid pushed through G, and the point's output G(z) (orange).")
         return txt
 
     @staticmethod

@@ -61,15 +61,8 @@ def parse_fields(names: tuple[str, ...], values) -> dict:
 
 def shipped_checkpoints(folder: Path) -> list[tuple[str, str]]:
     """(label, file name) of the 2D (mlp family) checkpoints in `folder`; unreadable files are left out."""
-    found = []
-    for path in sorted(Path(folder).glob("*.safetensors")):
-        try:
-            meta = checkpoint.read_meta(str(path))
-        except checkpoint.CheckpointError:
-            continue
-        if meta["family"] == "mlp":
-            found.append((f"{path.stem} ({meta['dataset']}, step {meta['step']})", path.name))
-    return found
+    return [(f"{Path(p).stem} ({meta['dataset']}, step {meta['step']})", Path(p).name)
+            for p, meta in checkpoint.readable(folder) if meta["family"] == "mlp"]
 
 
 class Train2DEvents:

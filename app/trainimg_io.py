@@ -27,13 +27,8 @@ def shipped_image_checkpoints(folder: Path) -> list[tuple[str, str]]:
     """(label, file name) of the image generator checkpoints in `folder`: readable, not of the 2D family
     'mlp', and not an evaluator (`eval-*`). Labels name the preset (from the model card) and the step."""
     found = []
-    for path in sorted(Path(folder).glob("*.safetensors")):
-        if path.name.startswith("eval-"):
-            continue
-        try:
-            meta = checkpoint.read_meta(str(path))
-        except checkpoint.CheckpointError:
-            continue
+    for p, meta in checkpoint.readable(folder):
+        path = Path(p)
         if meta["family"] == "mlp" or meta["family"] not in models.FAMILIES:
             continue
         preset = presets.PRESETS.get(_card(path).get("preset", path.stem))

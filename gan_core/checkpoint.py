@@ -103,6 +103,22 @@ def read_meta(path: str) -> dict:
     return meta
 
 
+def readable(folder: str | os.PathLike, evaluators: bool = False) -> list[tuple[str, dict]]:
+    """(path, metadata) of the checkpoints in `folder` that read as ours, sorted by name; evaluator
+    checkpoints (`eval-*`) are left out unless `evaluators`. Broken files are skipped silently (lists for
+    menus: loading one still reports what is wrong)."""
+    found = []
+    for name in sorted(os.listdir(folder)) if os.path.isdir(folder) else []:
+        if not name.endswith(".safetensors") or (name.startswith("eval-") and not evaluators):
+            continue
+        path = os.path.join(folder, name)
+        try:
+            found.append((path, read_meta(path)))
+        except CheckpointError:
+            continue
+    return found
+
+
 def load(path: str, device: str | torch.device = "cpu") -> Checkpoint:
     """Load and validate a checkpoint; raises CheckpointError naming what is wrong."""
     meta = read_meta(path)
