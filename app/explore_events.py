@@ -114,7 +114,7 @@ class ExploreEvents:
         px = VIEW_PX if s.model.kind == "image" else 2 * VIEW_PX
         style = f"width:{px}px;max-width:100%;image-rendering:pixelated;border:1px solid #ccc"
         return (f"<img class='lx-img' data-token='{html.escape(s.token)}' alt='the generator at the current "
-                f"point' src='{ROUTE.lstrip('/')}?t={html.escape(s.token)}&amp;r=s{s.renders}' style='{style}'>"
+                f"point' src='{ROUTE.lstrip('/')}?t={html.escape(s.token)}&amp;r=s{s.renders}' style='{style};display:block'>"
                 f"<canvas class='lx-canvas' style='{style};display:none'></canvas>")
 
     def readout(self, s: ExploreSession) -> str:

@@ -33,7 +33,6 @@ CSS = """
 #mode-counter h2 { font-size: 1.6rem; margin: 0.1em 0 0.2em 0; }
 #mode-counter p { margin: 0.15em 0; }
 #legend { font-size: 0.9rem; }
-#lx-view img, #lx-view canvas { display: block; margin: 0 auto; }
 """
 
 

@@ -64,7 +64,7 @@ if (!window.__lx) {
         if (cv.width !== bmp.width || cv.height !== bmp.height) { cv.width = bmp.width; cv.height = bmp.height; }
         cv.getContext('2d').drawImage(bmp, 0, 0);
         bmp.close();
-        if (cv.style.display === 'none') { cv.style.width = img.style.width; cv.style.display = ''; img.style.display = 'none'; }
+        if (cv.style.display === 'none') { cv.style.width = img.style.width; cv.style.display = 'block'; img.style.display = 'none'; }
         S.shown++;
         const t2 = performance.now();
         if (t0 !== null) { S.lat.push(t2 - t0); S.wait.push(t1 - t0); S.fetch.push(t2 - t1); }
