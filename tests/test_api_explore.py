@@ -138,3 +138,25 @@ def test_bad_input_gives_clear_errors_and_keeps_the_state(client, tmp_path):
     expect_error(client, "notes.png", "upload", 0, handle_file(str(fake)), api_name="/explore_invert")
     after = client.predict(1.0, *NO_SLIDERS, api_name="/explore_move")
     assert "seed 3" in after[1]  # the failed calls changed nothing
+
+
+def test_latent_dimensions_are_paged(client):
+    client.predict("live:image", api_name="/explore_use")  # z has 32 dimensions: 4 pages of 8
+    out = client.predict("axes", api_name="/explore_basis")
+    page, sliders = out[3], out[4:]
+    assert page["visible"] is True and len(page["choices"]) == 4
+    assert [s["label"] for s in sliders] == [f"z[{i}]" for i in range(8)]
+    out = client.predict(2, api_name="/explore_page")
+    assert [s["label"] for s in out[4:]] == [f"z[{i}]" for i in range(16, 24)]
+    view, readout = client.predict(1.0, 1.5, *NO_SLIDERS[1:], api_name="/explore_move")
+    assert "z[16] +1.50" in readout
+    expect_error(client, "not in the list of choices", 3, api_name="/explore_class")
+
+
+def test_a_conditional_generator_gets_a_class_menu(client):
+    client.predict("digits-conditional", api_name="/img_load_preset")  # the visitor's image model
+    v = model_view(client.predict("live:image", api_name="/explore_use"))
+    assert v["label"]["visible"] is True and len(v["label"]["choices"]) == 10
+    assert "10 classes" in v["info"]
+    out = client.predict(7, api_name="/explore_class")
+    assert "class 7" in out[1]
