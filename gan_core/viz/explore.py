@@ -62,14 +62,32 @@ class PlaneView:
         self.real = None if data is None else data.sample(400, gen).numpy()
         z = models.sample_latent(model.spec, 400, torch.Generator().manual_seed(2))
         self.fake = model.generate(z).numpy()
+        self._bg_key, self._bg = None, None
 
     def render(self, z: torch.Tensor, dirs=None, path: np.ndarray | None = None) -> np.ndarray:
         """(size, 2 * size + gap, 3) uint8: latent plane | data plane, for latent z (z_dim,)."""
-        m, lim = self.model, _latent_limit(self.model)
-        axes = plane_axes(m, dirs)  # (k, d)
+        axes = plane_axes(self.model, dirs)  # (k, d)
         c = axes @ z  # the point in plane coordinates
         centre = z - c @ axes  # the plane passes through z
+        left, right = (img.copy() for img in self._backgrounds(axes, centre))
         coords = c.numpy()
+        lc, rc = Canvas(self.size, _latent_limit(self.model) * 1.15), Canvas(self.size, self.ext)
+        lc.img, rc.img = left, right
+        lc.points(np.array([[coords[0], coords[1] if len(coords) > 1 else 0.0]]), POINT_RGB, radius=5)
+        if path is not None and len(path) > 1:
+            rc.segments(path[:-1], path[1:], PATH_RGB, alpha=0.9)
+        rc.points(self.model.generate(z[None]).numpy(), POINT_RGB, radius=5)
+        gap = np.full((self.size, 8, 3), 255, np.uint8)
+        return np.concatenate([lc.img, gap, rc.img], 1)
+
+    def _backgrounds(self, axes: torch.Tensor, centre: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+        """The two panels without the point: the latent grid, and the data plane with real and generated
+        points and the warped grid. They change only with the plane (always the same for z_dim <= 2), so
+        the last pair is kept: dragging a slider redraws just the point."""
+        key = (axes.numpy().tobytes(), (centre.numpy().round(4) + 0.0).tobytes())  # + 0.0: no -0.0
+        if key == self._bg_key:
+            return self._bg
+        m, lim = self.model, _latent_limit(self.model)
         t = torch.linspace(-lim, lim, LINE_PTS)
         if len(axes) == 1:
             lines_z = (centre[None] + t[:, None] * axes[0][None])[None]  # (1, P, d)
@@ -82,15 +100,10 @@ class PlaneView:
             ta, va = np.meshgrid(t.numpy(), v.numpy())
             lines_2d = np.concatenate([np.stack([ta, va], -1), np.stack([va, ta], -1)])
         warped = m.generate(lines_z.reshape(-1, m.z_dim)).reshape(len(lines_z), LINE_PTS, -1).numpy()
-        point = m.generate(z[None]).numpy()
-
         left = Canvas(self.size, lim * 1.15)
         left.axes()
         for ln in lines_2d:
             left.segments(ln[:-1], ln[1:], GRID_RGB, alpha=0.35)
-        p2 = np.array([[coords[0], coords[1] if len(coords) > 1 else 0.0]])
-        left.points(p2, POINT_RGB, radius=5)
-
         right = Canvas(self.size, self.ext)
         right.axes()
         if self.real is not None:
@@ -98,11 +111,8 @@ class PlaneView:
         right.points(self.fake, FAKE_RGB * 0.5 + 127, radius=1)
         for ln in warped:
             right.segments(ln[:-1], ln[1:], GRID_RGB, alpha=0.45)
-        if path is not None and len(path) > 1:
-            right.segments(path[:-1], path[1:], PATH_RGB, alpha=0.9)
-        right.points(point, POINT_RGB, radius=5)
-        gap = np.full((self.size, 8, 3), 255, np.uint8)
-        return np.concatenate([left.img, gap, right.img], 1)
+        self._bg_key, self._bg = key, (left.img, right.img)
+        return self._bg
 
     def scatter(self, points: np.ndarray, size: int | None = None) -> np.ndarray:
         """The data plane with real points and the given generated points (for truncation rows)."""
