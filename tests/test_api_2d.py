@@ -10,13 +10,14 @@ import numpy as np
 import pytest
 import torch
 from gradio_client import handle_file
-from gradio_client.exceptions import AppError
 from PIL import Image
 from safetensors import safe_open
 from safetensors.torch import save_file
 
 import gradio as gr
 from app.registry import Registry
+
+from apihelpers import expect_app_error, wait_until
 
 LAYERS = ["heatmap", "real", "fake"]
 
@@ -46,22 +47,12 @@ def poll(client) -> dict:
 
 
 def wait_for(client, pred, timeout: float = 30.0) -> dict:
-    deadline = time.monotonic() + timeout
-    while True:
-        s = poll(client)
-        if pred(s):
-            return s
-        assert time.monotonic() < deadline, f"condition not reached within {timeout} s; last status {s}"
-        time.sleep(0.2)
+    return wait_until(lambda: poll(client), pred, timeout)
 
 
 def expect_error(client, fragment: str, *args, api_name: str) -> str:
-    with pytest.raises(AppError) as info:
-        client.predict(*args, api_name=api_name)
-    msg = str(info.value)
-    assert fragment.lower() in msg.lower(), f"expected {fragment!r} in the error, got {msg!r}"
-    assert poll(client)["state"] in ("idle", "paused"), "the session must still answer after an error"
-    return msg
+    return expect_app_error(client, fragment, *args, api_name=api_name,
+                            still_answers=lambda: poll(client)["state"] in ("idle", "paused"))
 
 
 def write(path, data: bytes | str) -> str:

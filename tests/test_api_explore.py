@@ -9,10 +9,10 @@ import urllib.error
 import urllib.request
 
 import numpy as np
-import pytest
 from gradio_client import handle_file
-from gradio_client.exceptions import AppError
 from PIL import Image
+
+from apihelpers import expect_app_error
 
 MODEL_OUT = ("source", "info", "seed", "label", "basis", "view", "readout", "psi", "page")
 NO_SLIDERS = [0.0] * 8
@@ -41,9 +41,7 @@ def png(data: bytes) -> np.ndarray:
 
 
 def expect_error(client, fragment: str, *args, api_name: str) -> None:
-    with pytest.raises(AppError) as info:
-        client.predict(*args, api_name=api_name)
-    assert fragment.lower() in str(info.value).lower(), str(info.value)
+    expect_app_error(client, fragment, *args, api_name=api_name)
 
 
 def test_every_explorer_action_is_scriptable(client):

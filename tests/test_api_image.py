@@ -11,7 +11,6 @@ import io
 import shutil
 import socket
 import struct
-import time
 import zipfile
 import zlib
 from pathlib import Path
@@ -19,8 +18,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 from gradio_client import Client, handle_file
-from gradio_client.exceptions import AppError
 from PIL import Image
+
+from apihelpers import expect_app_error, wait_until
 
 REPO = Path(__file__).resolve().parent.parent
 OUTPUTS = ("headline", "grid", "timeline", "follow", "caption", "loss", "fd", "hist", "hist_time", "share",
@@ -114,22 +114,12 @@ def picture(output) -> np.ndarray | None:
 
 
 def wait_for(client, pred, timeout: float = 60.0) -> dict:
-    deadline = time.monotonic() + timeout
-    while True:
-        s = poll(client)
-        if pred(s):
-            return s
-        assert time.monotonic() < deadline, f"condition not reached within {timeout} s; last status {s}"
-        time.sleep(0.2)
+    return wait_until(lambda: poll(client), pred, timeout)
 
 
 def expect_error(client, fragment: str, *args, api_name: str) -> str:
-    with pytest.raises(AppError) as info:
-        client.predict(*args, api_name=api_name)
-    msg = str(info.value)
-    assert fragment.lower() in msg.lower(), f"expected {fragment!r} in the error, got {msg!r}"
-    assert poll(client)["state"] in ("idle", "paused"), "the session must still answer after an error"
-    return msg
+    return expect_app_error(client, fragment, *args, api_name=api_name,
+                            still_answers=lambda: poll(client)["state"] in ("idle", "paused"))
 
 
 def png_bytes(value: int, size: int = 12, mode: str = "L") -> bytes:
