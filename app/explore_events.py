@@ -192,6 +192,10 @@ class ExploreEvents:
         where = "the latent samples" if d.source == "z" else f"G's layer `{d.source}`"
         info = (f"**{html.escape(m.name)}** · {m.family} generator at step {m.step} · z has {m.z_dim} dimensions"
                 + (f" · {m.n_classes} classes" if m.n_classes else "")
+                + (f" (the last {m.spec.n_cat + m.spec.n_cont} are InfoGAN codes: "
+                   + ", ".join(p for p in (f"a {m.spec.n_cat}-way category" if m.spec.n_cat else "",
+                                           f"{m.spec.n_cont} continuous" if m.spec.n_cont else "") if p) + ")"
+                   if m.spec.has_codes else "")
                 + f"  \nPrincipal directions: PCA of {where} (GANSpace), regressed back to z; the first "
                   f"explain {top} % of its variance.")
         choices = [(f"{k}", k) for k in range(m.n_classes)]

@@ -107,8 +107,11 @@ class ExploreSession:
             return []
         if basis == "saved":
             return list(self.saved)
-        if basis == "axes":
-            return [f"z[{i}]" for i in range(len(d))]
+        if basis == "axes":  # InfoGAN code entries say which code they are
+            spec = self.model.spec
+            k, cats = spec.noise_dim, spec.n_cat
+            return [f"z[{i}]" + ("" if i < k else f" (category {i - k})" if i < k + cats
+                                 else f" (code {i - k - cats})") for i in range(len(d))]
         return d.labels()
 
     def values(self, basis: str | None = None) -> np.ndarray:

@@ -20,7 +20,7 @@ from gan_core.training import presets
 from gan_core.training.config import TrainConfig
 from gan_core.training.trainer import Trainer, trainer_from_checkpoint
 
-UPLOAD_PRESET = "digits-dcgan"  # training settings for uploaded images (DCGAN's Adam 2e-4, beta1 0.5)
+UPLOAD_PRESET = "shapes-dcgan"  # training settings for uploaded images: the DCGAN paper's recipe (Adam 2e-4, beta1 0.5)
 
 
 def shipped_image_checkpoints(folder: Path) -> list[tuple[str, str]]:

@@ -36,7 +36,9 @@ LEGEND = """
 
 - **The grid**: the same 64 noise vectors pushed through the generator at every refresh, so changes in
   the grid are changes in G, not in the noise. For the conditional preset each row asks for one class
-  (top row: class 0). With EMA on, the grid (and the metrics) use the moving average of G's weights,
+  (top row: class 0). For a generator with an InfoGAN code (Digits (DCGAN)) each row sets one category
+  of the code and each column keeps its noise, so reading down a column shows what the code alone
+  changes; the categories have no names, G and D agree on their meaning while training. With EMA on, the grid (and the metrics) use the moving average of G's weights,
   which smooths out G's step-to-step jitter; it averages over the steps so far at first, then over about
   1 / (1 - EMA) steps (1,000 at 0.999). Set EMA to 0 to watch G itself.
 - **Timeline**: drag the slider back to see the grid at an earlier point of the run (0 = the start);
@@ -217,6 +219,10 @@ def grid_caption(view: ImageView, snap: Snapshot) -> str:
         names = class_names(snap) or [str(i) for i in range(k)]
         rows = view.renderer.shape()[0] if view.renderer.z is not None else k
         where += f" Each row asks for one class: {names[0]} (top) to {names[rows - 1]} (bottom)."
+    elif int(snap.cfg.model.get("n_cat", 0) or 0) and view.renderer.z is not None:
+        rows = view.renderer.shape()[0]
+        where += (f" Each row sets one category of the InfoGAN code (0 at the top to {rows - 1}); each column "
+                  "keeps its noise.")
     return where
 
 

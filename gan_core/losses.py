@@ -53,6 +53,21 @@ def g_loss(name: str, fake: torch.Tensor) -> torch.Tensor:
     raise ValueError(f"unknown loss {name!r}")
 
 
+INFO_CONT_WEIGHT = 0.5  # continuous codes: Gaussian log-likelihood with unit variance = 0.5 * squared error
+
+
+def info_loss(q: torch.Tensor, cat: torch.Tensor | None, cont: torch.Tensor | None) -> torch.Tensor:
+    """InfoGAN's mutual-information term, to minimise: cross-entropy of Q's categorical logits against the
+    drawn category plus 0.5 x the squared error of Q's continuous predictions (q: (n, n_cat + n_cont))."""
+    n_cat = 0 if cat is None else q.shape[1] - (0 if cont is None else cont.shape[1])
+    loss = q.new_zeros(())
+    if cat is not None:
+        loss = loss + F.cross_entropy(q[:, :n_cat], cat)
+    if cont is not None:
+        loss = loss + INFO_CONT_WEIGHT * ((q[:, n_cat:] - cont) ** 2).sum(1).mean()
+    return loss
+
+
 def d_grads(name: str, real: torch.Tensor, fake: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """d(d_loss)/d(real), d(d_loss)/d(fake), for logits of shape (n, 1)."""
     nr, nf = real.numel(), fake.numel()

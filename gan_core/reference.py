@@ -51,19 +51,30 @@ def plain_loop(cfg: TrainConfig, data, steps: int, device: str = "cpu", count_fl
             real, real_c = real if isinstance(real, tuple) else (real, None)
             real = real.to(device)
             z = models.sample_latent(spec, batch, device=device)
+            info = None
             if k:  # conditional: real labels for real images, random labels for fakes
                 fake_c = torch.randint(k, (batch,), device=device)
                 fake = G(z, fake_c)
                 out_real, out_fake = D(real, real_c.to(device)), D(fake.detach(), fake_c)
+            elif spec.has_codes:  # InfoGAN: Q reads the codes back from the fakes
+                fake = G(z)
+                out_real, (out_fake, q) = D(real), D.forward_with_q(fake.detach())
+                info = losses.info_loss(q, *models.split_codes(spec, z))
             else:
                 fake = G(z)
                 out_real, out_fake = D(real), D(fake.detach())
             opt_d.zero_grad()
             loss_d = losses.d_loss(cfg.loss, out_real, out_fake)
+            if info is not None:
+                loss_d = loss_d + info
             loss_d.backward()
             opt_d.step()
         opt_g.zero_grad()
-        loss_g = losses.g_loss(cfg.loss, D(fake, fake_c) if k else D(fake))
+        if spec.has_codes:
+            out, q = D.forward_with_q(fake)
+            loss_g = losses.g_loss(cfg.loss, out) + losses.info_loss(q, *models.split_codes(spec, z))
+        else:
+            loss_g = losses.g_loss(cfg.loss, D(fake, fake_c) if k else D(fake))
         loss_g.backward()
         opt_g.step()
     if count_flops:

@@ -55,7 +55,8 @@ def test_sessions_render_only_their_own_model(make_client, app_url):
     a, b = make_client(), make_client()
     va = model_view(a.predict(api_name="/explore_init"))  # the test folder ships only a 2D checkpoint
     vb = model_view(b.predict("live:image", api_name="/explore_use"))
-    assert "Train (images)" in vb["info"] and "32 dimensions" in vb["info"]
+    assert "Train (images)" in vb["info"] and "42 dimensions" in vb["info"]
+    assert "the last 10 are InfoGAN codes: a 10-way category" in vb["info"]
     ta, tb = token(va["view"]), token(vb["view"])
     assert ta != tb
     status, body = fetch(app_url, f"t={ta}")
@@ -139,15 +140,17 @@ def test_bad_input_gives_clear_errors_and_keeps_the_state(client, tmp_path):
 
 
 def test_latent_dimensions_are_paged(client):
-    client.predict("live:image", api_name="/explore_use")  # z has 32 dimensions: 4 pages of 8
+    client.predict("live:image", api_name="/explore_use")  # z: 32 noise + 10 InfoGAN categories, 6 pages
     out = client.predict("axes", api_name="/explore_basis")
     page, sliders = out[3], out[4:]
-    assert page["visible"] is True and len(page["choices"]) == 4
+    assert page["visible"] is True and len(page["choices"]) == 6
     assert [s["label"] for s in sliders] == [f"z[{i}]" for i in range(8)]
     out = client.predict(2, api_name="/explore_page")
     assert [s["label"] for s in out[4:]] == [f"z[{i}]" for i in range(16, 24)]
     view, readout = client.predict(1.0, 1.5, *NO_SLIDERS[1:], api_name="/explore_move")
     assert "z[16] +1.50" in readout
+    out = client.predict(4, api_name="/explore_page")
+    assert [s["label"] for s in out[4:]][:2] == ["z[32] (category 0)", "z[33] (category 1)"]
     expect_error(client, "not in the list of choices", 3, api_name="/explore_class")
 
 

@@ -31,9 +31,12 @@ def snapshot_of(t: Trainer) -> SimpleNamespace:
     return SimpleNamespace(cfg=t.cfg, g_state=g, step=t.step_count)
 
 
+PLAIN = {**presets.get("digits-dcgan").config.model, "n_cat": 0}  # the preset's DCGAN without InfoGAN codes
+
+
 @pytest.fixture(scope="module")
 def digits() -> Trainer:
-    return trained("digits-dcgan")
+    return trained("digits-dcgan", model=PLAIN)
 
 
 def test_grid_layout_and_enlarging(digits):
@@ -74,7 +77,7 @@ def test_renderer_matches_the_trainers_generator(digits):
 def test_weights_follow_the_snapshot(digits):
     r = GridRenderer()
     before = r.render(snapshot_of(digits))
-    later = trained("digits-dcgan", steps=5, g_ema=0.0)
+    later = trained("digits-dcgan", steps=5, g_ema=0.0, model=PLAIN)
     assert not np.array_equal(r.render(snapshot_of(later)), before)
     with pytest.raises(ValueError, match="generator weights"):
         r.load("dcgan", digits.cfg.model, torch.zeros(10))
@@ -90,6 +93,19 @@ def test_conditional_grid_has_one_class_per_row():
         t.G.train()
         theirs = t.G(r.z, r.labels)
     assert torch.equal(r.samples(), theirs)
+
+
+def test_infogan_grid_has_one_category_per_row_and_shared_noise_per_column():
+    t = trained("digits-dcgan", model={**presets.get("digits-dcgan").config.model, "n_cat": 4, "n_cont": 1})
+    r = GridRenderer()
+    r.render(snapshot_of(t))
+    spec = t.G.latent_spec
+    assert r.shape() == (4, 8) and r.labels is None
+    z = r.z.reshape(4, 8, -1)
+    k = spec.noise_dim
+    assert (z[:, :, k:k + 4].argmax(-1) == torch.arange(4)[:, None]).all(), "row r holds category r"
+    assert torch.equal(z[:, :, :k], z[:1, :, :k].expand(4, -1, -1))  # the same noise down a column
+    assert torch.equal(z[:, :, k + 4:], z[:1, :, k + 4:].expand(4, -1, -1))  # and the same continuous code
 
 
 def test_colour_images_keep_their_channels():

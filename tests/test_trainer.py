@@ -129,3 +129,21 @@ def test_collapse_preset_collapses():
     t = Trainer(cfg)
     t.run()
     assert t.max_modes is not None and t.min_modes is not None and t.min_modes <= 2
+
+
+@pytest.mark.parametrize("codes", [{}, {"n_cat": 3}])
+def test_joint_d_pass_equals_separate_passes(codes):
+    """A D without cross-sample layers judges real and fake in one batch: the same gradient as two passes."""
+    model = {"image_size": 16, "g_base": 8, "d_base": 8, "z_dim": 8, "d_batchnorm": False, **codes}
+    t = Trainer(TrainConfig(dataset="digits16", family="dcgan", model=model, batch_size=8))
+    assert t._joint_d
+    real, z = t.real_sampler.next(), t.noise_sampler.next()
+    r1, f1 = t._autograd_d_step(real, z)
+    joint = t.d_flat.grad.clone()
+    t._joint_d = False
+    r2, f2 = t._autograd_d_step(real, z)
+    assert torch.allclose(r1, r2, atol=1e-6) and torch.allclose(f1, f2, atol=1e-6)
+    assert torch.allclose(joint, t.d_flat.grad, atol=1e-6) and joint.abs().sum() > 0
+    for bn, mbstd in ((True, False), (False, True)):  # BatchNorm or minibatch-std: separate passes
+        m = {**model, "d_batchnorm": bn, "minibatch_std": mbstd}
+        assert not Trainer(TrainConfig(dataset="digits16", family="dcgan", model=m, batch_size=8))._joint_d

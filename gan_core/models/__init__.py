@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .base import LatentSpec, sample_latent
+from .base import LatentSpec, sample_latent, split_codes
 from .dcgan import DCGANConfig, DCGANDiscriminator, DCGANGenerator
 from .mlp import MLPConfig, MLPDiscriminator, MLPGenerator
 
@@ -25,5 +25,5 @@ def build(family: str, config: dict):
     return g_cls(cfg), d_cls(cfg), cfg
 
 
-__all__ = ["LatentSpec", "sample_latent", "MLPConfig", "MLPGenerator", "MLPDiscriminator",
+__all__ = ["LatentSpec", "sample_latent", "split_codes", "MLPConfig", "MLPGenerator", "MLPDiscriminator",
            "DCGANConfig", "DCGANGenerator", "DCGANDiscriminator", "build", "FAMILIES"]

@@ -9,6 +9,11 @@ convolutions + BatchNorm + LeakyReLU(0.2), no pooling, and a linear head on the 
 - `spectral_norm`: spectral normalisation of D's convolutions and linear head (Miyato et al. 2018).
 - `minibatch_std`: a minibatch-standard-deviation feature map before D's head (Karras et al. 2018,
   ProGAN), in groups of up to 4 samples, which lets D notice a batch with too little variety.
+- `n_cat`, `n_cont`: InfoGAN codes (Chen et al. 2016). G's latent ends in a one-hot categorical code and
+  continuous codes; a small head Q on D's features predicts them back from the image, and the trainer
+  adds Q's error (a lower bound on the mutual information between codes and images) to both players'
+  losses. No labels are used: on digits the categorical code comes to pick the digit, so G's input
+  space is split into ten regions instead of one continuous blob with blurred digits between classes.
 """
 
 from __future__ import annotations
@@ -40,6 +45,8 @@ class DCGANConfig(ConfigMixin):
     minibatch_std: bool = False  # ProGAN's minibatch-std feature map before D's head
     d_batchnorm: bool = True  # BatchNorm in D's inner layers (turn off for per-sample losses such as WGAN-GP)
     g_batchnorm: bool = True  # BatchNorm in G (the DCGAN paper found G collapses to one point without it)
+    n_cat: int = 0  # InfoGAN categorical code: number of categories (0 = none)
+    n_cont: int = 0  # InfoGAN continuous codes, each uniform in [-1, 1]
 
     def __post_init__(self):
         if self.image_size not in IMAGE_SIZES:
@@ -48,7 +55,8 @@ class DCGANConfig(ConfigMixin):
             raise ValueError(f"channels must be one of {CHANNELS}, got {self.channels}")
         if self.noise not in ("gaussian", "uniform"):
             raise ValueError(f"noise must be 'gaussian' or 'uniform', got {self.noise!r}")
-        limits = (("z_dim", 1, 1024), ("g_base", 4, 512), ("d_base", 4, 512), ("n_classes", 0, 1000))
+        limits = (("z_dim", 1, 1024), ("g_base", 4, 512), ("d_base", 4, 512), ("n_classes", 0, 1000),
+                  ("n_cat", 0, 100), ("n_cont", 0, 16))
         for name, lo, hi in limits:
             v = getattr(self, name)
             if not (lo <= int(v) <= hi):
@@ -105,10 +113,12 @@ class DCGANGenerator(nn.Module):
     def __init__(self, cfg: DCGANConfig):
         super().__init__()
         self.cfg = cfg
-        self.latent_spec = LatentSpec(z_dim=cfg.z_dim, noise=cfg.noise, n_classes=cfg.n_classes)
+        codes = cfg.n_cat + cfg.n_cont
+        self.latent_spec = LatentSpec(z_dim=cfg.z_dim + codes, noise=cfg.noise, n_classes=cfg.n_classes,
+                                      n_cat=cfg.n_cat, n_cont=cfg.n_cont)
         widths = g_widths(cfg)
         blocks: list[tuple[str, nn.Module]] = [("block0", nn.Sequential(OrderedDict([
-            ("fc", nn.Linear(cfg.z_dim + cfg.n_classes, widths[0] * 16, bias=False)),
+            ("fc", nn.Linear(cfg.z_dim + codes + cfg.n_classes, widths[0] * 16, bias=False)),
             ("unflatten", nn.Unflatten(1, (widths[0], 4, 4))),
             ("bn", nn.BatchNorm2d(widths[0]) if cfg.g_batchnorm else nn.Identity()),
             ("act", nn.ReLU()),
@@ -128,8 +138,9 @@ class DCGANGenerator(nn.Module):
 
     def forward(self, z: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
         cfg = self.cfg
-        if z.ndim != 2 or z.shape[1] != cfg.z_dim:
-            raise ValueError(f"z must have shape (B, {cfg.z_dim}), got {tuple(z.shape)}")
+        width = self.latent_spec.z_dim
+        if z.ndim != 2 or z.shape[1] != width:
+            raise ValueError(f"z must have shape (B, {width}), got {tuple(z.shape)}")
         check_labels(c, cfg.n_classes, len(z), "DCGANGenerator")
         if cfg.n_classes:
             z = torch.cat([z, F.one_hot(c, cfg.n_classes).to(z.dtype)], 1)  # (B, z_dim + n_classes)
@@ -183,13 +194,27 @@ class DCGANDiscriminator(nn.Module):
         layers.append(("flatten", nn.Flatten()))
         self.features = nn.Sequential(OrderedDict(layers))
         self.head = nn.Linear(width * 16, 1)
+        n_codes = cfg.n_cat + cfg.n_cont
+        self.q_head = nn.Sequential(OrderedDict([  # InfoGAN's Q: codes back from D's features
+            ("fc", nn.Linear(width * 16, 128)), ("act", nn.LeakyReLU(0.2)), ("out", nn.Linear(128, n_codes)),
+        ])) if n_codes else None
         _init_dcgan(self)
         if cfg.spectral_norm:  # after initialisation: the parametrised weight is computed, not stored
-            for m in self.modules():
+            for m in [*self.features.modules(), self.head]:  # not Q: it is a classifier, not a critic
                 if isinstance(m, (nn.Conv2d, nn.Linear)):
                     nn.utils.parametrizations.spectral_norm(m)
 
     def forward(self, x: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
+        return self.head(self._features(x, c))  # (B, 1)
+
+    def forward_with_q(self, x: torch.Tensor, c: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(logits (B, 1), Q's code predictions (B, n_cat + n_cont)) from one pass; needs InfoGAN codes."""
+        if self.q_head is None:
+            raise ValueError("this discriminator has no Q head (n_cat = n_cont = 0)")
+        h = self._features(x, c)
+        return self.head(h), self.q_head(h)
+
+    def _features(self, x: torch.Tensor, c: torch.Tensor | None) -> torch.Tensor:
         cfg = self.cfg
         if x.ndim != 4 or x.shape[1:] != (cfg.channels, cfg.image_size, cfg.image_size):
             raise ValueError(f"images must have shape (B, {cfg.channels}, {cfg.image_size}, "
@@ -198,4 +223,4 @@ class DCGANDiscriminator(nn.Module):
         if cfg.n_classes:
             planes = F.one_hot(c, cfg.n_classes).to(x.dtype)[:, :, None, None]  # (B, K, 1, 1)
             x = torch.cat([x, planes.expand(-1, -1, *x.shape[2:])], 1)  # (B, C + K, S, S)
-        return self.head(self.features(x))  # (B, 1)
+        return self.features(x)  # (B, F)

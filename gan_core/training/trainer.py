@@ -111,7 +111,12 @@ class Trainer:
                                              self.batch)
             self.noise_sampler = ChunkSampler(lambda n: models.sample_latent(spec, n, self.gen, self.device),
                                               self.batch)
-        fusable = cfg.family == "mlp" and cfg.loss != "wgan-gp"
+        self._codes = spec.has_codes
+        mc = self.model_cfg
+        # D judges each sample on its own (no BatchNorm, no minibatch-std): one pass can take real and fake
+        self._joint_d = (cfg.family == "dcgan" and not getattr(mc, "d_batchnorm", True)
+                         and not getattr(mc, "minibatch_std", True))
+        fusable = cfg.family == "mlp" and cfg.loss != "wgan-gp" and not self._codes
         self._fused = FusedGANStep(self) if fusable else None
         if cfg.g_ema > 0 and self.ema is None:
             self.ema = self.g_flat.data.clone()
@@ -212,16 +217,31 @@ class Trainer:
         else:
             z, self._fake_c = z if isinstance(z, tuple) else (z, None)
             self._fake = self.G(z, self._fake_c) if self._fake_c is not None else self.G(z)
+            self._fake_z = z
+
+    def _judge(self, x: torch.Tensor, c: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """D's logits on x, and Q's code predictions when G has InfoGAN codes (else None)."""
+        if self._codes:
+            return self.D.forward_with_q(x, c)
+        return (self.D(x, c) if c is not None else self.D(x)), None
 
     def _autograd_d_step(self, real, z):
         real, real_c = real if isinstance(real, tuple) else (real, None)
         z, self._fake_c = z if isinstance(z, tuple) else (z, None)
         cond = self._fake_c is not None
         self._fake = self.G(z, self._fake_c) if cond else self.G(z)
+        self._fake_z = z
         fake = self._fake.detach()
-        r = self.D(real, real_c) if cond else self.D(real)
-        f = self.D(fake, self._fake_c) if cond else self.D(fake)
+        if self._joint_d:  # no cross-sample layers in D: real and fake in one pass, split afterwards
+            out, q = self._judge(torch.cat([real, fake]), torch.cat([real_c, self._fake_c]) if cond else None)
+            n = len(real)
+            r, f, q = out[:n], out[n:], (None if q is None else q[n:])
+        else:
+            r = self.D(real, real_c) if cond else self.D(real)
+            f, q = self._judge(fake, self._fake_c)
         loss = losses.d_loss(self.cfg.loss, r, f)
+        if q is not None:  # InfoGAN: Q (on D's features) learns to read the codes back from fakes
+            loss = loss + losses.info_loss(q, *models.split_codes(self.G.latent_spec, z))
         if self.cfg.loss == "wgan-gp" and not cond:
             loss = loss + losses.gradient_penalty(self.D, real, fake, self.gen)
         grads = torch.autograd.grad(loss, self.d_flat.params, allow_unused=True)
@@ -229,8 +249,10 @@ class Trainer:
         return r.detach(), f.detach()
 
     def _autograd_g_step(self):
-        fl = self.D(self._fake, self._fake_c) if self._fake_c is not None else self.D(self._fake)
+        fl, q = self._judge(self._fake, self._fake_c)
         loss = losses.g_loss(self.cfg.loss, fl)
+        if q is not None:  # InfoGAN: G also makes its codes readable
+            loss = loss + losses.info_loss(q, *models.split_codes(self.G.latent_spec, self._fake_z))
         grads = torch.autograd.grad(loss, self.g_flat.params, allow_unused=True)
         _copy_grads(self.g_flat.grad_views, grads)
         return fl.detach()
@@ -239,14 +261,15 @@ class Trainer:
     def _d_unrolled(self):
         """Unrolled GAN without second-order terms: G sees D after `unroll` more updates, then D is reset."""
         snap = self.opt_d.snapshot()
-        fake_state = (self._fused.fake, self._fused.g_inputs) if self._fused else (self._fake, self._fake_c)
+        fake_state = ((self._fused.fake, self._fused.g_inputs) if self._fused
+                      else (self._fake, self._fake_c, getattr(self, "_fake_z", None)))
         try:
             for _ in range(self.cfg.unroll):
                 self._d_update()
             if self._fused:
                 self._fused.fake, self._fused.g_inputs = fake_state
             else:
-                self._fake, self._fake_c = fake_state
+                self._fake, self._fake_c, self._fake_z = fake_state
             yield
         finally:
             self.opt_d.restore(snap)

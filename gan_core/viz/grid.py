@@ -43,7 +43,9 @@ class GridRenderer:
     """Draws the fixed-noise grid for snapshots of one session (one renderer per session: not shared).
 
     An unconditional grid holds `n` samples in rows of `cols`; a conditional grid holds one row per class
-    (up to MAX_ROWS) of `cols` samples, so its row r is class r."""
+    (up to MAX_ROWS) of `cols` samples, so its row r is class r. A generator with an InfoGAN categorical
+    code gets one row per category, the same noise down each column, so a column shows what the code
+    alone changes."""
 
     def __init__(self, n: int = 64, cols: int = 8, seed: int = 0):
         if n < 1 or cols < 1:
@@ -71,6 +73,13 @@ class GridRenderer:
             rows = min(spec.n_classes, MAX_ROWS)
             self.z = models.sample_latent(spec, rows * self.cols, gen)
             self.labels = torch.arange(rows).repeat_interleave(self.cols)  # row r asks for class r
+        elif spec.n_cat:  # InfoGAN: row r sets the categorical code to r; a column keeps its noise
+            rows = min(spec.n_cat, MAX_ROWS)
+            self.z = models.sample_latent(spec, self.cols, gen).repeat(rows, 1)
+            k = spec.noise_dim
+            self.z[:, k:k + spec.n_cat] = F.one_hot(torch.arange(rows).repeat_interleave(self.cols),
+                                                    spec.n_cat).float()
+            self.labels = None
         else:
             self.z = models.sample_latent(spec, -(-self.n // self.cols) * self.cols, gen)
             self.labels = None
