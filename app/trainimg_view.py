@@ -34,13 +34,14 @@ NO_EVALUATOR = ("No evaluator for uploaded images: only the losses are measured 
 LEGEND = """
 **How to read this tab**
 
-- **The grid**: the same 64 noise vectors pushed through the generator at every refresh, so changes in
+- **The grid**: the same noise vectors pushed through the generator at every refresh, so changes in
   the grid are changes in G, not in the noise. For the conditional preset each row asks for one class
   (top row: class 0). For a generator with an InfoGAN code (Digits (DCGAN)) each row sets one category
   of the code and each column keeps its noise, so reading down a column shows what the code alone
-  changes; the categories have no names, G and D agree on their meaning while training. With EMA on, the grid (and the metrics) use the moving average of G's weights,
-  which smooths out G's step-to-step jitter; it averages over the steps so far at first, then over about
-  1 / (1 - EMA) steps (1,000 at 0.999). Set EMA to 0 to watch G itself.
+  changes; the categories have no names, G and D agree on their meaning while training. With EMA on,
+  the grid (and the metrics) use the moving average of G's weights, which smooths out G's step-to-step
+  jitter; it averages over the steps so far at first, then over about 1 / (1 - EMA) steps (1,000 at
+  0.999). Set EMA to 0 to watch G itself.
 - **Timeline**: drag the slider back to see the grid at an earlier point of the run (0 = the start);
   drag it to 100 (or tick *Follow the live grid*) to follow training again.
 - **Class histogram**: a small classifier trained on the real data labels 1,000 generated images at
@@ -210,7 +211,7 @@ def grid_caption(view: ImageView, snap: Snapshot) -> str:
     """Which step the picture shows, and how the grid is laid out."""
     kept = len(view.timeline.items)
     if view.following or view.shown_step is None:
-        where = f"Live grid, step {snap.step:,} ({kept} grids kept on the timeline)."
+        where = f"Live grid, step {snap.step:,} ({kept} grid{'' if kept == 1 else 's'} kept on the timeline)."
     else:
         where = (f"Showing step {view.shown_step:,} of {snap.step:,}: scrubbed back, the grid no longer "
                  "follows training (drag the slider to the end or tick *Follow the live grid*).")
