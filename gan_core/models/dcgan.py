@@ -12,8 +12,8 @@ convolutions + BatchNorm + LeakyReLU(0.2), no pooling, and a linear head on the 
 - `n_cat`, `n_cont`: InfoGAN codes (Chen et al. 2016). G's latent ends in a one-hot categorical code and
   continuous codes; a small head Q on D's features predicts them back from the image, and the trainer
   adds Q's error (a lower bound on the mutual information between codes and images) to both players'
-  losses. No labels are used: on digits the categorical code comes to pick the digit, so G's input
-  space is split into ten regions instead of one continuous blob with blurred digits between classes.
+  losses. No labels are used, yet on digits most categories come to hold one digit or two look-alikes:
+  G's input space is split into regions instead of one continuous blob with blends between digits.
 """
 
 from __future__ import annotations
