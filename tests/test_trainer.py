@@ -147,3 +147,31 @@ def test_joint_d_pass_equals_separate_passes(codes):
     for bn, mbstd in ((True, False), (False, True)):  # BatchNorm or minibatch-std: separate passes
         m = {**model, "d_batchnorm": bn, "minibatch_std": mbstd}
         assert not Trainer(TrainConfig(dataset="digits16", family="dcgan", model=m, batch_size=8))._joint_d
+
+
+def test_channels_last_hooks_keep_layouts_and_change_no_value():
+    t = Trainer(presets.get("digits-dcgan").config.replace(g_ema=0.0))
+    seen = {}
+    t.G.net.block1.conv.register_forward_hook(lambda m, i, o: seen.__setitem__("g_map", i[0]))
+
+    def grad_layout(m, i, o):
+        if o.requires_grad:
+            o.register_hook(lambda g: seen.__setitem__("d_grad", g))
+
+    t.D.features.block1.conv.register_forward_hook(grad_layout)
+    t.step()
+    assert seen["g_map"].is_contiguous(memory_format=torch.channels_last)  # G's 4x4 map after Unflatten
+    assert seen["d_grad"].is_contiguous(memory_format=torch.channels_last)  # the gradient back from Flatten
+    # the same weights in networks without the hooks compute the same images, logits and gradients
+    from gan_core import models
+
+    G, D, _ = models.build(t.cfg.family, t.cfg.model)
+    G.load_state_dict(t.G.state_dict())
+    D.load_state_dict(t.D.state_dict())
+    G, D = G.to(memory_format=torch.channels_last), D.to(memory_format=torch.channels_last)
+    z = models.sample_latent(G.latent_spec, 16, torch.Generator().manual_seed(0))
+    ours, plain = t.D(t.G(z)).sum(), D(G(z)).sum()
+    assert torch.allclose(ours, plain, rtol=1e-5, atol=1e-6)
+    g_ours = torch.autograd.grad(ours, list(t.G.parameters()))
+    g_plain = torch.autograd.grad(plain, list(G.parameters()))
+    assert all(torch.allclose(a, b, rtol=1e-4, atol=1e-6) for a, b in zip(g_ours, g_plain))
