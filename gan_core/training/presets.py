@@ -101,7 +101,7 @@ register(Preset(
     TrainConfig(dataset="digits16", family="dcgan",
                 model=_dcgan(16, 1, 32, 32, n_cat=10, spectral_norm=True, d_batchnorm=False), loss="hinge",
                 lr_d=2e-3, lr_g=1e-3, beta1=0.0, beta2=0.9, lr_final=0.1, batch_size=64, g_ema=0.999,
-                steps=6000, eval_every=500, eval_samples=1000, held_out=0.15), kind="image"))
+                steps=7500, eval_every=500, eval_samples=1000, held_out=0.15), kind="image"))
 
 register(Preset(
     "digits-conditional", "Digits (conditional)",
