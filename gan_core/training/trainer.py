@@ -70,17 +70,19 @@ class _ChannelsLastGrad(torch.autograd.Function):
         return g.contiguous(memory_format=torch.channels_last)
 
 
-def keep_channels_last(G: torch.nn.Module, D: torch.nn.Module) -> None:
+def keep_channels_last(G: torch.nn.Module, D: torch.nn.Module | None = None) -> None:
     """Keep DCGAN activations and their gradients channels-last where the layers would switch to NCHW.
 
     G's first block reshapes a vector into a 4x4 map (NCHW) and D's Flatten sends its gradient back as an
     NCHW map; convolution kernels fed a mix of layouts take slow paths (on the 2-core test machine the
     generator's first transposed convolution ran 1.5x slower, the discriminator's weight gradient 2.5x).
-    Two hooks copy at those two points instead. The networks compute exactly the same values."""
+    Two hooks copy at those two points instead. The networks compute the same values up to float
+    rounding; other copies of G that must draw exactly the trainer's pictures (the sample grid) get the
+    same hook."""
     unflatten = getattr(getattr(getattr(G, "net", None), "block0", None), "unflatten", None)
     if unflatten is not None:
         unflatten.register_forward_hook(lambda m, i, out: out.contiguous(memory_format=torch.channels_last))
-    flatten = getattr(getattr(D, "features", None), "flatten", None)
+    flatten = getattr(getattr(D, "features", None), "flatten", None) if D is not None else None
     if flatten is not None:
         flatten.register_forward_pre_hook(lambda m, args: (_ChannelsLastGrad.apply(args[0]),))
 

@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from .. import models
 from ..data.images import grid as tile_grid
 from ..training.flat import FlatParams
+from ..training.trainer import keep_channels_last
 
 GUTTER = 1  # pixels between tiles at native resolution (scaled with the grid)
 GUTTER_VALUE = 48  # dark grey gutters
@@ -66,6 +67,7 @@ class GridRenderer:
         G, _, _ = models.build(family, model)
         if family != "mlp":
             G.to(memory_format=torch.channels_last)
+            keep_channels_last(G)
         self.G, self.flat = G, FlatParams(G)
         spec = G.latent_spec
         gen = torch.Generator().manual_seed(self.seed)
