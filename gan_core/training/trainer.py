@@ -115,6 +115,7 @@ class Trainer:
         self.ema = None
         self._fused = None
         self._fake_c = None
+        self._fake_z = None  # the latents of the last fake batch (InfoGAN reads its codes back)
         self.metric_fn: Callable[["Trainer", torch.Tensor], dict] | None = None  # image metrics hook
         self._configure()
         builtin = cfg.dataset in data_registry.IMAGE_SETS and (  # the built-in set, not user images
@@ -292,7 +293,7 @@ class Trainer:
         """Unrolled GAN without second-order terms: G sees D after `unroll` more updates, then D is reset."""
         snap = self.opt_d.snapshot()
         fake_state = ((self._fused.fake, self._fused.g_inputs) if self._fused
-                      else (self._fake, self._fake_c, getattr(self, "_fake_z", None)))
+                      else (self._fake, self._fake_c, self._fake_z))
         try:
             for _ in range(self.cfg.unroll):
                 self._d_update()
