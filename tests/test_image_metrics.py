@@ -106,6 +106,24 @@ def test_features_are_batch_size_independent_and_fd_sits_above_the_floor():
     assert fd_real < 2 * floor_real
 
 
+def test_fd_remembers_the_real_side_only_while_images_and_weights_are_unchanged():
+    model, _ = shipped("digits")
+    real = load_digits(32).images.clone()
+    fake = real.flip(-1)[:300]
+    mc._REAL_SIDE.clear()
+    first = mc.fd_with_floor(model, real, fake, n=300, seed=0)
+    assert len(mc._REAL_SIDE) == 1
+    again = mc.fd_with_floor(model, real, fake, n=300, seed=0)  # from memory: the same figures
+    mc._REAL_SIDE.clear()
+    assert again == first == mc.fd_with_floor(model, real, fake, n=300, seed=0)  # and as computed afresh
+    real[:, :, :4] = -1.0  # an in-place change to the real images (a band at the top) is noticed
+    changed = mc.fd_with_floor(model, real, fake, n=300, seed=0)
+    assert changed != first
+    mc._REAL_SIDE.clear()
+    assert changed == mc.fd_with_floor(model, real, fake, n=300, seed=0)
+    assert mc.fd_with_floor(model, real, fake, n=300, seed=1) != changed  # another draw of the real sets
+
+
 def test_class_share_table_of_identical_sets_has_no_error():
     model, card = shipped("scenes")
     scenes = ev.recipe_data({"name": "scenes", "n": 40, "size": 32, "seed": 7})

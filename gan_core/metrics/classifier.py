@@ -20,6 +20,8 @@ batch size.
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -72,6 +74,12 @@ def class_histogram(model: nn.Module, images, batch: int = 256) -> dict:
     when K classes are equally frequent) and `confident` (share of samples whose top softmax probability
     is >= 0.9)."""
     logits = _run(model, fit_images(model, images), batch)  # (N, K)
+    return histogram_of_logits(logits)
+
+
+def histogram_of_logits(logits: torch.Tensor) -> dict:
+    """class_histogram's figures from the classifier's logits (N, K)."""
+    logits = logits.double()
     n, k = logits.shape
     prob = logits.softmax(1)
     counts = torch.bincount(logits.argmax(1), minlength=k)
@@ -107,21 +115,48 @@ def frechet_distance(feats_a: np.ndarray | torch.Tensor, feats_b: np.ndarray | t
     return max(0.0, float(mu @ mu + np.trace(sa) + np.trace(sb) - 2.0 * cross))
 
 
-def fd_with_floor(model: nn.Module, real, fake, n: int = 1000, seed: int = 0) -> tuple[float, float]:
+def fd_with_floor(model: nn.Module, real, fake, n: int = 1000, seed: int = 0,
+                  fake_features: np.ndarray | None = None) -> tuple[float, float]:
     """(fd, floor): FD between m real and m generated images, and between those m real images and m
     other real images (disjoint), with m = min(n, len(fake), len(real) // 2), all drawn with `seed`.
 
-    Both figures use sets of the same size, so the floor is the distance sampling noise alone gives."""
-    real_x, fake_x = fit_images(model, real), fit_images(model, fake)
-    m = min(n, len(fake_x), len(real_x) // 2)
+    Both figures use sets of the same size, so the floor is the distance sampling noise alone gives.
+    `fake_features` (features(model, fake), when the caller has them) saves computing them again."""
+    real = real.images if isinstance(real, ImageDataset) else torch.as_tensor(real)
+    fake = fake.images if isinstance(fake, ImageDataset) else torch.as_tensor(fake)
+    n_fake = len(fake)
+    m = min(n, n_fake, len(real) // 2)
     if m < 2:
-        raise ValueError(f"need at least 2 fake and 4 real images, got {len(fake_x)} and {len(real_x)}")
+        raise ValueError(f"need at least 2 fake and 4 real images, got {n_fake} and {len(real)}")
     gen = torch.Generator().manual_seed(seed)
-    perm_r = torch.randperm(len(real_x), generator=gen)
-    perm_f = torch.randperm(len(fake_x), generator=gen)[:m]
-    fa = features(model, real_x[perm_r[:2 * m]])
-    ff = features(model, fake_x[perm_f])
-    return frechet_distance(fa[:m], ff), frechet_distance(fa[:m], fa[m:])
+    perm_r = torch.randperm(len(real), generator=gen)
+    perm_f = torch.randperm(n_fake, generator=gen)[:m]
+    fa, floor = _real_side(model, real, perm_r[:2 * m], m, seed)
+    if fake_features is not None and len(fake_features) == n_fake:
+        ff = fake_features[perm_f.numpy()]
+    else:
+        ff = features(model, fit_images(model, fake)[perm_f])
+    return frechet_distance(fa[:m], ff), floor
+
+
+_REAL_SIDE: dict = {}  # id(real) -> (weakref to real, key, real features, floor): the last real side per set
+
+
+def _real_side(model: nn.Module, real: torch.Tensor, idx: torch.Tensor, m: int, seed: int) -> tuple[np.ndarray, float]:
+    """Features of real[idx] and their real-vs-real FD, remembered between calls with the same real set,
+    evaluator weights, m and seed: a training run evaluates against the same real images every time,
+    and they are half of an evaluation's work. Any in-place change to the images or the weights (their
+    version counters) computes afresh."""
+    key = (id(model), sum(p._version for p in model.parameters()), real._version, tuple(real.shape), m, seed)
+    hit = _REAL_SIDE.get(id(real))
+    if hit is not None and hit[0]() is real and hit[1] == key:
+        return hit[2], hit[3]
+    fa = features(model, fit_images(model, real[idx]))
+    floor = frechet_distance(fa[:m], fa[m:])
+    if len(_REAL_SIDE) > 8:
+        _REAL_SIDE.clear()
+    _REAL_SIDE[id(real)] = (weakref.ref(real), key, fa, floor)
+    return fa, floor
 
 
 @torch.no_grad()

@@ -51,14 +51,16 @@ def image_metrics(dataset: str, real: torch.Tensor, fake: torch.Tensor, G=None, 
         return {}
     model, card = evaluator(kind)
     fake = fake.float().cpu()
-    fd, floor = cm.fd_with_floor(model, real, fake, n=FD_SAMPLES, seed=seed)
+    feats = None if kind == "scenes" else cm.features(model, fake)  # for FD and, through the head, classes
+    fd, floor = cm.fd_with_floor(model, real, fake, n=FD_SAMPLES, seed=seed, fake_features=feats)
     out = {cm.FD: fd, cm.FD_FLOOR: floor, "fd_ratio": fd / max(floor, 1e-12)}
     if kind == "scenes":
         table = cm.class_share_table(model, real[:FD_SAMPLES], fake[:FD_SAMPLES])
         out.update({SEGMENTER_MIOU: card["held_out"]["mean_iou"], CLASS_SHARE_ERR: cm.max_share_error(table),
                     CLASS_SHARES: table})
         return out
-    out.update(cm.class_histogram(model, fake))
+    with torch.no_grad():
+        out.update(cm.histogram_of_logits(model.head(torch.from_numpy(feats).float())))
     if G is not None and G.latent_spec.n_classes:
         out[cm.CONDITIONAL_ACCURACY] = cm.conditional_accuracy(model, G, n_per_class=100, seed=seed)
     return out
