@@ -2,15 +2,18 @@
 
 A checkpoint holds `G.*` (the generator used for samples: the moving average when EMA is on), `D.*`, and
 optionally `data.points` (user-drawn or uploaded 2D data). The metadata (all strings, as safetensors
-wants) holds `format_version`, `family`, `model_config`, `train_config`, `step`, `dataset`, `metrics`.
-Loading checks every part and names what does not match. Pickles are never read.
+wants) holds `format_version`, `family`, `model_config`, `train_config`, `step`, `dataset`, `metrics`,
+and `history`: the run's logged losses and evaluations (JSON rows, thinned to at most MAX_HISTORY_ROWS
+loss rows, every evaluation kept), so that a loaded checkpoint shows how it was trained. Loading checks
+every part and names what does not match. Pickles are never read.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 
 import torch
 from safetensors import SafetensorError, safe_open
@@ -22,6 +25,8 @@ from .training.config import TrainConfig
 FORMAT_VERSION = "1"
 REQUIRED_META = ("format_version", "family", "model_config", "train_config", "step", "dataset")
 MAX_CHECKPOINT_BYTES = 512 * 1024 * 1024
+MAX_HISTORY_ROWS = 1000  # loss rows stored (evaluation rows are all kept)
+LOSS_KEYS = ("d_loss", "g_loss")  # a history row with one of these is a loss row, else an evaluation
 
 
 class CheckpointError(ValueError):
@@ -37,6 +42,7 @@ class Checkpoint:
     metrics: dict
     meta: dict
     data_points: torch.Tensor | None = None
+    history: list[dict] = field(default_factory=list)  # logged rows of the run, oldest first
 
 
 def save(path: str, trainer, card: dict | None = None) -> str:
@@ -57,6 +63,7 @@ def save(path: str, trainer, card: dict | None = None) -> str:
         "step": str(trainer.step_count),
         "dataset": getattr(trainer.data, "name", cfg.dataset),
         "metrics": json.dumps(_jsonable(trainer.metrics)),
+        "history": json.dumps(history_rows(trainer.history.rows)),
     }
     os.makedirs(os.path.dirname(os.path.abspath(path)) or ".", exist_ok=True)
     save_file(tensors, path, metadata=meta)
@@ -67,6 +74,42 @@ def save(path: str, trainer, card: dict | None = None) -> str:
     with open(card_path, "w") as f:
         json.dump(full, f, indent=2)
     return card_path
+
+
+def is_loss_row(row: dict) -> bool:
+    return any(k in row for k in LOSS_KEYS)
+
+
+def history_rows(rows: list[dict], max_rows: int = MAX_HISTORY_ROWS) -> list[dict]:
+    """Rows to store: every evaluation row, loss rows thinned evenly to at most `max_rows` (the last one
+    kept), scalar values only, non-finite numbers as null."""
+    loss = [i for i, r in enumerate(rows) if is_loss_row(r)]
+    stride = max(1, math.ceil(len(loss) / max_rows))
+    keep = set(loss[::-1][::stride]) | {i for i, r in enumerate(rows) if not is_loss_row(r)}
+    out = []
+    for i in sorted(keep):
+        row = {k: (None if isinstance(v, float) and not math.isfinite(v) else v)
+               for k, v in rows[i].items() if isinstance(v, (int, float, str, bool)) or v is None}
+        if isinstance(row.get("step"), int):
+            out.append(row)
+    return out
+
+
+def _parse_history(text: str | None) -> list[dict]:
+    """The stored history rows; CheckpointError when they are not a list of rows with integer steps."""
+    if text is None:
+        return []
+    try:
+        rows = json.loads(text)
+    except ValueError as e:
+        raise CheckpointError(f"checkpoint history is not JSON: {_short(e)}") from None
+    ok = isinstance(rows, list) and all(
+        isinstance(r, dict) and isinstance(r.get("step"), int) and not isinstance(r.get("step"), bool)
+        and all(isinstance(v, (int, float, str, bool)) or v is None for v in r.values()) for r in rows)
+    if not ok:
+        raise CheckpointError("checkpoint history must be a list of rows with an integer 'step' and "
+                              "scalar values")
+    return rows
 
 
 def _jsonable(d):
@@ -129,6 +172,7 @@ def load(path: str, device: str | torch.device = "cpu") -> Checkpoint:
         step = int(meta["step"])
     except (ValueError, TypeError) as e:
         raise CheckpointError(f"checkpoint metadata is malformed: {_short(e)}") from None
+    history = _parse_history(meta.get("history"))
     try:
         G, D, _ = models.build(meta["family"], model_cfg)
     except (ValueError, TypeError) as e:
@@ -138,7 +182,7 @@ def load(path: str, device: str | torch.device = "cpu") -> Checkpoint:
         for prefix, net in (("G", G), ("D", D)):
             _load_into(f, keys, prefix, net)
         points = f.get_tensor("data.points") if "data.points" in keys else None
-    return Checkpoint(G.to(device), D.to(device), train_cfg, step, metrics, meta, points)
+    return Checkpoint(G.to(device), D.to(device), train_cfg, step, metrics, meta, points, history)
 
 
 def _load_into(f, keys: set, prefix: str, net: torch.nn.Module) -> None:

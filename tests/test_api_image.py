@@ -309,6 +309,8 @@ def test_shipped_image_checkpoints_listed_and_loaded(client):
     assert picture(out["grid"]).shape == (grid_side(10, 16), grid_side(8, 16), 3), "one row per class"
     assert [row[1] for row in out["hist"]["data"]] == m["histogram"]
     assert picture(out["hist_time"]).shape[0] > 100, "the histograms over time are drawn"
+    drawn = {(step, series) for step, value, series in out["loss"]["data"] if value is not None}
+    assert drawn == {(1, "D loss"), (2, "D loss"), (1, "G loss"), (2, "G loss")}, "the run's losses, replayed"
 
     expect_error(client, "not in the list of choices", "../../etc/passwd", api_name="/img_load_shipped")
 

@@ -121,3 +121,57 @@ def test_malformed_config_json(trained, tmp_path):
     _rewrite(path, p, train_config="{not json")
     with pytest.raises(checkpoint.CheckpointError, match="malformed"):
         checkpoint.load(str(p))
+
+
+def test_history_travels_with_the_checkpoint(trained):
+    t, path = trained
+    ck = checkpoint.load(str(path))
+    losses = [r for r in ck.history if checkpoint.is_loss_row(r)]
+    evals = [r for r in ck.history if not checkpoint.is_loss_row(r)]
+    assert [r["step"] for r in losses] == list(range(10, 61, 10))  # logged every 10 steps
+    assert losses[-1]["d_loss"] == t.history.last("d_loss")
+    assert evals and evals[-1]["step"] == 60 and evals[-1]["modes"] == t.metrics["modes"]
+    t2 = trainer_from_checkpoint(ck)  # the curves go on from where the run left them
+    assert t2.history.column("d_loss") == t.history.column("d_loss")
+    steps, _ = t2.history.column("modes")
+    assert steps.count(60) == 1 and steps[-1] == 60  # this load's evaluation, not a second copy
+
+
+def test_history_is_thinned_evenly_and_keeps_every_evaluation():
+    rows = [{"step": s, "d_loss": 0.5, "g_loss": float("nan")} for s in range(1, 2501)]
+    rows += [{"step": s, "fd": 1.0 / s, "histogram_note": "x"} for s in (500, 1000)]
+    rows.append({"step": 2500, "bad": [1, 2]})  # a list value is left out of a stored row
+    kept = checkpoint.history_rows(rows, max_rows=1000)
+    loss = [r for r in kept if checkpoint.is_loss_row(r)]
+    assert len(loss) <= 1000 and loss[-1]["step"] == 2500 and loss[-1]["g_loss"] is None
+    gaps = {b["step"] - a["step"] for a, b in zip(loss, loss[1:])}
+    assert gaps == {3}  # evenly spaced
+    assert [r["step"] for r in kept if "fd" in r] == [500, 1000] and {"step": 2500} in kept
+    json.dumps(kept, allow_nan=False)  # stored as strict JSON
+
+
+@pytest.mark.parametrize("history, message", [
+    ("[{not json", "history is not JSON"),
+    ('{"step": 1}', "list of rows"),
+    ('[{"d_loss": 1.0}]', "integer 'step'"),
+    ('[{"step": 1, "d_loss": [1, 2]}]', "scalar values"),
+])
+def test_malformed_history_is_refused(trained, tmp_path, history, message):
+    _, path = trained
+    p = tmp_path / "hist.safetensors"
+    _rewrite(path, p, history=history)
+    with pytest.raises(checkpoint.CheckpointError, match=message):
+        checkpoint.load(str(p))
+
+
+def test_checkpoints_without_history_still_load(trained, tmp_path):
+    _, path = trained
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as f:
+        meta = {k: v for k, v in f.metadata().items() if k != "history"}
+        ts = {k: f.get_tensor(k) for k in f.keys()}
+    p = tmp_path / "old.safetensors"
+    save_file(ts, str(p), metadata=meta)
+    ck = checkpoint.load(str(p))
+    assert ck.history == [] and trainer_from_checkpoint(ck).step_count == 60

@@ -47,3 +47,14 @@ def test_shipped_checkpoint_meets_its_card(path):
         assert m["conditional_accuracy"] == pytest.approx(want["conditional_accuracy"], abs=0.02)
     if "class_share_rel_err" in want:
         assert m["class_share_rel_err"] == pytest.approx(want["class_share_rel_err"], abs=0.02)
+
+
+@pytest.mark.parametrize("name", ["digits-dcgan", "digits-conditional", "shapes-dcgan", "scenes-dcgan"])
+def test_shipped_image_checkpoints_carry_their_training_curves(name):
+    """Loading one in the app shows how it was trained: losses all along, FD falling to the card's."""
+    ck = checkpoint.load(str(CHECKPOINTS / f"{name}.safetensors"))
+    losses = [r["step"] for r in ck.history if checkpoint.is_loss_row(r)]
+    fd = [(r["step"], r["fd"]) for r in ck.history if "fd" in r]
+    assert len(losses) >= 100 and losses[-1] == ck.step
+    assert fd[-1][0] == ck.step and fd[-1][1] == pytest.approx(ck.metrics["fd"], rel=1e-6)
+    assert fd[0][1] > 2 * fd[-1][1]

@@ -429,9 +429,9 @@ class Trainer:
 
 
 def trainer_from_checkpoint(ckpt, device: str | torch.device = "cpu", data=None) -> Trainer:
-    """A trainer that continues from a loaded checkpoint (G, D weights and step restored). `data` gives
-    the training data when the checkpoint does not hold it (uploaded images); by default the stored 2D
-    points or the named dataset are used."""
+    """A trainer that continues from a loaded checkpoint (G, D weights, step and the logged history
+    restored). `data` gives the training data when the checkpoint does not hold it (uploaded images); by
+    default the stored 2D points or the named dataset are used."""
     if data is None and ckpt.data_points is not None:
         data = toy2d.from_stored(ckpt.meta.get("dataset", "custom"), ckpt.data_points)
     t = Trainer(ckpt.train_config, data=data, device=device)
@@ -441,5 +441,11 @@ def trainer_from_checkpoint(ckpt, device: str | torch.device = "cpu", data=None)
     if t.ema is not None:
         t.ema.copy_(t.g_flat.data)
     t.step_count = ckpt.step
+    from ..checkpoint import is_loss_row
+
+    for row in ckpt.history:  # the run so far, for the curves; this load's evaluation comes next
+        loss = is_loss_row(row)
+        if row["step"] <= ckpt.step and (loss or row["step"] < ckpt.step):
+            t.history.add(dict(row), keep=not loss)
     t.evaluate()
     return t
