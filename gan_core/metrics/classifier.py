@@ -139,23 +139,24 @@ def fd_with_floor(model: nn.Module, real, fake, n: int = 1000, seed: int = 0,
     return frechet_distance(fa[:m], ff), floor
 
 
-_REAL_SIDE: dict = {}  # id(real) -> (weakref to real, key, real features, floor): the last real side per set
+_REAL_SIDE: dict = {}  # id(real) -> (weakrefs to real and model, key, real features, floor)
 
 
-def _real_side(model: nn.Module, real: torch.Tensor, idx: torch.Tensor, m: int, seed: int) -> tuple[np.ndarray, float]:
+def _real_side(model: nn.Module, real: torch.Tensor, idx: torch.Tensor, m: int,
+               seed: int) -> tuple[np.ndarray, float]:
     """Features of real[idx] and their real-vs-real FD, remembered between calls with the same real set,
     evaluator weights, m and seed: a training run evaluates against the same real images every time,
     and they are half of an evaluation's work. Any in-place change to the images or the weights (their
     version counters) computes afresh."""
     key = (id(model), sum(p._version for p in model.parameters()), real._version, tuple(real.shape), m, seed)
     hit = _REAL_SIDE.get(id(real))
-    if hit is not None and hit[0]() is real and hit[1] == key:
-        return hit[2], hit[3]
+    if hit is not None and hit[0]() is real and hit[1]() is model and hit[2] == key:
+        return hit[3], hit[4]
     fa = features(model, fit_images(model, real[idx]))
     floor = frechet_distance(fa[:m], fa[m:])
     if len(_REAL_SIDE) > 8:
         _REAL_SIDE.clear()
-    _REAL_SIDE[id(real)] = (weakref.ref(real), key, fa, floor)
+    _REAL_SIDE[id(real)] = (weakref.ref(real), weakref.ref(model), key, fa, floor)
     return fa, floor
 
 
