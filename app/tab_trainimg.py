@@ -193,10 +193,9 @@ def wire(w: Widgets, ev: ImageEvents, ctx) -> None:
     w.timeline.release(ev.scrub, [w.timeline], shown, api_name="img_scrub", **quiet)
     w.follow.input(ev.follow, [w.follow], shown, api_name="img_follow", **quiet)
     w.save.click(ev.save_checkpoint, None, [w.download], api_name="img_save_checkpoint", **quiet)
-    w.ckpt_upload.upload(ev.load_checkpoint, [w.ckpt_upload], [*config, *shown],
-                         api_name="img_load_checkpoint", **quiet)
-    w.load_shipped.click(ev.load_shipped, [w.shipped], [*config, *shown], api_name="img_load_shipped",
-                         **quiet)
+    loaded = [*config, w.preset, w.preset_info, *shown]
+    w.ckpt_upload.upload(ev.load_checkpoint, [w.ckpt_upload], loaded, api_name="img_load_checkpoint", **quiet)
+    w.load_shipped.click(ev.load_shipped, [w.shipped], loaded, api_name="img_load_shipped", **quiet)
 
 
 def build(ctx) -> None:

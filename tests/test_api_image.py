@@ -21,6 +21,7 @@ from gradio_client import Client, handle_file
 from PIL import Image
 
 from apihelpers import expect_app_error, wait_until
+from gan_core.training import presets
 
 REPO = Path(__file__).resolve().parent.parent
 OUTPUTS = ("headline", "grid", "timeline", "follow", "caption", "loss", "fd", "hist", "hist_time", "share",
@@ -297,7 +298,10 @@ def test_shipped_image_checkpoints_listed_and_loaded(client):
     choices = endpoint["parameters"][0]["type"]["enum"]
     assert choices == ["digits-conditional.safetensors"], "no evaluator, 2D or unreadable file is offered"
 
-    out = call(client, "/img_load_shipped", "digits-conditional.safetensors")
+    result = client.predict("digits-conditional.safetensors", api_name="/img_load_shipped")
+    out = shown(result)
+    menu, info = result[-len(OUTPUTS) - 2:-len(OUTPUTS)]  # the preset menu and its text follow the model
+    assert (menu, info) == ("digits-conditional", presets.get("digits-conditional").description)
     s = out["status"]
     assert (s["step"], s["state"], s["evaluator"], s["grid"]["rows"]) == (2, "paused", "classifier", 10)
     assert "digits-conditional" in s["message"]

@@ -175,3 +175,14 @@ def test_channels_last_hooks_keep_layouts_and_change_no_value():
     g_ours = torch.autograd.grad(ours, list(t.G.parameters()))
     g_plain = torch.autograd.grad(plain, list(G.parameters()))
     assert all(torch.allclose(a, b, rtol=1e-4, atol=1e-6) for a, b in zip(g_ours, g_plain))
+
+
+def test_preset_for_finds_the_preset_of_a_config_whatever_its_training_settings():
+    for name in ("digits-dcgan", "digits-conditional", "scenes-dcgan", "stable-ring"):
+        cfg = presets.get(name).config
+        assert presets.preset_for(cfg).name == name
+        assert presets.preset_for(cfg.replace(lr_g=1e-5, batch_size=32, seed=3)).name == name
+    other = presets.get("digits-dcgan").config.replace(held_out=0.0, dataset="my-photos")  # uploaded images
+    assert presets.preset_for(other) is None
+    wider = presets.get("digits-dcgan").config
+    assert presets.preset_for(wider.replace(model={**wider.model, "g_base": 64})) is None

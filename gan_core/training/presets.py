@@ -145,6 +145,16 @@ DEFAULT_2D = "stable-ring"
 DEFAULT_IMAGE = "digits-dcgan"
 
 
+def preset_for(cfg: TrainConfig) -> Preset | None:
+    """The preset whose data and networks a config has (a checkpoint made from it, whatever training
+    settings were changed along the way), or None."""
+    for p in PRESETS.values():
+        pc = p.config
+        if (pc.dataset, pc.family, pc.model) == (cfg.dataset, cfg.family, cfg.model):
+            return p
+    return None
+
+
 def get(name: str) -> Preset:
     if name not in PRESETS:
         raise KeyError(f"unknown preset {name!r}; known: {', '.join(PRESETS)}")
