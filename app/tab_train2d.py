@@ -189,10 +189,9 @@ def wire(w: Widgets, ev: Train2DEvents, demo: gr.Blocks) -> None:
     gr.on(triggers, ev.set_hparams, [w.layers, *train_in], shown, api_name="set_hparams", **quiet)
     w.speed.input(ev.set_speed, [w.speed], None, api_name="set_speed", **quiet)
     w.save.click(ev.save_checkpoint, None, [w.download], api_name="save_checkpoint", **quiet)
-    w.upload.upload(ev.load_checkpoint, [w.upload, w.layers], [*ev.config_widgets, *shown],
-                    api_name="load_checkpoint", **quiet)
-    w.load_shipped.click(ev.load_shipped, [w.shipped, w.layers], [*ev.config_widgets, *shown],
-                         api_name="load_shipped", **quiet)
+    loaded = [*ev.config_widgets, w.preset, w.preset_info, *shown]
+    w.upload.upload(ev.load_checkpoint, [w.upload, w.layers], loaded, api_name="load_checkpoint", **quiet)
+    w.load_shipped.click(ev.load_shipped, [w.shipped, w.layers], loaded, api_name="load_shipped", **quiet)
 
 
 def build(ctx) -> None:

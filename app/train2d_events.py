@@ -252,7 +252,11 @@ class Train2DEvents:
             raise checkpoint.CheckpointError(f"{what} produces invalid samples: {e}") from None
         us.training.replace_trainer(trainer, f"Loaded {what} at step {trainer.step_count}.")
         us.invalidate()
-        return {**self.config_values(trainer.cfg, trainer.data), **self.view(us, layers, force=True)}
+        p = presets.preset_for(trainer.cfg)  # the preset menu and its text follow the loaded model
+        known = p is not None and p.kind == "2d"
+        info = p.description if known else "A checkpoint of a 2D GAN not made from one of the presets."
+        return {**self.config_values(trainer.cfg, trainer.data), self.w.preset: p.name if known else gr.update(),
+                self.w.preset_info: info, **self.view(us, layers, force=True)}
 
     @guarded
     def load_checkpoint(self, request: gr.Request, path, layers):

@@ -18,6 +18,7 @@ import gradio as gr
 from app.registry import Registry
 
 from apihelpers import expect_app_error, wait_until
+from gan_core.training import presets
 
 LAYERS = ["heatmap", "real", "fake"]
 
@@ -241,8 +242,11 @@ def test_shipped_checkpoints_listed_and_loaded(client):
     params = client.view_api(print_info=False, return_format="dict")["named_endpoints"]["/load_shipped"]
     choices = params["parameters"][0]["type"]["enum"]
     assert choices == ["tiny-ring.safetensors"], "only readable 2D checkpoints are offered"
-    s = call(client, "/load_shipped", "tiny-ring.safetensors", LAYERS)
+    result = client.predict("tiny-ring.safetensors", LAYERS, api_name="/load_shipped")
+    s = status(result)
     assert (s["step"], s["state"], s["dataset"]) == (5, "paused", "ring")
+    ring = presets.get("stable-ring")
+    assert "stable-ring" in result and ring.description in result, "the preset menu follows the model"
     assert s["config"]["g_ema"] == 0.999 and "tiny-ring" in s["message"]
 
 

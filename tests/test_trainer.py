@@ -186,3 +186,11 @@ def test_preset_for_finds_the_preset_of_a_config_whatever_its_training_settings(
     assert presets.preset_for(other) is None
     wider = presets.get("digits-dcgan").config
     assert presets.preset_for(wider.replace(model={**wider.model, "g_base": 64})) is None
+
+
+def test_preset_for_tells_presets_with_the_same_networks_apart_by_their_settings():
+    ring = [p for p in presets.PRESETS.values() if p.config.dataset == "ring"
+            and p.config.model == presets.get("stable-ring").config.model]
+    assert len(ring) >= 3  # stable-ring, wgan-gp, least-squares share data and networks
+    for p in ring:
+        assert presets.preset_for(p.config).name == p.name
