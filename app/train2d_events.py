@@ -252,11 +252,10 @@ class Train2DEvents:
             raise checkpoint.CheckpointError(f"{what} produces invalid samples: {e}") from None
         us.training.replace_trainer(trainer, f"Loaded {what} at step {trainer.step_count}.")
         us.invalidate()
-        p = presets.preset_for(trainer.cfg)  # the preset menu and its text follow the loaded model
-        known = p is not None and p.kind == "2d"
-        info = p.description if known else "A checkpoint of a 2D GAN not made from one of the presets."
-        return {**self.config_values(trainer.cfg, trainer.data), self.w.preset: p.name if known else gr.update(),
-                self.w.preset_info: info, **self.view(us, layers, force=True)}
+        p = presets.preset_for(trainer.cfg, "2d")  # the preset menu and its text follow the loaded model
+        menu = {self.w.preset: p.name if p else gr.update(),
+                self.w.preset_info: p.description if p else "A 2D GAN checkpoint not made from a preset."}
+        return {**self.config_values(trainer.cfg, trainer.data), **menu, **self.view(us, layers, force=True)}
 
     @guarded
     def load_checkpoint(self, request: gr.Request, path, layers):

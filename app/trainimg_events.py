@@ -321,12 +321,10 @@ class ImageEvents:
         us.training.pause()
         trainer = self._trainer_for(ckpt, us.renderer.upload, what)
         self._install(us, trainer, f"Loaded {what} at step {trainer.step_count}.")
-        p = presets.preset_for(trainer.cfg)  # the preset menu and its text follow the loaded model
-        info = (p.description if p is not None and p.kind == "image" else
-                f"A checkpoint trained on {trainer.cfg.dataset!r}, not from one of the presets.")
-        menu = p.name if p is not None and p.kind == "image" else gr.update()
-        return {**self.config_values(trainer.cfg), self.w.preset: menu, self.w.preset_info: info,
-                **self.view(us, force=True)}
+        p = presets.preset_for(trainer.cfg, "image")  # the preset menu and its text follow the loaded model
+        menu = {self.w.preset: p.name if p else gr.update(), self.w.preset_info: p.description if p else
+                f"A checkpoint trained on {trainer.cfg.dataset!r}, not made from a preset."}
+        return {**self.config_values(trainer.cfg), **menu, **self.view(us, force=True)}
 
     @guarded
     def load_checkpoint(self, request: gr.Request, path):

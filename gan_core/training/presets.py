@@ -145,16 +145,17 @@ DEFAULT_2D = "stable-ring"
 DEFAULT_IMAGE = "digits-dcgan"
 
 
-def preset_for(cfg: TrainConfig) -> Preset | None:
-    """The preset a config was most likely made from: among presets with its data and networks (training
-    settings may have been changed along the way), the one sharing most settings (the loss, say, tells
-    the ring presets apart); None when no preset has its data and networks."""
-    same = [p for p in PRESETS.values()
-            if (p.config.dataset, p.config.family, p.config.model) == (cfg.dataset, cfg.family, cfg.model)]
+def preset_for(cfg: TrainConfig, kind: str | None = None) -> Preset | None:
+    """The preset (of `kind`, when given) a config was most likely made from: among presets with its data
+    and networks (training settings may have been changed along the way), the one sharing most settings
+    (the loss, say, tells the ring presets apart); None when no preset has its data and networks."""
+    same = [p for p in PRESETS.values() if (kind is None or p.kind == kind)
+            and (p.config.dataset, p.config.family, p.config.model) == (cfg.dataset, cfg.family, cfg.model)]
     if not same:
         return None
     want = cfg.to_dict()
-    return max(same, key=lambda p: sum(v == want.get(k) for k, v in p.config.to_dict().items() if k != "seed"))
+    return max(same, key=lambda p: sum(v == want.get(k) for k, v in p.config.to_dict().items()
+                                       if k != "seed"))
 
 
 def get(name: str) -> Preset:
