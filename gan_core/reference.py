@@ -1,7 +1,9 @@
 """A plain, textbook PyTorch GAN loop (as in PyTorch's DCGAN example), used as the benchmark reference.
 
 Same networks, batch, loss and optimiser as the trainer; ordinary autograd, `torch.optim.Adam`,
-`zero_grad()`/`backward()`/`step()`, fresh samples drawn each step.
+`zero_grad()`/`backward()`/`step()`, fresh samples drawn each step. The networks are built by the same
+code with the same weights, and run as stock `torch.nn` layers: the few-channel transposed convolution
+that ends the project's DCGAN generator (`models.dcgan.ToImage`) runs as the `nn.ConvTranspose2d` it is.
 """
 
 from __future__ import annotations
@@ -32,6 +34,9 @@ def plain_loop(cfg: TrainConfig, data, steps: int, device: str = "cpu", count_fl
     torch.manual_seed(cfg.seed)
     G, D, _ = models.build(cfg.family, cfg.model)
     G, D = G.to(device), D.to(device)
+    for m in G.modules():  # stock layers, as a textbook loop has them
+        if isinstance(m, torch.nn.ConvTranspose2d):
+            m.__class__ = torch.nn.ConvTranspose2d
     opt_g = torch.optim.Adam(G.parameters(), lr=cfg.lr_g, betas=(cfg.beta1, cfg.beta2))
     opt_d = torch.optim.Adam(D.parameters(), lr=cfg.lr_d, betas=(cfg.beta1, cfg.beta2))
     pack = getattr(D, "pack", 1)

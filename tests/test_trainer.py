@@ -137,6 +137,7 @@ def test_joint_d_pass_equals_separate_passes(codes):
     model = {"image_size": 16, "g_base": 8, "d_base": 8, "z_dim": 8, "d_batchnorm": False, **codes}
     t = Trainer(TrainConfig(dataset="digits16", family="dcgan", model=model, batch_size=8))
     assert t._joint_d
+    t._d_engine = None  # autograd here; tests/test_conv_engine.py checks the engine against autograd
     real, z = t.real_sampler.next(), t.noise_sampler.next()
     r1, f1 = t._autograd_d_step(real, z)
     joint = t.d_flat.grad.clone()
@@ -151,6 +152,7 @@ def test_joint_d_pass_equals_separate_passes(codes):
 
 def test_channels_last_hooks_keep_layouts_and_change_no_value():
     t = Trainer(presets.get("digits-dcgan").config.replace(g_ema=0.0))
+    t._d_engine = None  # the hooks serve D's module forward under autograd
     seen = {}
     t.G.net.block1.conv.register_forward_hook(lambda m, i, o: seen.__setitem__("g_map", i[0]))
 

@@ -21,6 +21,7 @@ from ..data import toy2d
 from ..metrics import modes as mode_metrics
 from ..stats import History
 from .config import TrainConfig
+from .conv_engine import DiscriminatorEngine, GeneratorEngine, info_grads
 from .flat import FlatOptimizer, FlatParams
 from .fused import FusedGANStep
 
@@ -51,6 +52,9 @@ class ChunkSampler:
 
 
 def _copy_grads(views: list[torch.Tensor], grads) -> None:
+    if all(g is not None for g in grads):
+        torch._foreach_copy_(views, list(grads))  # one call for all
+        return
     for v, g in zip(views, grads):
         if g is None:
             v.zero_()
@@ -147,6 +151,13 @@ class Trainer:
         # D judges each sample on its own (no BatchNorm, no minibatch-std): one pass can take real and fake
         self._joint_d = (cfg.family == "dcgan" and not getattr(mc, "d_batchnorm", True)
                          and not getattr(mc, "minibatch_std", True))
+        # such a D also runs without autograd (conv_engine.py), except under WGAN-GP's second derivatives
+        # (on CPU, whose per-op overhead it saves; CUDA keeps autograd)
+        engine = self._joint_d and cfg.loss != "wgan-gp" and self.device.type == "cpu"
+        self._d_engine = DiscriminatorEngine(self.D, self.d_flat) if engine else None
+        # and then G too, which gets d(loss)/d(images) from it
+        self._g_engine = GeneratorEngine(self.G, self.g_flat) if self._d_engine is not None else None
+        self._g_state = None
         fusable = cfg.family == "mlp" and cfg.loss != "wgan-gp" and not self._codes
         self._fused = FusedGANStep(self) if fusable else None
         if cfg.g_ema > 0 and self.ema is None:
@@ -174,7 +185,10 @@ class Trainer:
 
     @property
     def engine(self) -> str:
-        return "fused" if self._fused is not None else "autograd"
+        """'fused' (2D MLPs), 'conv-engine' (a per-sample DCGAN discriminator without autograd) or 'autograd'."""
+        if self._fused is not None:
+            return "fused"
+        return "conv-engine" if self._d_engine is not None else "autograd"
 
     def _lrs(self) -> tuple[float, float]:
         c = self.cfg
@@ -247,8 +261,15 @@ class Trainer:
                 self._fused.fake, self._fused.g_inputs = self._fused.g.forward(z)
         else:
             z, self._fake_c = z if isinstance(z, tuple) else (z, None)
+            self._generate(z)
+
+    def _generate(self, z: torch.Tensor) -> None:
+        """The fake batch of this round from latents z (and self._fake_c), kept for the G update."""
+        if self._g_engine is not None and self._d_engine is not None:  # the G engine needs D's
+            self._fake, self._g_state = self._g_engine.forward(z, self._fake_c)
+        else:
             self._fake = self.G(z, self._fake_c) if self._fake_c is not None else self.G(z)
-            self._fake_z = z
+        self._fake_z = z
 
     def _judge(self, x: torch.Tensor, c: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
         """D's logits on x, and Q's code predictions when G has InfoGAN codes (else None)."""
@@ -260,9 +281,10 @@ class Trainer:
         real, real_c = real if isinstance(real, tuple) else (real, None)
         z, self._fake_c = z if isinstance(z, tuple) else (z, None)
         cond = self._fake_c is not None
-        self._fake = self.G(z, self._fake_c) if cond else self.G(z)
-        self._fake_z = z
+        self._generate(z)
         fake = self._fake.detach()
+        if self._d_engine is not None:
+            return self._engine_d_step(real, real_c, fake, z)
         if self._joint_d:  # no cross-sample layers in D: real and fake in one pass, split afterwards
             out, q = self._judge(torch.cat([real, fake]), torch.cat([real_c, self._fake_c]) if cond else None)
             n = len(real)
@@ -279,7 +301,33 @@ class Trainer:
         _copy_grads(self.d_flat.grad_views, grads)
         return r.detach(), f.detach()
 
+    def _engine_d_step(self, real, real_c, fake, z):
+        cond = self._fake_c is not None
+        n = len(real)
+        out, q, state = self._d_engine.forward(torch.cat([real, fake]),
+                                               torch.cat([real_c, self._fake_c]) if cond else None,
+                                               n if self._codes else None)
+        r, f = out[:n], out[n:]
+        g_r, g_f = losses.d_grads(self.cfg.loss, r, f)
+        g_q = info_grads(q, self.G.latent_spec, z)[1] if self._codes else None
+        self._d_engine.backward(state, torch.cat([g_r, g_f]), g_q, weights=True, inputs=False)
+        return r, f
+
+    def _engine_g_step(self):
+        fl, q, state = self._d_engine.forward(self._fake, self._fake_c, 0 if self._codes else None)
+        g_q = info_grads(q, self.G.latent_spec, self._fake_z)[1] if self._codes else None
+        g_x = self._d_engine.backward(state, losses.g_grads(self.cfg.loss, fl), g_q, weights=False, inputs=True)
+        if self._g_engine is not None and self._g_state is not None:
+            self._g_engine.backward(self._g_state, g_x)
+            self._g_state = None  # the saved activations go; a second G update draws a new batch
+        else:
+            grads = torch.autograd.grad(self._fake, self.g_flat.params, g_x, allow_unused=True)
+            _copy_grads(self.g_flat.grad_views, grads)
+        return fl
+
     def _autograd_g_step(self):
+        if self._d_engine is not None:
+            return self._engine_g_step()
         fl, q = self._judge(self._fake, self._fake_c)
         loss = losses.g_loss(self.cfg.loss, fl)
         if q is not None:  # InfoGAN: G also makes its codes readable
@@ -293,14 +341,14 @@ class Trainer:
         """Unrolled GAN without second-order terms: G sees D after `unroll` more updates, then D is reset."""
         snap = self.opt_d.snapshot()
         fake_state = ((self._fused.fake, self._fused.g_inputs) if self._fused
-                      else (self._fake, self._fake_c, self._fake_z))
+                      else (self._fake, self._fake_c, self._fake_z, self._g_state))
         try:
             for _ in range(self.cfg.unroll):
                 self._d_update()
             if self._fused:
                 self._fused.fake, self._fused.g_inputs = fake_state
             else:
-                self._fake, self._fake_c, self._fake_z = fake_state
+                self._fake, self._fake_c, self._fake_z, self._g_state = fake_state
             yield
         finally:
             self.opt_d.restore(snap)
