@@ -163,3 +163,15 @@ def test_generator_engine_equals_the_module_under_autograd(name):
     for g, view in zip(grads, flat.grad_views):
         assert close(view, g, 1e-4), name
     assert flat.grad.abs().sum() > 0
+
+
+def test_freed_memory_is_kept_once_per_process():
+    import platform
+
+    from gan_core import device
+
+    if platform.system() == "Linux" and platform.libc_ver()[0] == "glibc":
+        assert device.keep_freed_memory() is True
+    assert device.keep_freed_memory() is device.keep_freed_memory()  # set once, then remembered
+    n = torch.get_num_threads()
+    assert device.set_threads(n) == n and device._kept is not None

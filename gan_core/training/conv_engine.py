@@ -1,22 +1,21 @@
-"""A hand-written forward/backward for DCGAN discriminators that judge each sample on its own.
+"""Hand-written forward and backward passes of DCGAN networks, for the trainer's rounds on CPU.
 
-When D has neither BatchNorm nor a minibatch-std layer (the SN-GAN recipe of digits-dcgan and
-scenes-dcgan), its layers are few and fixed: strided convolutions with LeakyReLU, a flatten, a linear head
-and InfoGAN's optional Q head. Autograd then spends much of a step on bookkeeping: about 150 small nodes
-for spectral norm's power iterations, the weight division and the layout changes, every pass. This engine
-runs the same layers with the same ATen kernels (`convolution`, `convolution_backward`,
-`leaky_relu_backward`, `addmm`), writes D's gradients straight into the flat gradient buffer, and
-differentiates the losses in closed form (`losses.d_grads` / `g_grads`, InfoGAN's cross-entropy).
+When D judges each sample on its own (no BatchNorm, no minibatch-std: the SN-GAN recipe of digits-dcgan
+and scenes-dcgan, and the collapse preset), both networks are short fixed chains: G is a linear layer,
+transposed convolutions with BatchNorm and ReLU, and a tanh; D is strided convolutions with LeakyReLU, a
+linear head and InfoGAN's optional Q head. Autograd then spends much of a step on bookkeeping (graph
+nodes, spectral norm's parametrisation, layout copies, gradient copies). These engines call the kernels
+the modules call (`convolution`, `convolution_backward` with only the gradients needed,
+`native_batch_norm` and its backward, `leaky_relu_backward` / `threshold_backward` in place, `addmm`),
+write every weight gradient straight into the flat gradient buffer, and differentiate the losses in
+closed form (`losses.d_grads` / `g_grads`, InfoGAN's term in `info_grads`).
 
-Spectral norm follows the SN-GAN paper (Miyato et al. 2018, Algorithm 1): one power iteration per update
-of D, after which the normalised weights W / sigma serve every pass until D changes again (the real and
-fake batches of the D update and the G update that follows). `torch.nn.utils.parametrizations` instead
-repeats the iteration on every forward call; the vectors u, v are the same buffers, so checkpoints and
-the module's own forward stay interchangeable. The gradient through sigma = u^T W v with u, v held fixed
-is dL/dW = (dL/dW_sn - <dL/dW_sn, W_sn> u v^T) / sigma, which is what autograd computes through the
-parametrisation.
-
-G keeps autograd (its BatchNorm couples the batch): the engine hands it d(loss)/d(fake images).
+Spectral norm runs as `torch.nn.utils.parametrizations.spectral_norm` does: each forward in training
+mode makes one power iteration on the module's own `u`, `v` buffers, then sigma = u^T W v. Its gradient,
+with u and v held fixed, is dL/dW = (dL/dW_sn - <dL/dW_sn, W_sn> u v^T) / sigma, as autograd computes it
+through the parametrisation. BatchNorm's running averages and batch counter move as the module's forward
+moves them, so sampling, grids, checkpoints and evaluation keep using the modules. Tests compare every
+logit, buffer and gradient with autograd through the stock modules (tests/test_conv_engine.py).
 """
 
 from __future__ import annotations
@@ -34,8 +33,7 @@ class _Layer:
     """One of D's linear maps (convolution or linear) with its optional spectral normalisation."""
 
     def __init__(self, module: nn.Module, slope: float | None):
-        self.module, self.slope = module, slope
-        self.conv = isinstance(module, nn.Conv2d)
+        self.slope = slope  # of the LeakyReLU that follows (None: none)
         param = getattr(module, "parametrizations", None)
         self.sn = None
         if param is not None and "weight" in param:
@@ -46,7 +44,7 @@ class _Layer:
         else:
             self.weight = module.weight
         self.bias = module.bias
-        if self.conv:
+        if isinstance(module, nn.Conv2d):
             self.stride, self.padding = list(module.stride), list(module.padding)
             if module.groups != 1 or tuple(module.dilation) != (1, 1) or module.padding_mode != "zeros":
                 raise ValueError("unsupported convolution")
@@ -91,7 +89,6 @@ class DiscriminatorEngine:
         if cfg.d_batchnorm or cfg.minibatch_std:
             raise ValueError("the engine needs a discriminator without BatchNorm and minibatch-std")
         self.D, self.cfg, self.flat = D, cfg, flat
-        self.slope = 0.2
         self.blocks = []
         for name, block in D.features.named_children():
             if name == "flatten":

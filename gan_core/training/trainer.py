@@ -2,8 +2,9 @@
 
 The textbook round (as in PyTorch's DCGAN example): draw real x and z, update D k times on
 (x, G(z).detach()), then update G through the updated D on the last fake batch. MLP models without a
-gradient penalty use the fused engine (`fused.py`); everything else uses autograd. Both share flat
-parameter buffers and one fused Adam, so settings can change between steps and the engines agree.
+gradient penalty use the fused engine (`fused.py`); DCGANs whose D judges each sample on its own use the
+DCGAN engine on CPU (`conv_engine.py`); everything else uses autograd. All share flat parameter buffers
+and one fused Adam, so settings can change between steps and the engines agree.
 """
 
 from __future__ import annotations
