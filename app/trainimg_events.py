@@ -145,6 +145,8 @@ class ImageEvents:
         us.training.replace_trainer(trainer, message)
         with us.render_lock:
             us.renderer.new_run()
+            for row in trainer.history.rows:  # a loaded run's earlier evaluations, for the picture over time
+                us.renderer.record_metrics(row)
         us.invalidate()
 
     # ----- page and presets ------------------------------------------------------------------------------

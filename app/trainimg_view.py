@@ -140,6 +140,8 @@ class ImageView:
             return
         while self.hist_log and self.hist_log[-1][0] > step:  # rolled back
             self.hist_log.pop()
+        if self.hist_log and len(self.hist_log[-1][1]) != len(hist):  # another set of classes
+            self.hist_log.clear()
         if not self.hist_log or self.hist_log[-1][0] != step:
             self.hist_log.append((int(step), list(hist)))
             del self.hist_log[:-MAX_HIST_LOG]
@@ -237,7 +239,8 @@ def status_record(snap: Snapshot, view: ImageView) -> dict:
             "class_names": class_names(snap), "steps_per_s": round(float(snap.steps_per_s), 1),
             "version": snap.version, "metrics": metrics, "min_classes": snap.extra.get("min_classes"),
             "grid": {"rows": rows, "cols": cols, "following": view.following, "shown_step": view.shown_step},
-            "timeline": view.timeline.steps(), "config": snap.cfg.to_dict()}
+            "timeline": view.timeline.steps(), "histogram_steps": [s for s, _ in view.hist_log],
+            "config": snap.cfg.to_dict()}
 
 
 # ------------------------------------------------------------------------------------------ plot frames

@@ -3,8 +3,9 @@
 A checkpoint holds `G.*` (the generator used for samples: the moving average when EMA is on), `D.*`, and
 optionally `data.points` (user-drawn or uploaded 2D data). The metadata (all strings, as safetensors
 wants) holds `format_version`, `family`, `model_config`, `train_config`, `step`, `dataset`, `metrics`,
-and `history`: the run's logged losses and evaluations (JSON rows, thinned to at most MAX_HISTORY_ROWS
-loss rows, every evaluation kept), so that a loaded checkpoint shows how it was trained. Loading checks
+and `history`: the run's logged losses and evaluations (JSON rows of scalars, thinned to at most
+MAX_HISTORY_ROWS loss rows, every evaluation kept with its class histogram), so that a loaded checkpoint
+shows how it was trained. Loading checks
 every part and names what does not match. Pickles are never read.
 """
 
@@ -27,6 +28,7 @@ REQUIRED_META = ("format_version", "family", "model_config", "train_config", "st
 MAX_CHECKPOINT_BYTES = 512 * 1024 * 1024
 MAX_HISTORY_ROWS = 1000  # loss rows stored (evaluation rows are all kept)
 LOSS_KEYS = ("d_loss", "g_loss")  # a history row with one of these is a loss row, else an evaluation
+HISTOGRAM_KEY, MAX_CLASSES = "histogram", 1000  # the one list an evaluation row keeps: class counts
 
 
 class CheckpointError(ValueError):
@@ -80,16 +82,22 @@ def is_loss_row(row: dict) -> bool:
     return any(k in row for k in LOSS_KEYS)
 
 
+def _is_histogram(v) -> bool:
+    return (isinstance(v, list) and len(v) <= MAX_CLASSES
+            and all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in v))
+
+
 def history_rows(rows: list[dict], max_rows: int = MAX_HISTORY_ROWS) -> list[dict]:
     """Rows to store: every evaluation row, loss rows thinned evenly to at most `max_rows` (the last one
-    kept), scalar values only, non-finite numbers as null."""
+    kept), scalar values only (and an evaluation's class histogram), non-finite numbers as null."""
     loss = [i for i, r in enumerate(rows) if is_loss_row(r)]
     stride = max(1, math.ceil(len(loss) / max_rows))
     keep = set(loss[::-1][::stride]) | {i for i, r in enumerate(rows) if not is_loss_row(r)}
     out = []
     for i in sorted(keep):
         row = {k: (None if isinstance(v, float) and not math.isfinite(v) else v)
-               for k, v in rows[i].items() if isinstance(v, (int, float, str, bool)) or v is None}
+               for k, v in rows[i].items() if isinstance(v, (int, float, str, bool)) or v is None
+               or (k == HISTOGRAM_KEY and _is_histogram(v))}
         if isinstance(row.get("step"), int):
             out.append(row)
     return out
@@ -105,10 +113,11 @@ def _parse_history(text: str | None) -> list[dict]:
         raise CheckpointError(f"checkpoint history is not JSON: {_short(e)}") from None
     ok = isinstance(rows, list) and all(
         isinstance(r, dict) and isinstance(r.get("step"), int) and not isinstance(r.get("step"), bool)
-        and all(isinstance(v, (int, float, str, bool)) or v is None for v in r.values()) for r in rows)
+        and all(_is_histogram(v) if k == HISTOGRAM_KEY else isinstance(v, (int, float, str, bool)) or v is None
+                for k, v in r.items()) for r in rows)
     if not ok:
         raise CheckpointError("checkpoint history must be a list of rows with an integer 'step' and "
-                              "scalar values")
+                              "scalar values (and class counts under 'histogram')")
     return rows
 
 

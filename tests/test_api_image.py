@@ -42,8 +42,9 @@ def image_checkpoints(tmp_path_factory):
 
     folder = tmp_path_factory.mktemp("image-checkpoints")
     trainer = Trainer(presets.get("digits-conditional").config)
-    for _ in range(2):
-        trainer.step()
+    trainer.step()
+    trainer.evaluate()  # an evaluation in the stored history, for the histograms over time
+    trainer.step()
     checkpoint.save(str(folder / "digits-conditional.safetensors"), trainer, {"preset": "digits-conditional"})
     ring = Trainer(presets.get("stable-ring").config.replace(eval_samples=100))
     ring.step()
@@ -313,6 +314,7 @@ def test_shipped_image_checkpoints_listed_and_loaded(client):
     assert picture(out["grid"]).shape == (grid_side(10, 16), grid_side(8, 16), 3), "one row per class"
     assert [row[1] for row in out["hist"]["data"]] == m["histogram"]
     assert picture(out["hist_time"]).shape[0] > 100, "the histograms over time are drawn"
+    assert s["histogram_steps"] == [1, 2], "the stored evaluation, then this load's"
     drawn = {(step, series) for step, value, series in out["loss"]["data"] if value is not None}
     assert drawn == {(1, "D loss"), (2, "D loss"), (1, "G loss"), (2, "G loss")}, "the run's losses, replayed"
 

@@ -140,13 +140,15 @@ def test_history_travels_with_the_checkpoint(trained):
 def test_history_is_thinned_evenly_and_keeps_every_evaluation():
     rows = [{"step": s, "d_loss": 0.5, "g_loss": float("nan")} for s in range(1, 2501)]
     rows += [{"step": s, "fd": 1.0 / s, "histogram_note": "x"} for s in (500, 1000)]
-    rows.append({"step": 2500, "bad": [1, 2]})  # a list value is left out of a stored row
+    rows.append({"step": 2500, "bad": [1, 2]})  # a list value is left out of a stored row ...
+    rows.append({"step": 2500, "fd": 0.1, "histogram": [3, 0, 7]})  # ... but for the class counts
     kept = checkpoint.history_rows(rows, max_rows=1000)
+    assert {"step": 2500, "fd": 0.1, "histogram": [3, 0, 7]} in kept
     loss = [r for r in kept if checkpoint.is_loss_row(r)]
     assert len(loss) <= 1000 and loss[-1]["step"] == 2500 and loss[-1]["g_loss"] is None
     gaps = {b["step"] - a["step"] for a, b in zip(loss, loss[1:])}
     assert gaps == {3}  # evenly spaced
-    assert [r["step"] for r in kept if "fd" in r] == [500, 1000] and {"step": 2500} in kept
+    assert [r["step"] for r in kept if "fd" in r] == [500, 1000, 2500] and {"step": 2500} in kept
     json.dumps(kept, allow_nan=False)  # stored as strict JSON
 
 
@@ -155,6 +157,9 @@ def test_history_is_thinned_evenly_and_keeps_every_evaluation():
     ('{"step": 1}', "list of rows"),
     ('[{"d_loss": 1.0}]', "integer 'step'"),
     ('[{"step": 1, "d_loss": [1, 2]}]', "scalar values"),
+    ('[{"step": 1, "histogram": [1, -2]}]', "class counts under 'histogram'"),
+    ('[{"step": 1, "histogram": "3 0 7"}]', "class counts"),
+    ('[{"step": 1, "histogram": [1.5, 2]}]', "class counts"),
 ])
 def test_malformed_history_is_refused(trained, tmp_path, history, message):
     _, path = trained
@@ -175,3 +180,21 @@ def test_checkpoints_without_history_still_load(trained, tmp_path):
     save_file(ts, str(p), metadata=meta)
     ck = checkpoint.load(str(p))
     assert ck.history == [] and trainer_from_checkpoint(ck).step_count == 60
+
+
+def test_class_histograms_travel_with_an_image_checkpoint(tmp_path):
+    from gan_core.training import presets
+    from gan_core.training.trainer import Trainer
+
+    t = Trainer(presets.get("digits-collapse").config.replace(eval_samples=200, batch_size=16))
+    t.step()
+    first = t.evaluate()["histogram"]
+    t.step()
+    second = t.evaluate()["histogram"]
+    path = tmp_path / "digits.safetensors"
+    checkpoint.save(str(path), t)
+    ck = checkpoint.load(str(path))
+    assert [(r["step"], r["histogram"]) for r in ck.history if "histogram" in r] == [(1, first), (2, second)]
+    assert sum(first) == 200 and len(first) == 10
+    t2 = trainer_from_checkpoint(ck)  # the run's histograms, then this load's evaluation at step 2
+    assert [r["step"] for r in t2.history.rows if "histogram" in r] == [1, 2]

@@ -461,7 +461,8 @@ class Trainer:
             real = self.data.sample(self.cfg.eval_samples, torch.Generator().manual_seed(self.eval_gen_seed))
             m.update(mode_metrics.grid_divergences(real, x, self.data.extent))
         self.metrics = m
-        self.history.add({k: v for k, v in m.items() if not isinstance(v, list)}, keep=True)
+        # scalars for the curves, and the class histogram for the picture of histograms over time
+        self.history.add({k: v for k, v in m.items() if not isinstance(v, list) or k == "histogram"}, keep=True)
         self._last_good = self._snapshot_all()
         return m
 
