@@ -104,7 +104,7 @@ class Train2DEvents:
 
     def config_values(self, cfg, data=None) -> dict:
         """Widget values that show a config (after a preset or checkpoint load)."""
-        w, spec = self.w, models.FAMILIES[cfg.family][0].from_dict(cfg.model).to_dict()
+        w, spec = self.w, models.get(cfg.family).config_cls.from_dict(cfg.model).to_dict()
         out = {w.model[k]: spec[k] for k in MODEL_FIELDS}
         out.update({w.train[k]: getattr(cfg, k) for k in TRAIN_FIELDS})
         name = getattr(data, "name", cfg.dataset)
@@ -116,7 +116,7 @@ class Train2DEvents:
         snap = us.training.snapshot()
         data = data if data is not None else snap.data
         spec = {**snap.cfg.model, **parse_fields(MODEL_FIELDS, model_values)}
-        models.FAMILIES[snap.cfg.family][0].from_dict(spec)  # validate before touching the session
+        models.get(snap.cfg.family).config_cls.from_dict(spec)  # validate before touching the session
         name = getattr(data, "name", snap.cfg.dataset)
         us.training.reset(snap.cfg.replace(model=spec, dataset=name), data=data)
         us.invalidate()

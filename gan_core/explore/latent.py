@@ -252,16 +252,31 @@ def truncate(z: torch.Tensor, psi: float, mean: torch.Tensor) -> torch.Tensor:
     return mean + float(psi) * (z - mean)
 
 
+def displacement(moves, dim: int) -> torch.Tensor:
+    """The sum of slider moves: `moves` is a list of (Directions, slider values) pairs; each value a_k moves
+    the latent by a_k * std_k along direction u_k. Returns a (dim,) displacement."""
+    total = torch.zeros(dim)
+    for dirs, values in moves:
+        if dirs is None:
+            continue
+        a = torch.as_tensor(values, dtype=torch.float32).reshape(-1)
+        if len(a) != len(dirs):
+            raise ValueError(f"{len(dirs)} slider values expected, got {len(a)}")
+        if a.numel():
+            total = total + (a * dirs.std) @ dirs.vectors
+    return total
+
+
+def point(model: LatentModel, base: torch.Tensor, moved: torch.Tensor, psi: float = 1.0) -> torch.Tensor:
+    """The explorer's point: a base latent plus a displacement, truncated by psi toward the mean latent."""
+    return truncate(base + moved, psi, model.mean_latent())
+
+
 def compose(model: LatentModel, seed: int, offsets=None, dirs: Directions | None = None,
             psi: float = 1.0) -> torch.Tensor:
     """The explorer's point: the seed's latent moved by offsets (slider units) along dirs, then truncated."""
-    z = model.latent(seed)
-    if dirs is not None and offsets is not None:
-        a = torch.as_tensor(offsets, dtype=torch.float32).reshape(-1)
-        if len(a) != len(dirs):
-            raise ValueError(f"{len(dirs)} slider values expected, got {len(a)}")
-        z = z + (a * dirs.std) @ dirs.vectors
-    return truncate(z, psi, model.mean_latent())
+    moves = [(dirs, offsets)] if dirs is not None and offsets is not None else []
+    return point(model, model.latent(seed), displacement(moves, model.z_dim), psi)
 
 
 def truncation_grid(model: LatentModel, seeds, psis, label: int | None = None) -> torch.Tensor:

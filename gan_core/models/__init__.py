@@ -1,29 +1,15 @@
-"""Generator and discriminator families. `build(family, config)` makes a (G, D) pair from a config dict."""
+"""Generator and discriminator families. `build(family, config)` makes a (G, D, cfg) triple from a config
+dict; the family registry (`models.registry`) says everything else that differs per family, and
+`models.contract` what every generator offers."""
 
 from __future__ import annotations
 
 from .base import LatentSpec, sample_latent, split_codes
+from .contract import OutputSpec, is_style_based, mean_latent
 from .dcgan import DCGANConfig, DCGANDiscriminator, DCGANGenerator
 from .mlp import MLPConfig, MLPDiscriminator, MLPGenerator
+from .registry import FAMILIES, Family, build, get, output_kind, register
 
-FAMILIES: dict[str, tuple] = {"mlp": (MLPConfig, MLPGenerator, MLPDiscriminator)}
-
-
-def register(name: str, cfg_cls, g_cls, d_cls) -> None:
-    FAMILIES[name] = (cfg_cls, g_cls, d_cls)
-
-
-register("dcgan", DCGANConfig, DCGANGenerator, DCGANDiscriminator)
-
-
-def build(family: str, config: dict):
-    """Build (G, D, cfg) for a family from a plain dict (as stored in checkpoints)."""
-    if family not in FAMILIES:
-        raise ValueError(f"unknown model family {family!r}; known: {', '.join(sorted(FAMILIES))}")
-    cfg_cls, g_cls, d_cls = FAMILIES[family]
-    cfg = cfg_cls.from_dict(config)
-    return g_cls(cfg), d_cls(cfg), cfg
-
-
-__all__ = ["LatentSpec", "sample_latent", "split_codes", "MLPConfig", "MLPGenerator", "MLPDiscriminator",
-           "DCGANConfig", "DCGANGenerator", "DCGANDiscriminator", "build", "FAMILIES"]
+__all__ = ["LatentSpec", "sample_latent", "split_codes", "OutputSpec", "is_style_based", "mean_latent",
+           "MLPConfig", "MLPGenerator", "MLPDiscriminator", "DCGANConfig", "DCGANGenerator",
+           "DCGANDiscriminator", "build", "get", "output_kind", "register", "Family", "FAMILIES"]

@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .base import ConfigMixin, LatentSpec
+from .contract import OutputSpec
 
 IMAGE_SIZES = (16, 32, 64)
 CHANNELS = (1, 3)
@@ -141,14 +142,13 @@ def d_widths(cfg: DCGANConfig) -> list[int]:
 class DCGANGenerator(nn.Module):
     """G(z, c=None): (B, z_dim) [+ labels (B,)] -> images (B, channels, S, S) in [-1, 1]."""
 
-    family = "dcgan"
-
     def __init__(self, cfg: DCGANConfig):
         super().__init__()
         self.cfg = cfg
         codes = cfg.n_cat + cfg.n_cont
         self.latent_spec = LatentSpec(z_dim=cfg.z_dim + codes, noise=cfg.noise, n_classes=cfg.n_classes,
                                       n_cat=cfg.n_cat, n_cont=cfg.n_cont)
+        self.output_spec = OutputSpec("image", cfg.channels, cfg.image_size)
         widths = g_widths(cfg)
         blocks: list[tuple[str, nn.Module]] = [("block0", nn.Sequential(OrderedDict([
             ("fc", nn.Linear(cfg.z_dim + codes + cfg.n_classes, widths[0] * 16, bias=False)),
@@ -204,8 +204,6 @@ class MinibatchStd(nn.Module):
 
 class DCGANDiscriminator(nn.Module):
     """D(x, c=None): images (B, channels, S, S) [+ labels (B,)] -> logits (B, 1)."""
-
-    family = "dcgan"
 
     def __init__(self, cfg: DCGANConfig):
         super().__init__()

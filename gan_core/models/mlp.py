@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from .base import ConfigMixin, LatentSpec
+from .contract import OutputSpec
 
 ACTIVATIONS = ("relu", "leaky_relu", "tanh")
 
@@ -60,12 +61,13 @@ def _stack(n_in: int, hidden: int, layers: int, n_out: int, act: str) -> nn.Sequ
 
 
 class MLPGenerator(nn.Module):
-    family = "mlp"
+    """G(z, c=None): (B, z_dim) -> points (B, x_dim); c is ignored (no conditional MLP)."""
 
     def __init__(self, cfg: MLPConfig):
         super().__init__()
         self.cfg = cfg
         self.latent_spec = LatentSpec(z_dim=cfg.z_dim, noise=cfg.noise)
+        self.output_spec = OutputSpec("points", cfg.x_dim)
         self.net = _stack(cfg.z_dim, cfg.g_hidden, cfg.g_layers, cfg.x_dim, cfg.activation)
 
     def forward(self, z: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
@@ -80,8 +82,6 @@ class MLPGenerator(nn.Module):
 
 
 class MLPDiscriminator(nn.Module):
-    family = "mlp"
-
     def __init__(self, cfg: MLPConfig):
         super().__init__()
         self.cfg = cfg
