@@ -10,7 +10,7 @@ import time
 import torch
 from tqdm import tqdm
 
-from . import checkpoint
+from . import checkpoint, models
 from .device import pick_device, set_threads
 from .training import presets
 from .training.trainer import Trainer, TrainingDiverged, trainer_from_checkpoint
@@ -65,7 +65,7 @@ def cmd_train(args) -> dict:
             raise CLIError("--steps must be at least 1")
         cfg = cfg.replace(steps=args.steps, eval_every=min(cfg.eval_every, args.steps))
     device = _device(args.device)
-    threads = set_threads(args.threads if args.threads else (1 if preset.kind == "2d" else None))
+    threads = set_threads(args.threads if args.threads else models.get(cfg.family).train_threads)
     try:
         os.makedirs(args.out, exist_ok=True)
     except OSError as e:
@@ -122,7 +122,7 @@ def cmd_eval(args) -> dict:
         ck = checkpoint.load(args.checkpoint, device=device)
     except checkpoint.CheckpointError as e:
         raise CLIError(f"{args.checkpoint}: {e}") from None
-    set_threads(1 if ck.train_config.family == "mlp" else None)
+    set_threads(models.get(ck.train_config.family).train_threads)
     if args.inversion:
         return _eval_inversion(args, ck)
     trainer = trainer_from_checkpoint(ck, device=device)
@@ -135,7 +135,7 @@ def cmd_eval(args) -> dict:
 def _eval_inversion(args, ck) -> dict:
     from .explore import latent
 
-    if ck.train_config.family == "mlp":
+    if models.output_kind(ck.train_config.family) == "points":
         raise CLIError(f"{args.checkpoint}: --inversion needs an image generator, this one is a 2D model")
     if not 1 <= args.samples <= 1024:
         raise CLIError("--samples must be between 1 and 1024")

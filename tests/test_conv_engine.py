@@ -10,7 +10,7 @@ from gan_core import losses, models
 from gan_core.models.dcgan import ToImage
 from gan_core.training import presets
 from gan_core.training.conv_engine import DiscriminatorEngine, info_grads
-from gan_core.training.flat import FlatParams
+from gan_core.models.params import FlatParams
 from gan_core.training.trainer import Trainer
 
 
@@ -110,11 +110,11 @@ def test_info_grads_match_the_info_loss():
 def test_trainer_uses_the_engine_only_where_it_applies_and_steps_as_autograd_does():
     cfg = presets.get("digits-dcgan").config.replace(batch_size=16, g_ema=0.0)
     t = Trainer(cfg)
-    assert t._d_engine is not None
-    assert Trainer(cfg.replace(loss="wgan-gp"))._d_engine is None  # second derivatives: autograd
-    assert Trainer(cfg.replace(model={**cfg.model, "d_batchnorm": True}))._d_engine is None
+    assert t.engine == "conv-engine"
+    assert Trainer(cfg.replace(loss="wgan-gp")).engine == "autograd"  # second derivatives: autograd
+    assert Trainer(cfg.replace(model={**cfg.model, "d_batchnorm": True})).engine == "autograd"
     a = Trainer(cfg)
-    a._d_engine = None  # the same trainer through autograd
+    a.use_engine("autograd")  # the same trainer through autograd
     out_t, out_a = t.step(), a.step()  # one round from the same state: D's update, then G's through it
     for ours, want in ((t.d_flat.grad, a.d_flat.grad), (t.g_flat.grad, a.g_flat.grad)):
         assert float((ours - want).norm() / want.norm()) < 1e-5

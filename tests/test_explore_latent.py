@@ -13,6 +13,7 @@ import torch
 from PIL import Image
 from torch import nn
 
+import toy_family
 from gan_core import checkpoint
 from gan_core.data import registry
 from gan_core.explore import latent as lx
@@ -28,8 +29,6 @@ SHIPPED_DIGITS = REPO / "checkpoints" / "digits-dcgan.safetensors"
 
 class LinearG(nn.Module):
     """A linear toy generator x = W z + b, shaped as a 1x4x4 image."""
-
-    family = "linear"
 
     def __init__(self, z_dim: int = 6):
         super().__init__()
@@ -149,7 +148,7 @@ def test_interpolation_passes_through_every_key_exactly(shipped):
 
 def test_arithmetic_on_a_linear_generator_is_exact():
     G = LinearG()
-    m = lx.LatentModel(G, "linear")
+    m = lx.LatentModel(G, toy_family.NAME)
     r = lx.arithmetic(m, [1, 2, 3], [4, 5], [6])
     za, zb, zc = m.latents([1, 2, 3]).mean(0), m.latents([4, 5]).mean(0), m.latent(6)
     assert torch.equal(r["result"], za - zb + zc)

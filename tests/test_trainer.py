@@ -7,6 +7,7 @@ import torch
 
 from gan_core import losses
 from gan_core.training import TrainConfig, Trainer, TrainingDiverged, presets
+from gan_core.training.engines import AutogradEngine, FusedEngine
 
 SMALL = {"g_hidden": 16, "d_hidden": 16, "g_layers": 2, "d_layers": 2, "z_dim": 2}
 
@@ -22,14 +23,14 @@ def test_fused_engine_gradients_equal_autograd(loss, model):
     t = Trainer(TrainConfig(loss=loss, model=model, batch_size=16))
     assert t.engine == "fused"
     real, z = t.real_sampler.next().clone(), t.noise_sampler.next().clone()
-    t._fused.d_step(loss, real, z)
+    fused, auto = FusedEngine(t), AutogradEngine(t)  # same trainer, same weights
+    fused.d_step(real, z)
     gd = t.d_flat.grad.clone()
-    t._fused.g_step(loss)
+    fused.g_step()
     gg = t.g_flat.grad.clone()
-    t._fused = None  # same trainer, same weights, autograd path
-    t._autograd_d_step(real, z)
+    auto.d_step(real, z)
     assert torch.allclose(t.d_flat.grad, gd, atol=1e-6, rtol=1e-5)
-    t._autograd_g_step()
+    auto.g_step()
     assert torch.allclose(t.g_flat.grad, gg, atol=1e-6, rtol=1e-5)
 
 
@@ -136,23 +137,24 @@ def test_joint_d_pass_equals_separate_passes(codes):
     """A D without cross-sample layers judges real and fake in one batch: the same gradient as two passes."""
     model = {"image_size": 16, "g_base": 8, "d_base": 8, "z_dim": 8, "d_batchnorm": False, **codes}
     t = Trainer(TrainConfig(dataset="digits16", family="dcgan", model=model, batch_size=8))
-    assert t._joint_d
-    t._d_engine = None  # autograd here; tests/test_conv_engine.py checks the engine against autograd
+    eng = AutogradEngine(t)  # autograd here; tests/test_conv_engine.py checks the engine against autograd
+    assert eng.joint
     real, z = t.real_sampler.next(), t.noise_sampler.next()
-    r1, f1 = t._autograd_d_step(real, z)
+    r1, f1 = eng.d_step(real, z)
     joint = t.d_flat.grad.clone()
-    t._joint_d = False
-    r2, f2 = t._autograd_d_step(real, z)
+    eng.joint = False
+    r2, f2 = eng.d_step(real, z)
     assert torch.allclose(r1, r2, atol=1e-6) and torch.allclose(f1, f2, atol=1e-6)
     assert torch.allclose(joint, t.d_flat.grad, atol=1e-6) and joint.abs().sum() > 0
     for bn, mbstd in ((True, False), (False, True)):  # BatchNorm or minibatch-std: separate passes
         m = {**model, "d_batchnorm": bn, "minibatch_std": mbstd}
-        assert not Trainer(TrainConfig(dataset="digits16", family="dcgan", model=m, batch_size=8))._joint_d
+        assert not AutogradEngine(Trainer(TrainConfig(dataset="digits16", family="dcgan", model=m,
+                                                      batch_size=8))).joint
 
 
 def test_channels_last_hooks_keep_layouts_and_change_no_value():
     t = Trainer(presets.get("digits-dcgan").config.replace(g_ema=0.0))
-    t._d_engine = None  # the hooks serve D's module forward under autograd
+    t.use_engine("autograd")  # the hooks serve D's module forward under autograd
     seen = {}
     t.G.net.block1.conv.register_forward_hook(lambda m, i, o: seen.__setitem__("g_map", i[0]))
 

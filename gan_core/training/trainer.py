@@ -22,9 +22,9 @@ from ..data import toy2d
 from ..metrics import modes as mode_metrics
 from ..stats import History
 from .config import TrainConfig
-from .conv_engine import DiscriminatorEngine, GeneratorEngine, info_grads
+from ..models import copies
+from .engines import make_engine
 from .flat import FlatOptimizer, FlatParams
-from .fused import FusedGANStep
 
 
 class TrainingDiverged(RuntimeError):
@@ -52,46 +52,6 @@ class ChunkSampler:
         return self.buf[a:b]
 
 
-def _copy_grads(views: list[torch.Tensor], grads) -> None:
-    if all(g is not None for g in grads):
-        torch._foreach_copy_(views, list(grads))  # one call for all
-        return
-    for v, g in zip(views, grads):
-        if g is None:
-            v.zero_()
-        else:
-            v.copy_(g)
-
-
-class _ChannelsLastGrad(torch.autograd.Function):
-    """Identity whose backward hands on the gradient in channels-last layout."""
-
-    @staticmethod
-    def forward(ctx, x):
-        return x.view_as(x)
-
-    @staticmethod
-    def backward(ctx, g):
-        return g.contiguous(memory_format=torch.channels_last)
-
-
-def keep_channels_last(G: torch.nn.Module, D: torch.nn.Module | None = None) -> None:
-    """Keep DCGAN activations and their gradients channels-last where the layers would switch to NCHW.
-
-    G's first block reshapes a vector into a 4x4 map (NCHW) and D's Flatten sends its gradient back as an
-    NCHW map; convolution kernels fed a mix of layouts take slow paths (on the 2-core test machine the
-    generator's first transposed convolution ran 1.5x slower, the discriminator's weight gradient 2.5x).
-    Two hooks copy at those two points instead. The networks compute the same values up to float
-    rounding; other copies of G that must draw exactly the trainer's pictures (the sample grid) get the
-    same hook."""
-    unflatten = getattr(getattr(getattr(G, "net", None), "block0", None), "unflatten", None)
-    if unflatten is not None:
-        unflatten.register_forward_hook(lambda m, i, out: out.contiguous(memory_format=torch.channels_last))
-    flatten = getattr(getattr(D, "features", None), "flatten", None) if D is not None else None
-    if flatten is not None:
-        flatten.register_forward_pre_hook(lambda m, args: (_ChannelsLastGrad.apply(args[0]),))
-
-
 class Trainer:
     def __init__(self, cfg: TrainConfig, data: toy2d.Toy2D | None = None, device: str | torch.device = "cpu"):
         self.cfg = cfg
@@ -101,10 +61,8 @@ class Trainer:
             torch.manual_seed(cfg.seed)
             G, D, self.model_cfg = models.build(cfg.family, cfg.model)
         self.G, self.D = G.to(self.device), D.to(self.device)
-        if cfg.family != "mlp":  # convolutions run faster on NHWC (oneDNN on CPU, cuDNN on GPU)
-            self.G.to(memory_format=torch.channels_last)
-            self.D.to(memory_format=torch.channels_last)
-            keep_channels_last(self.G, self.D)
+        # convolutions run faster on NHWC (oneDNN on CPU, cuDNN on GPU) for families that say so
+        self.layout_hooks = copies.lay_out(cfg.family, self.G, self.D)
         self.g_flat, self.d_flat = FlatParams(self.G), FlatParams(self.D)
         self.opt_g = FlatOptimizer(self.g_flat, cfg.optimizer, cfg.lr_g, (cfg.beta1, cfg.beta2))
         self.opt_d = FlatOptimizer(self.d_flat, cfg.optimizer, cfg.lr_d, (cfg.beta1, cfg.beta2))
@@ -118,9 +76,7 @@ class Trainer:
         self.max_classes: int | None = None
         self.step_count = 0
         self.ema = None
-        self._fused = None
-        self._fake_c = None
-        self._fake_z = None  # the latents of the last fake batch (InfoGAN reads its codes back)
+        self._engine = None
         self.metric_fn: Callable[["Trainer", torch.Tensor], dict] | None = None  # image metrics hook
         self._configure()
         builtin = cfg.dataset in data_registry.IMAGE_SETS and (  # the built-in set, not user images
@@ -147,20 +103,7 @@ class Trainer:
                                              self.batch)
             self.noise_sampler = ChunkSampler(lambda n: models.sample_latent(spec, n, self.gen, self.device),
                                               self.batch)
-        self._codes = spec.has_codes
-        mc = self.model_cfg
-        # D judges each sample on its own (no BatchNorm, no minibatch-std): one pass can take real and fake
-        self._joint_d = (cfg.family == "dcgan" and not getattr(mc, "d_batchnorm", True)
-                         and not getattr(mc, "minibatch_std", True))
-        # such a D also runs without autograd (conv_engine.py), except under WGAN-GP's second derivatives
-        # (on CPU, whose per-op overhead it saves; CUDA keeps autograd)
-        engine = self._joint_d and cfg.loss != "wgan-gp" and self.device.type == "cpu"
-        self._d_engine = DiscriminatorEngine(self.D, self.d_flat) if engine else None
-        # and then G too, which gets d(loss)/d(images) from it
-        self._g_engine = GeneratorEngine(self.G, self.g_flat) if self._d_engine is not None else None
-        self._g_state = None
-        fusable = cfg.family == "mlp" and cfg.loss != "wgan-gp" and not self._codes
-        self._fused = FusedGANStep(self) if fusable else None
+        self._engine = make_engine(self)  # the family registry picks it (fused, conv or autograd)
         if cfg.g_ema > 0 and self.ema is None:
             self.ema = self.g_flat.data.clone()
         elif cfg.g_ema == 0:
@@ -187,9 +130,16 @@ class Trainer:
     @property
     def engine(self) -> str:
         """'fused' (2D MLPs), 'conv-engine' (a per-sample DCGAN discriminator without autograd) or 'autograd'."""
-        if self._fused is not None:
-            return "fused"
-        return "conv-engine" if self._d_engine is not None else "autograd"
+        return self._engine.name
+
+    def use_engine(self, name: str) -> None:
+        """Train with engine `name` ('autograd' always works; 'fused' and 'conv' where their family
+        allows) instead of the registry's pick, e.g. to compare engines on the same weights."""
+        from .engines import ENGINES
+
+        if name not in ENGINES:
+            raise ValueError(f"engine must be one of {', '.join(ENGINES)}, got {name!r}")
+        self._engine = ENGINES[name](self)
 
     def _lrs(self) -> tuple[float, float]:
         c = self.cfg
@@ -234,21 +184,14 @@ class Trainer:
         return out
 
     def _d_update(self) -> tuple[torch.Tensor, torch.Tensor]:
-        real, z = self.real_sampler.next(), self.noise_sampler.next()
-        if self._fused is not None:
-            r, f = self._fused.d_step(self.cfg.loss, real, z)
-        else:
-            r, f = self._autograd_d_step(real, z)
+        r, f = self._engine.d_step(self.real_sampler.next(), self.noise_sampler.next())
         self.opt_d.step()
         if self.cfg.loss == "wgan":
             self.d_flat.data.clamp_(-losses.WGAN_CLIP, losses.WGAN_CLIP)
         return r, f
 
     def _g_update(self) -> torch.Tensor:
-        if self._fused is not None:
-            fl = self._fused.g_step(self.cfg.loss)
-        else:
-            fl = self._autograd_g_step()
+        fl = self._engine.g_step()
         self.opt_g.step()
         if self.ema is not None:  # warm-up: average over about the steps so far until g_ema takes over
             beta = min(self.cfg.g_ema, (1.0 + self.step_count) / (10.0 + self.step_count))
@@ -256,100 +199,17 @@ class Trainer:
         return fl
 
     def _prepare_fake(self) -> None:
-        z = self.noise_sampler.next()
-        if self._fused is not None:
-            with torch.no_grad():
-                self._fused.fake, self._fused.g_inputs = self._fused.g.forward(z)
-        else:
-            z, self._fake_c = z if isinstance(z, tuple) else (z, None)
-            self._generate(z)
-
-    def _generate(self, z: torch.Tensor) -> None:
-        """The fake batch of this round from latents z (and self._fake_c), kept for the G update."""
-        if self._g_engine is not None and self._d_engine is not None:  # the G engine needs D's
-            self._fake, self._g_state = self._g_engine.forward(z, self._fake_c)
-        else:
-            self._fake = self.G(z, self._fake_c) if self._fake_c is not None else self.G(z)
-        self._fake_z = z
-
-    def _judge(self, x: torch.Tensor, c: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """D's logits on x, and Q's code predictions when G has InfoGAN codes (else None)."""
-        if self._codes:
-            return self.D.forward_with_q(x, c)
-        return (self.D(x, c) if c is not None else self.D(x)), None
-
-    def _autograd_d_step(self, real, z):
-        real, real_c = real if isinstance(real, tuple) else (real, None)
-        z, self._fake_c = z if isinstance(z, tuple) else (z, None)
-        cond = self._fake_c is not None
-        self._generate(z)
-        fake = self._fake.detach()
-        if self._d_engine is not None:
-            return self._engine_d_step(real, real_c, fake, z)
-        if self._joint_d:  # no cross-sample layers in D: real and fake in one pass, split afterwards
-            out, q = self._judge(torch.cat([real, fake]), torch.cat([real_c, self._fake_c]) if cond else None)
-            n = len(real)
-            r, f, q = out[:n], out[n:], (None if q is None else q[n:])
-        else:
-            r = self.D(real, real_c) if cond else self.D(real)
-            f, q = self._judge(fake, self._fake_c)
-        loss = losses.d_loss(self.cfg.loss, r, f)
-        if q is not None:  # InfoGAN: Q (on D's features) learns to read the codes back from fakes
-            loss = loss + losses.info_loss(q, *models.split_codes(self.G.latent_spec, z))
-        if self.cfg.loss == "wgan-gp" and not cond:
-            loss = loss + losses.gradient_penalty(self.D, real, fake, self.gen)
-        grads = torch.autograd.grad(loss, self.d_flat.params, allow_unused=True)
-        _copy_grads(self.d_flat.grad_views, grads)
-        return r.detach(), f.detach()
-
-    def _engine_d_step(self, real, real_c, fake, z):
-        cond = self._fake_c is not None
-        n = len(real)
-        out, q, state = self._d_engine.forward(torch.cat([real, fake]),
-                                               torch.cat([real_c, self._fake_c]) if cond else None,
-                                               n if self._codes else None)
-        r, f = out[:n], out[n:]
-        g_r, g_f = losses.d_grads(self.cfg.loss, r, f)
-        g_q = info_grads(q, self.G.latent_spec, z)[1] if self._codes else None
-        self._d_engine.backward(state, torch.cat([g_r, g_f]), g_q, weights=True, inputs=False)
-        return r, f
-
-    def _engine_g_step(self):
-        fl, q, state = self._d_engine.forward(self._fake, self._fake_c, 0 if self._codes else None)
-        g_q = info_grads(q, self.G.latent_spec, self._fake_z)[1] if self._codes else None
-        g_x = self._d_engine.backward(state, losses.g_grads(self.cfg.loss, fl), g_q, weights=False, inputs=True)
-        if self._g_engine is not None and self._g_state is not None:
-            self._g_engine.backward(self._g_state, g_x)
-            self._g_state = None  # the saved activations go; a second G update draws a new batch
-        else:
-            grads = torch.autograd.grad(self._fake, self.g_flat.params, g_x, allow_unused=True)
-            _copy_grads(self.g_flat.grad_views, grads)
-        return fl
-
-    def _autograd_g_step(self):
-        if self._d_engine is not None:
-            return self._engine_g_step()
-        fl, q = self._judge(self._fake, self._fake_c)
-        loss = losses.g_loss(self.cfg.loss, fl)
-        if q is not None:  # InfoGAN: G also makes its codes readable
-            loss = loss + losses.info_loss(q, *models.split_codes(self.G.latent_spec, self._fake_z))
-        grads = torch.autograd.grad(loss, self.g_flat.params, allow_unused=True)
-        _copy_grads(self.g_flat.grad_views, grads)
-        return fl.detach()
+        self._engine.prepare_fake(self.noise_sampler.next())
 
     @contextmanager
     def _d_unrolled(self):
         """Unrolled GAN without second-order terms: G sees D after `unroll` more updates, then D is reset."""
         snap = self.opt_d.snapshot()
-        fake_state = ((self._fused.fake, self._fused.g_inputs) if self._fused
-                      else (self._fake, self._fake_c, self._fake_z, self._g_state))
+        fake_state = self._engine.save_fake()
         try:
             for _ in range(self.cfg.unroll):
                 self._d_update()
-            if self._fused:
-                self._fused.fake, self._fused.g_inputs = fake_state
-            else:
-                self._fake, self._fake_c, self._fake_z, self._g_state = fake_state
+            self._engine.restore_fake(fake_state)
             yield
         finally:
             self.opt_d.restore(snap)
@@ -422,21 +282,9 @@ class Trainer:
     def recalibrate_bn(self, batches: int = 8) -> None:
         """Re-estimate G's BatchNorm statistics for the current (EMA) weights, so that eval-mode samples
         are deterministic per latent and match what training saw."""
-        bns = [m for m in self.G.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
-        if not bns:
-            return
         gen = torch.Generator().manual_seed(self.eval_gen_seed + 1)
-        spec = self.G.latent_spec
-        saved = [m.momentum for m in bns]
-        for m in bns:
-            m.reset_running_stats()
-            m.momentum = None  # cumulative average over the batches below
-        with torch.no_grad(), self.ema_weights(True):
-            for _ in range(batches):
-                z = models.sample_latent(spec, self.batch, gen, self.device)
-                self.G(z, self._random_labels(self.batch)) if spec.n_classes else self.G(z)
-        for m, mom in zip(bns, saved):
-            m.momentum = mom
+        with self.ema_weights(True):
+            copies.recalibrate_bn(self.G, batches, self.batch, gen, label_gen=self.gen, device=self.device)
 
     def evaluate(self) -> dict:
         self.recalibrate_bn()

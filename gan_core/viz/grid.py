@@ -19,8 +19,8 @@ import torch.nn.functional as F
 
 from .. import models
 from ..data.images import grid as tile_grid
-from ..training.flat import FlatParams
-from ..training.trainer import keep_channels_last
+from ..models import copies
+from ..models.params import FlatParams
 
 GUTTER = 1  # pixels between tiles at native resolution (scaled with the grid)
 GUTTER_VALUE = 48  # dark grey gutters
@@ -64,11 +64,8 @@ class GridRenderer:
 
     def _build(self, family: str, model: dict) -> None:
         """A fresh G laid out as the trainer's (channels-last for convolutions), its latents and labels."""
-        G, _, _ = models.build(family, model)
-        if family != "mlp":
-            G.to(memory_format=torch.channels_last)
-            keep_channels_last(G)
-        self.G, self.flat = G, FlatParams(G)
+        G, flat = copies.trainer_layout(family, model)
+        self.G, self.flat = G, flat
         spec = G.latent_spec
         gen = torch.Generator().manual_seed(self.seed)
         if spec.n_classes:
@@ -92,10 +89,7 @@ class GridRenderer:
         if key != self._key:
             self._build(family, model)
             self._key = key
-        if g_state.numel() != self.flat.data.numel():
-            raise ValueError(f"the snapshot holds {g_state.numel()} generator weights, the model config "
-                             f"needs {self.flat.data.numel()}")
-        self.flat.data.copy_(g_state.detach().reshape(-1).to("cpu", torch.float32))
+        copies.load_flat(self.flat, g_state)
 
     @torch.no_grad()
     def samples(self) -> torch.Tensor:

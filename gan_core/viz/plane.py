@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from .. import losses, models
+from ..models import copies
 
 LAYERS = ("heatmap", "real", "fake", "manifold", "gradients")
 REAL_RGB = np.array([27, 120, 55], np.float32)
@@ -44,14 +45,14 @@ class PlaneRenderer:
     def _models(self, snap):
         key = (snap.cfg.family, tuple(sorted(snap.cfg.model.items())))
         if key != self._key:
-            self.G, self.D, _ = models.build(snap.cfg.family, snap.cfg.model)
+            self.G, self.D, self._g_flat, self._d_flat = copies.trainer_layout(snap.cfg.family, snap.cfg.model,
+                                                                               with_d=True)
             self.G.eval()
             self.D.eval()
-            self._gv = torch.nn.utils.parameters_to_vector(self.G.parameters()).detach()
             self._key = key
         # the renderer's copies live on the CPU, whatever device the session trains on
-        torch.nn.utils.vector_to_parameters(snap.g_state.detach().cpu(), self.G.parameters())
-        torch.nn.utils.vector_to_parameters(snap.d_state.detach().cpu(), self.D.parameters())
+        copies.load_flat(self._g_flat, snap.g_state)
+        copies.load_flat(self._d_flat, snap.d_state)
         return self.G, self.D
 
     def _real(self, data) -> torch.Tensor:

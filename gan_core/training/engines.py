@@ -1,0 +1,186 @@
+"""The trainer's engines: what computes one D update's and one G update's gradients into the flat buffers.
+
+Every engine offers the same four calls to `Trainer`:
+- `d_step(real, z) -> (r, f)`: D's gradients for a batch of real samples and latents (the fake batch it
+  generates is kept for the G update that follows); returns D's logits on real and fake;
+- `g_step() -> fake logits`: G's gradients through the (updated) D on the kept fake batch;
+- `prepare_fake(z)`: a new fake batch for a G update (step mode 'g', extra G steps);
+- `save_fake()` / `restore_fake(state)`: keep the fake batch across an unrolled D (Metz et al. 2017).
+
+`AutogradEngine` works for every family; the family registry (`Family.engine`) may pick a faster one:
+`FusedEngine` (2D MLPs without autograd, `fused.py`) or `ConvEngine` (a per-sample DCGAN discriminator
+and its generator without autograd on CPU, `conv_engine.py`). A new family needs only the autograd engine.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from .. import losses, models
+from .conv_engine import DiscriminatorEngine, GeneratorEngine, info_grads
+from .fused import FusedGANStep
+
+
+def copy_grads(views: list[torch.Tensor], grads) -> None:
+    """Copy per-parameter gradients into the flat gradient views (zeros where a gradient is None)."""
+    if all(g is not None for g in grads):
+        torch._foreach_copy_(views, list(grads))  # one call for all
+        return
+    for v, g in zip(views, grads):
+        if g is None:
+            v.zero_()
+        else:
+            v.copy_(g)
+
+
+def _split(batch) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """(tensor, labels or None) from a sampler's output (a tensor, or a (tensor, labels) tuple)."""
+    return batch if isinstance(batch, tuple) else (batch, None)
+
+
+class AutogradEngine:
+    """Gradients by autograd through the modules: any family, any loss (WGAN-GP's penalty included)."""
+
+    name = "autograd"
+
+    def __init__(self, trainer):
+        self.t = trainer
+        fam = models.get(trainer.cfg.family)
+        self.joint = fam.per_sample_d(trainer.model_cfg)  # real and fake through D in one pass
+        self.codes = trainer.G.latent_spec.has_codes
+        self.fake = self.fake_c = self.fake_z = None
+
+    def generate(self, z: torch.Tensor, c: torch.Tensor | None) -> None:
+        """The fake batch of this round from latents z (and labels c), kept for the G update."""
+        self.fake, self.fake_c, self.fake_z = self.t.G(z, c), c, z
+
+    def prepare_fake(self, z) -> None:
+        self.generate(*_split(z))
+
+    def save_fake(self) -> tuple:
+        return (self.fake, self.fake_c, self.fake_z)
+
+    def restore_fake(self, state: tuple) -> None:
+        self.fake, self.fake_c, self.fake_z = state
+
+    def judge(self, x: torch.Tensor, c: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """D's logits on x, and Q's code predictions when G has InfoGAN codes (else None)."""
+        if self.codes:
+            return self.t.D.forward_with_q(x, c)
+        return self.t.D(x, c), None
+
+    def d_step(self, real, z) -> tuple[torch.Tensor, torch.Tensor]:
+        t = self.t
+        (real, real_c), (z, c) = _split(real), _split(z)
+        real_c = real_c if c is not None else None  # real labels matter to a conditional D only
+        self.generate(z, c)
+        fake = self.fake.detach()
+        if self.joint:  # no cross-sample layers in D: real and fake in one pass, split afterwards
+            out, q = self.judge(torch.cat([real, fake]), None if c is None else torch.cat([real_c, c]))
+            n = len(real)
+            r, f, q = out[:n], out[n:], (None if q is None else q[n:])
+        else:
+            r = t.D(real, real_c)
+            f, q = self.judge(fake, c)
+        loss = losses.d_loss(t.cfg.loss, r, f)
+        if q is not None:  # InfoGAN: Q (on D's features) learns to read the codes back from fakes
+            loss = loss + losses.info_loss(q, *models.split_codes(t.G.latent_spec, z))
+        if t.cfg.loss == "wgan-gp" and c is None:
+            loss = loss + losses.gradient_penalty(t.D, real, fake, t.gen)
+        copy_grads(t.d_flat.grad_views, torch.autograd.grad(loss, t.d_flat.params, allow_unused=True))
+        return r.detach(), f.detach()
+
+    def g_step(self) -> torch.Tensor:
+        t = self.t
+        fl, q = self.judge(self.fake, self.fake_c)
+        loss = losses.g_loss(t.cfg.loss, fl)
+        if q is not None:  # InfoGAN: G also makes its codes readable
+            loss = loss + losses.info_loss(q, *models.split_codes(t.G.latent_spec, self.fake_z))
+        copy_grads(t.g_flat.grad_views, torch.autograd.grad(loss, t.g_flat.params, allow_unused=True))
+        return fl.detach()
+
+
+class ConvEngine(AutogradEngine):
+    """A per-sample DCGAN discriminator and its generator without autograd (CPU; see conv_engine.py)."""
+
+    name = "conv-engine"
+
+    def __init__(self, trainer):
+        super().__init__(trainer)
+        self.d_engine = DiscriminatorEngine(trainer.D, trainer.d_flat)
+        self.g_engine = GeneratorEngine(trainer.G, trainer.g_flat)
+        self.g_state = None
+
+    def generate(self, z: torch.Tensor, c: torch.Tensor | None) -> None:
+        self.fake, self.g_state = self.g_engine.forward(z, c)
+        self.fake_c, self.fake_z = c, z
+
+    def save_fake(self) -> tuple:
+        return (*super().save_fake(), self.g_state)
+
+    def restore_fake(self, state: tuple) -> None:
+        *base, self.g_state = state
+        super().restore_fake(tuple(base))
+
+    def d_step(self, real, z) -> tuple[torch.Tensor, torch.Tensor]:
+        t = self.t
+        (real, real_c), (z, c) = _split(real), _split(z)
+        self.generate(z, c)
+        n = len(real)
+        out, q, state = self.d_engine.forward(torch.cat([real, self.fake.detach()]),
+                                              None if c is None else torch.cat([real_c, c]),
+                                              n if self.codes else None)
+        r, f = out[:n], out[n:]
+        g_r, g_f = losses.d_grads(t.cfg.loss, r, f)
+        g_q = info_grads(q, t.G.latent_spec, z)[1] if self.codes else None
+        self.d_engine.backward(state, torch.cat([g_r, g_f]), g_q, weights=True, inputs=False)
+        return r, f
+
+    def g_step(self) -> torch.Tensor:
+        t = self.t
+        fl, q, state = self.d_engine.forward(self.fake, self.fake_c, 0 if self.codes else None)
+        g_q = info_grads(q, t.G.latent_spec, self.fake_z)[1] if self.codes else None
+        g_x = self.d_engine.backward(state, losses.g_grads(t.cfg.loss, fl), g_q, weights=False, inputs=True)
+        if self.g_state is not None:
+            self.g_engine.backward(self.g_state, g_x)
+            self.g_state = None  # the saved activations go; a second G update draws a new batch
+        else:
+            copy_grads(t.g_flat.grad_views, torch.autograd.grad(self.fake, t.g_flat.params, g_x, allow_unused=True))
+        return fl
+
+
+class FusedEngine:
+    """2D MLP GANs without autograd (fused.py): any loss but WGAN-GP, no InfoGAN codes."""
+
+    name = "fused"
+
+    def __init__(self, trainer):
+        self.t = trainer
+        self.step = FusedGANStep(trainer)
+
+    def d_step(self, real, z) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.step.d_step(self.t.cfg.loss, real, z)
+
+    def g_step(self) -> torch.Tensor:
+        return self.step.g_step(self.t.cfg.loss)
+
+    @torch.no_grad()
+    def prepare_fake(self, z) -> None:
+        self.step.fake, self.step.g_inputs = self.step.g.forward(z)
+
+    def save_fake(self) -> tuple:
+        return (self.step.fake, self.step.g_inputs)
+
+    def restore_fake(self, state: tuple) -> None:
+        self.step.fake, self.step.g_inputs = state
+
+
+ENGINES = {"fused": FusedEngine, "conv": ConvEngine, "autograd": AutogradEngine}
+
+
+def make_engine(trainer):
+    """The engine the family registry picks for this trainer's family, loss, device and codes."""
+    fam = models.get(trainer.cfg.family)
+    which = fam.engine(trainer.cfg.loss, trainer.model_cfg, trainer.device.type,
+                       trainer.G.latent_spec.has_codes)
+    return ENGINES[which](trainer)
