@@ -236,7 +236,8 @@ def test_bad_checkpoint_uploads(client, tmp_path):
 
     text = write(tmp_path / "weights.txt", "hello")
     expect_error(client, "Invalid file type", handle_file(text), LAYERS, api_name="/t2d_load_checkpoint")
-    expect_error(client, "not in the list of choices", "../../etc/passwd", LAYERS, api_name="/t2d_load_shipped")
+    expect_error(client, "not in the list of choices", "../../etc/passwd", LAYERS,
+                 api_name="/t2d_load_shipped")
     assert poll(client)["dataset"] == "ring"
 
 
@@ -273,10 +274,11 @@ def test_old_api_names_still_answer(client):
     call(client, "/t2d_load_preset", "collapse-ring", LAYERS)
     via_old, via_new = call(client, "/train_step", LAYERS), call(client, "/t2d_step", LAYERS)
     assert (via_old["step"], via_new["step"]) == (1, 2), "both names step the same session"
-    old_poll, new_poll = client.predict(LAYERS, api_name="/poll_2d"), client.predict(LAYERS, api_name="/t2d_poll")
-    assert status(old_poll) == status(new_poll)
-    assert client.predict("stable-ring", api_name="/describe_preset") == \
-        client.predict("stable-ring", api_name="/t2d_describe_preset") == presets.get("stable-ring").description
+    old_poll = client.predict(LAYERS, api_name="/poll_2d")
+    assert status(old_poll) == status(client.predict(LAYERS, api_name="/t2d_poll"))
+    ring = presets.get("stable-ring").description
+    assert client.predict("stable-ring", api_name="/describe_preset") == ring
+    assert client.predict("stable-ring", api_name="/t2d_describe_preset") == ring
 
 
 # ------------------------------------------------------------------------------------------ session store

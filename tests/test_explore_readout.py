@@ -34,7 +34,7 @@ def test_tradeoff_on_points(ring_model):
     full, mean = readout.tradeoff(ring_model, 1.0), readout.tradeoff(ring_model, 0.0)
     assert set(full) == {"variety (spread of points)", "fidelity (high-quality share)", "modes"}
     assert 0.0 <= full["fidelity (high-quality share)"] <= 1.0
-    assert mean["variety (spread of points)"] == pytest.approx(0.0, abs=1e-4), "psi 0: every sample at the mean"
+    assert mean["variety (spread of points)"] == pytest.approx(0.0, abs=1e-4), "psi 0: all at the mean"
     assert full["variety (spread of points)"] > mean["variety (spread of points)"]
 
 

@@ -13,7 +13,8 @@ from gan_core.explore import latent as lx
 from .sessions import Visitor
 
 TRAININGS = ("train2d", "trainimg")  # the slots that hold a visitor's trainings
-LIVE = {"live:image": ("trainimg", "Train (images)"), "live:2d": ("train2d", "Train (2D)")}  # source -> slot, tab
+LIVE = {"live:image": ("trainimg", "Train (images)"),  # live source -> (its training slot, its tab)
+        "live:2d": ("train2d", "Train (2D)")}
 SNAPSHOT_WAIT_S = 2.0  # how long a copy waits for the training lock
 PAUSED = {  # the notice shown when starting a training paused the visitor's other one, by the paused slot
     "trainimg": "Paused your image training so that this one gets the CPU.",
@@ -73,12 +74,13 @@ class ModelService:
         out = [(f"Your model on {tab}", src) for src, (_, tab) in LIVE.items()]
         for p, meta in shipped(self.checkpoints_dir):
             path = Path(p)
-            out.append((f"Shipped: {path.stem} ({meta['dataset']}, step {meta['step']})", f"ckpt:{path.name}"))
+            label = f"Shipped: {path.stem} ({meta['dataset']}, step {meta['step']})"
+            out.append((label, f"ckpt:{path.name}"))
         return out
 
     @staticmethod
     def is_live(source: str) -> bool:
-        return source in LIVE
+        return isinstance(source, str) and source in LIVE
 
     def live_snapshot(self, visitor: Visitor, source: str):
         """The latest snapshot of the visitor's training behind a live source (created on first use)."""

@@ -9,7 +9,7 @@ from . import presets
 from .config import TrainConfig
 from .trainer import Trainer, trainer_from_checkpoint
 
-UPLOAD_PRESET = "shapes-dcgan"  # training settings for uploads: the DCGAN paper's recipe (Adam 2e-4, beta1 0.5)
+UPLOAD_PRESET = "shapes-dcgan"  # settings for uploads: the DCGAN paper's recipe (Adam 2e-4, beta1 0.5)
 
 
 def upload_config(name: str, size: int, channels: int) -> TrainConfig:

@@ -7,7 +7,6 @@ with the browser tab (`demo.unload`), when idle, or, when the cap is reached, th
 from __future__ import annotations
 
 import math
-import re
 import secrets
 import threading
 from dataclasses import dataclass, field

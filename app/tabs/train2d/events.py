@@ -215,6 +215,6 @@ class Train2DEvents:
 
     @guarded
     def load_shipped(self, request: gr.Request, name, layers):
-        path, what = shipped_file(self.ctx.checkpoints_dir, name, shipped_checkpoints(self.ctx.checkpoints_dir),
-                                  "2D")
+        offered = shipped_checkpoints(self.ctx.checkpoints_dir)
+        path, what = shipped_file(self.ctx.checkpoints_dir, name, offered, "2D")
         return self._load(request, path, what, layers)

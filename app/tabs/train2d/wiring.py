@@ -34,10 +34,10 @@ def wire(w, ev, demo: gr.Blocks) -> None:
            concurrency_id="t2d_poll")
     listen(w.layers.change, ev.poll, layers, shown, "set_layers")
     listen(w.preset.input, ev.describe_preset, [w.preset], [w.preset_info], "describe_preset")
-    listen(w.load_preset.click, ev.load_preset, [w.preset, w.layers], [*ev.config_widgets, w.preset_info, *shown],
-           "load_preset")
-    listen(w.dataset.input, ev.choose_dataset, [w.dataset, w.layers, *model_in], [w.draw_group, w.csv_group, *shown],
-           "choose_dataset")
+    listen(w.load_preset.click, ev.load_preset, [w.preset, w.layers],
+           [*ev.config_widgets, w.preset_info, *shown], "load_preset")
+    listen(w.dataset.input, ev.choose_dataset, [w.dataset, w.layers, *model_in],
+           [w.draw_group, w.csv_group, *shown], "choose_dataset")
     listen(w.use_drawing.click, ev.use_drawing, [w.sketch, w.layers, *model_in], shown, "use_drawing")
     listen(w.csv_file.upload, ev.upload_csv, [w.csv_file, w.layers, *model_in], shown, "upload_csv")
     listen(w.play.click, ev.play, layers, shown, "play")
@@ -47,7 +47,11 @@ def wire(w, ev, demo: gr.Blocks) -> None:
     listen(w.step_d.click, ev.step_d, layers, shown, "step_d")
     listen(w.step_g.click, ev.step_g, layers, shown, "step_g")
     triggers = [c.release if isinstance(c, gr.Slider) else c.input for c in train_in]
-    listen(lambda *a, **k: gr.on(triggers, *a, **k), ev.set_hparams, [w.layers, *train_in], shown, "set_hparams")
+
+    def any_setting(fn, inputs, outputs, **kwargs):  # a trigger for every training setting
+        return gr.on(triggers, fn, inputs, outputs, **kwargs)
+
+    listen(any_setting, ev.set_hparams, [w.layers, *train_in], shown, "set_hparams")
     listen(w.speed.input, ev.set_speed, [w.speed], None, "set_speed")
     panel, loaded = w.ckpt, [*ev.config_widgets, w.preset, w.preset_info, *shown]
     listen(panel.save.click, ev.save_checkpoint, None, [panel.download], "save_checkpoint")

@@ -269,7 +269,8 @@ class ImageEvents:
     @guarded
     def save_checkpoint(self, request: gr.Request):
         us = self._session(request)
-        return save_training(us, self.ctx.session_dir(us.key), "gan-images", "GAN Explorer, Train (images) tab")
+        folder = self.ctx.session_dir(us.key)
+        return save_training(us, folder, "gan-images", "GAN Explorer, Train (images) tab")
 
     def _trainer_for(self, ckpt: checkpoint.Checkpoint, upload: ImageSource | None, what: str) -> Trainer:
         """A trainer continuing from `ckpt`: on its built-in dataset, or on the visitor's uploaded images
