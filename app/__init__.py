@@ -1,4 +1,5 @@
-"""GAN Explorer's Gradio front end: one module per tab, a per-session registry and plot helpers."""
+"""GAN Explorer's Gradio front end: one package per tab (app/tabs/), the parts they share (app/common/)
+and the page-side scripts (app/static/)."""
 
 from .server import build_app
 

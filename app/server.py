@@ -1,10 +1,12 @@
-"""The Gradio app: a one-line header and one tab per `app/tab_*.py` module, sharing the registries of
-per-browser sessions (each with its own current model): one for 2D training, one for image training.
+"""The Gradio app: a one-line header and one tab per package under app/tabs/, sharing one session store
+of per-visitor slots (each visitor's 2D training, image training and explorer state) and the
+current-model service.
 
-A tab module defines `TITLE`, optionally `ORDER` (smaller comes first), and `build(ctx)`, which adds its
-widgets inside the tab (`ctx.tab` while it builds) and wires its events. In Gradio 6 the theme, CSS and
-the allowed file paths are arguments of `launch()`, so `launch_options()` returns them for launch.py and
-the tests.
+A tab package exports `TITLE`, `ORDER` (smaller comes first), `PREFIX` (its api names start with it) and
+`build(ctx)`, which adds its widgets inside the tab (`ctx.tab` while it builds) and wires its events;
+optionally `slot_kind(ctx)` (what it keeps per visitor in the store) and `routes(ctx)` (Starlette routes
+served beside the app). In Gradio 6 the theme, CSS and the allowed file paths are arguments of
+`launch()`, so `launch_options()` returns them, with the tabs' routes, for launch.py and the tests.
 """
 
 from __future__ import annotations
@@ -12,18 +14,16 @@ from __future__ import annotations
 import importlib
 import pkgutil
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import gradio as gr
 
 from gan_core.device import pick_device
-from gan_core.training.session import TrainingSession
 
-from . import tab_trainimg
-from .explore_state import ExploreHub, make_routes
-from .registry import Registry
-from .tab_train2d import default_config  # the model a new visitor starts with
+from . import tabs
+from .common.models import ModelService
+from .common.store import SessionStore
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 HEADER = ("# GAN Explorer\n"
@@ -38,16 +38,18 @@ CSS = """
 
 @dataclass
 class AppContext:
-    """What every tab gets: the device, the folders, the session registries and the Blocks being built."""
+    """What every tab gets: the device, the folders, the session store, the current-model service and
+    the Blocks being built."""
 
     device: str
     data_dir: Path
     checkpoints_dir: Path
-    registry: Registry  # 2D training sessions
-    image_registry: Registry | None = None  # image training sessions (same keys: one of each per visitor)
-    explore_hub: ExploreHub | None = None  # latent explorer states (same keys) and their render tokens
+    caps: dict = field(default_factory=dict)  # slot name -> how many visitors may hold one at once
+    sessions: SessionStore | None = None  # every visitor's slots (trainings, explorer state)
+    models: ModelService | None = None  # where a tab's model comes from; one training per visitor
     demo: gr.Blocks | None = None
     tab: gr.Tab | None = None  # the tab being built
+    tab_modules: list = field(default_factory=list)  # the tab packages, in order
 
     def session_dir(self, key: str) -> Path:
         """<data-dir>/sessions/<session>/, created on demand (the key is sanitised)."""
@@ -56,47 +58,59 @@ class AppContext:
         path.mkdir(parents=True, exist_ok=True)
         return path
 
+    def routes(self) -> list:
+        """The Starlette routes of every tab that serves some."""
+        return [r for mod in self.tab_modules if hasattr(mod, "routes") for r in mod.routes(self)]
+
+    def shutdown(self) -> None:
+        """Stop the janitor and close every visitor's slots (their trainings stop)."""
+        if self.sessions is not None:
+            self.sessions.shutdown()
+
 
 def tab_modules() -> list:
-    """The `app.tab_*` modules, ordered by their ORDER then name."""
-    names = [m.name for m in pkgutil.iter_modules([str(Path(__file__).parent)]) if m.name.startswith("tab_")]
-    mods = [importlib.import_module(f"{__package__}.{n}") for n in sorted(names)]
+    """The packages under app/tabs/, ordered by their ORDER then name."""
+    names = [m.name for m in pkgutil.iter_modules(tabs.__path__) if m.ispkg]
+    mods = [importlib.import_module(f"{tabs.__name__}.{n}") for n in sorted(names)]
     return sorted(mods, key=lambda m: (getattr(m, "ORDER", 100), m.__name__))
+
+
+def default_caps(max_sessions: int) -> dict:
+    """2D trainings and explorer states up to `max_sessions`; image trainings (heavier) half as many."""
+    return {"train2d": max_sessions, "trainimg": max(1, max_sessions // 2), "explore": max_sessions}
 
 
 def build_app(device: str = "auto", data_dir: str | Path = "data", checkpoints_dir: str | Path | None = None,
               max_sessions: int = 16) -> gr.Blocks:
     """Build (not launch) the app. Nothing trains until a visitor presses Train."""
-    dev = str(pick_device(device))
-    registry = Registry(lambda: TrainingSession(default_config(), device=dev), max_sessions=max_sessions)
-    images = Registry(lambda: tab_trainimg.new_session(dev), max_sessions=max(1, max_sessions // 2),
-                      make_renderer=tab_trainimg.new_view)  # a DCGAN session weighs more than a 2D one
-    ctx = AppContext(dev, Path(data_dir).resolve(), Path(checkpoints_dir or REPO_ROOT / "checkpoints"),
-                     registry, images, ExploreHub(max_sessions=max_sessions))
+    ctx = AppContext(str(pick_device(device)), Path(data_dir).resolve(),
+                     Path(checkpoints_dir or REPO_ROOT / "checkpoints"), default_caps(max_sessions))
+    ctx.tab_modules = tab_modules()
+    ctx.sessions = SessionStore([m.slot_kind(ctx) for m in ctx.tab_modules if hasattr(m, "slot_kind")])
+    ctx.models = ModelService(ctx.sessions, ctx.checkpoints_dir)
     # live pictures are new files several times a second: clear cached files older than 15 minutes
     with gr.Blocks(title="GAN Explorer", delete_cache=(300, 900)) as demo:
         ctx.demo = demo
         gr.Markdown(HEADER, elem_id="header")
         with gr.Tabs():
-            for mod in tab_modules():
+            for mod in ctx.tab_modules:
                 with gr.Tab(mod.TITLE, id=mod.__name__.rsplit(".", 1)[-1]) as ctx.tab:
                     mod.build(ctx)
             ctx.tab = None
-        demo.unload(registry.close_request)
-        demo.unload(images.close_request)
-        demo.unload(ctx.explore_hub.close_request)
+        demo.unload(ctx.sessions.close_request)
     demo.app_context = ctx
     return demo
 
 
 def launch_options(data_dir: str | Path = "data", demo: gr.Blocks | None = None) -> dict:
     """Keyword arguments for `demo.launch()`: theme, CSS, an upload size limit, the session folders
-    (where saved checkpoints are written) as allowed file paths, and, given the built `demo`, the latent
-    explorer's render route (a Starlette route handed to the FastAPI app Gradio creates)."""
+    (where saved checkpoints are written) as allowed file paths, and, given the built `demo`, the tabs'
+    routes (e.g. the latent explorer's render route) handed to the FastAPI app Gradio creates."""
     sessions = Path(data_dir).resolve() / "sessions"
     sessions.mkdir(parents=True, exist_ok=True)
     opts = {"theme": gr.themes.Soft(), "css": CSS, "allowed_paths": [str(sessions)], "max_file_size": "100mb"}
-    hub = getattr(getattr(demo, "app_context", None), "explore_hub", None)
-    if hub is not None:
-        opts["app_kwargs"] = {"routes": make_routes(hub)}
+    ctx = getattr(demo, "app_context", None)
+    routes = ctx.routes() if ctx is not None else []
+    if routes:
+        opts["app_kwargs"] = {"routes": routes}
     return opts

@@ -50,7 +50,7 @@ def app(app_data_dir, shipped_dir):
         yield demo
     finally:
         demo.close()
-        demo.app_context.registry.shutdown()
+        demo.app_context.shutdown()
 
 
 @pytest.fixture(scope="session")

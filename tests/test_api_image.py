@@ -70,8 +70,7 @@ def image_app(tmp_path_factory, image_checkpoints):
         yield demo
     finally:
         demo.close()
-        demo.app_context.image_registry.shutdown()
-        demo.app_context.registry.shutdown()
+        demo.app_context.shutdown()
 
 
 @pytest.fixture()
@@ -390,7 +389,7 @@ def test_hostile_uploads_give_clear_errors(client, new_client, tmp_path):
 
 
 def test_timeline_stays_bounded_and_evenly_spread():
-    from app.trainimg_view import Timeline
+    from app.tabs.trainimg.view import Timeline
 
     grid = np.zeros((4, 4, 3), np.uint8)
     t = Timeline(max_items=10)

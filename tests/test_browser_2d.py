@@ -23,8 +23,8 @@ def step_of(text: str) -> int:
 
 @pytest.mark.browser
 def test_collapse_preset_trains_live(page, app, app_url):
-    pg, registry = page, app.app_context.registry
-    known = registry.keys()
+    pg, sessions = page, app.app_context.sessions
+    known = sessions.keys("train2d")
     pg.goto(app_url)
     pg.wait_for_function(f"document.querySelector('{COUNTER}')?.innerText.includes('/ 8')")
 
@@ -51,10 +51,10 @@ def test_collapse_preset_trains_live(page, app, app_url):
     assert paused > 0
     assert pg.locator("#plane img").count() == 1, "the data-space picture is shown"
 
-    mine = registry.keys() - known
+    mine = sessions.keys("train2d") - known
     assert len(mine) == 1, "the page owns exactly one new session"
     pg.close()  # closing the tab ends the session (demo.unload)
     deadline = time.monotonic() + 20
-    while mine & registry.keys():
+    while mine & sessions.keys("train2d"):
         assert time.monotonic() < deadline, "the session was not closed after the page closed"
         time.sleep(0.1)

@@ -1,15 +1,18 @@
-"""The explorer's render route (app.explore_state): a token renders only its own session's model, and
+"""The explorer's render route (app.tabs.explore.route): a token renders only its own session's model, and
 malformed or out-of-range requests are refused with a status and a one-line reason."""
 
 from __future__ import annotations
 
 import io
+import re
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from app.explore_state import SLIDERS, ExploreHub, RouteError
+from app.common.store import SessionStore
+from app.tabs.explore.route import RouteError, by_token, render_query
+from app.tabs.explore.state import SLIDERS, slot_kind
 from gan_core.explore import latent as lx
 from gan_core.training import presets
 from gan_core.training.trainer import Trainer
@@ -22,13 +25,41 @@ def models_pair():
     return lx.LatentModel(img.G, "dcgan", dataset="digits16"), lx.LatentModel(ring.G, "mlp", ring.data)
 
 
+class Ctx:
+    def __init__(self, cap: int):
+        self.caps = {"explore": cap}
+
+
+class Hub:
+    """A session store holding explorer states only, as the route sees it."""
+
+    def __init__(self, cap: int):
+        self.store = SessionStore([slot_kind(Ctx(cap))], sweep_every_s=3600)
+
+    def get(self, key):
+        return self.store.slot(key, "explore")
+
+    def render_query(self, params, query_len=0):
+        return render_query(self.store, params, query_len)
+
+    def close(self, key):
+        self.store.close(key)
+
+    def by_token(self, token):
+        return by_token(self.store, token)
+
+    def __len__(self):
+        return self.store.count("explore")
+
+
 @pytest.fixture()
 def hub(models_pair):
-    h = ExploreHub(max_sessions=4)
+    h = Hub(4)
     a, b = h.get("session-a"), h.get("session-b")
     a.set_model(models_pair[0], "test:image")
     b.set_model(models_pair[1], "test:2d")
-    return h
+    yield h
+    h.store.shutdown()
 
 
 def render(hub, **params) -> np.ndarray:
@@ -38,7 +69,7 @@ def render(hub, **params) -> np.ndarray:
 
 
 def refused(hub, status: int, fragment: str, params: dict, query_len: int = 0) -> None:
-    with pytest.raises(RouteError) as info:
+    with pytest.raises(RouteError, match=re.escape(fragment)) as info:
         hub.render_query(params, query_len)
     assert info.value.status == status and fragment in str(info.value), (info.value.status, str(info.value))
 
@@ -94,10 +125,11 @@ def test_closed_sessions_and_sessions_without_a_model(hub):
 
 
 def test_the_cap_drops_the_least_recently_used(models_pair):
-    h = ExploreHub(max_sessions=2)
+    h = Hub(2)
     first = h.get("one")
     h.get("two")
     h.get("three")
     assert len(h) == 2
-    with pytest.raises(RouteError):
+    with pytest.raises(RouteError, match="unknown or expired"):
         h.by_token(first.token)
+    h.store.shutdown()

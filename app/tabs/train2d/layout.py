@@ -1,6 +1,6 @@
-"""The Train (2D) tab: GAN Lab's experience. Pick a preset or a 2D dataset (or draw / upload one), train a
-small MLP GAN live, and watch D's decision surface, the real and fake points, G's manifold and gradients,
-the mode counter and the loss curves. Layout first, then the wiring; handlers live in train2d_events."""
+"""The Train (2D) tab's layout: the data, training and model panels, the controls, the data-space picture
+with its mode counter, the loss and coverage plots, and the checkpoint panel. Components only; the
+wiring is in .wiring, the handlers in .events."""
 
 from __future__ import annotations
 
@@ -12,20 +12,16 @@ from gan_core.data import toy2d
 from gan_core.losses import LOSSES
 from gan_core.models.mlp import ACTIVATIONS, MLPConfig
 from gan_core.training import presets
-from gan_core.training.config import TrainConfig
 from gan_core.training.session import SPEEDS
 from gan_core.viz.plane import LAYERS
 
-from . import plots
-from .train2d_events import Train2DEvents, shipped_checkpoints
-from .train2d_view import LEGEND, n_modes
+from ...common import plots
+from ...common.checkpoints import checkpoint_panel
+from ...common.choices import EMA_CHOICES, LR_CHOICES
+from .state import DEFAULT_PRESET, default_config, default_data, shipped_checkpoints
+from .view import LEGEND, n_modes
 
-TITLE = "Train (2D)"
-ORDER = 10
-DEFAULT_PRESET = "collapse-ring"
 DEFAULT_LAYERS = ["heatmap", "real", "fake"]
-LR_CHOICES = [1e-5, 3e-5, 1e-4, 2e-4, 3e-4, 5e-4, 1e-3, 2e-3, 3e-3, 5e-3, 1e-2, 3e-2, 0.1]
-EMA_CHOICES = [0.0, 0.9, 0.99, 0.995, 0.999, 0.9999]
 DATASETS = [(name, name) for name in toy2d.BUILTIN] + [("draw your own", "draw"), ("upload CSV", "csv")]
 POLL_SECONDS = 0.3
 
@@ -36,14 +32,6 @@ class Widgets:
 
     model: dict = field(default_factory=dict)  # MLP settings, applied on Reset
     train: dict = field(default_factory=dict)  # training settings, applied live
-
-
-def default_config() -> TrainConfig:
-    return presets.get(DEFAULT_PRESET).config
-
-
-def default_data() -> toy2d.Toy2D:
-    return toy2d.get(default_config().dataset)
 
 
 def _preset_choices() -> list[tuple[str, str]]:
@@ -127,21 +115,6 @@ def _plots_panel(w: Widgets) -> None:
     gr.Markdown(LEGEND, elem_id="legend")
 
 
-def _checkpoint_panel(w: Widgets, ctx) -> None:
-    shipped = shipped_checkpoints(ctx.checkpoints_dir)
-    with gr.Accordion("Checkpoints", open=False):
-        with gr.Row():
-            with gr.Column():
-                w.save = gr.Button("Save checkpoint", elem_id="save-checkpoint")
-                w.download = gr.DownloadButton("Download", visible=False, elem_id="download-checkpoint")
-            w.upload = gr.File(label="Load a checkpoint (.safetensors)", file_types=[".safetensors"],
-                               type="filepath", elem_id="checkpoint-upload")
-            with gr.Column():
-                w.shipped = gr.Dropdown(shipped, value=shipped[0][1] if shipped else None,
-                                        label="Shipped 2D checkpoints", elem_id="shipped-select")
-                w.load_shipped = gr.Button("Load shipped checkpoint", elem_id="load-shipped")
-
-
 def layout(ctx) -> Widgets:
     w = Widgets()
     with gr.Row(equal_height=False):
@@ -154,48 +127,8 @@ def layout(ctx) -> Widgets:
             _view_panel(w)
         with gr.Column(scale=4, min_width=340):
             _plots_panel(w)
-    _checkpoint_panel(w, ctx)
+    w.ckpt = checkpoint_panel(shipped_checkpoints(ctx.checkpoints_dir), "Shipped 2D checkpoints")
     with gr.Accordion("Details (raw status)", open=False):
         w.status = gr.JSON(label="Session status", elem_id="status-json")
     w.timer = gr.Timer(POLL_SECONDS, active=False)
     return w
-
-
-def wire(w: Widgets, ev: Train2DEvents, demo: gr.Blocks) -> None:
-    shown = ev.display
-    quiet = {"show_progress": "hidden"}  # errors show as toasts; the picture stays in place
-    model_in, train_in = list(w.model.values()), list(w.train.values())
-    demo.load(ev.init, [w.layers], shown, api_name="init_2d", **quiet)
-    w.timer.tick(ev.poll, [w.layers], shown, api_name="poll_2d", trigger_mode="once", concurrency_limit=4,
-                 **quiet)
-    w.layers.change(ev.poll, [w.layers], shown, api_name="set_layers", **quiet)
-    w.preset.input(ev.describe_preset, [w.preset], [w.preset_info], api_name="describe_preset", **quiet)
-    w.load_preset.click(ev.load_preset, [w.preset, w.layers], [*ev.config_widgets, w.preset_info, *shown],
-                        api_name="load_preset", **quiet)
-    groups = [w.draw_group, w.csv_group]
-    w.dataset.input(ev.choose_dataset, [w.dataset, w.layers, *model_in], [*groups, *shown],
-                    api_name="choose_dataset", **quiet)
-    w.use_drawing.click(ev.use_drawing, [w.sketch, w.layers, *model_in], shown, api_name="use_drawing",
-                        **quiet)
-    w.csv_file.upload(ev.upload_csv, [w.csv_file, w.layers, *model_in], shown, api_name="upload_csv",
-                      **quiet)
-    w.play.click(ev.play, [w.layers], shown, api_name="train_play", **quiet)
-    w.pause.click(ev.pause, [w.layers], shown, api_name="train_pause", **quiet)
-    w.reset.click(ev.reset, [w.layers, *model_in], shown, api_name="train_reset", **quiet)
-    w.step_both.click(ev.step_both, [w.layers], shown, api_name="train_step", **quiet)
-    w.step_d.click(ev.step_d, [w.layers], shown, api_name="train_step_d", **quiet)
-    w.step_g.click(ev.step_g, [w.layers], shown, api_name="train_step_g", **quiet)
-    triggers = [c.release if isinstance(c, gr.Slider) else c.input for c in train_in]
-    gr.on(triggers, ev.set_hparams, [w.layers, *train_in], shown, api_name="set_hparams", **quiet)
-    w.speed.input(ev.set_speed, [w.speed], None, api_name="set_speed", **quiet)
-    w.save.click(ev.save_checkpoint, None, [w.download], api_name="save_checkpoint", **quiet)
-    loaded = [*ev.config_widgets, w.preset, w.preset_info, *shown]
-    w.upload.upload(ev.load_checkpoint, [w.upload, w.layers], loaded, api_name="load_checkpoint", **quiet)
-    w.load_shipped.click(ev.load_shipped, [w.shipped, w.layers], loaded, api_name="load_shipped", **quiet)
-
-
-def build(ctx) -> None:
-    """Add the tab's contents to the current gr.Tab (called by app.server.build_app)."""
-    w = layout(ctx)
-    wire(w, Train2DEvents(ctx, w), ctx.demo)
-

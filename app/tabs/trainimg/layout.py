@@ -1,7 +1,6 @@
-"""The Train (images) tab: train a DCGAN on digits, shapes, scenes or your own images and watch a
-fixed-noise sample grid refresh live, scrub back through earlier grids, and follow the losses, the class
-histogram and the Frechet distance: mode collapse in images made visible. Layout first, then the wiring;
-handlers live in trainimg_events, what is shown in trainimg_view."""
+"""The Train (images) tab's layout: presets and uploads, the training panel, the controls, the live
+sample grid with its timeline, the loss / FD / class plots and the checkpoint panel. Components only;
+the wiring is in .wiring, the handlers in .events."""
 
 from __future__ import annotations
 
@@ -11,21 +10,17 @@ import gradio as gr
 
 from gan_core.losses import LOSSES
 from gan_core.training import presets
-from gan_core.training.session import SPEEDS, TrainingSession
+from gan_core.training.session import SPEEDS
 
-from . import plots
-from .tab_train2d import EMA_CHOICES, LR_CHOICES
-from .trainimg_events import ImageEvents
-from .trainimg_io import shipped_image_checkpoints
-from .trainimg_view import FD_COLORS, FD_LABEL, LEGEND, ImageView, empty_fd_frame, hist_frame
+from ...common import plots
+from ...common.checkpoints import checkpoint_panel
+from ...common.choices import EMA_CHOICES, LR_CHOICES
+from .state import DEFAULT_PRESET, default_config, shipped_image_checkpoints
+from .view import FD_COLORS, FD_LABEL, LEGEND, empty_fd_frame, hist_frame
 
-TITLE = "Train (images)"
-ORDER = 20
-DEFAULT_PRESET = "digits-dcgan"
 BETA1_CHOICES = [0.0, 0.5, 0.9]
 UPLOAD_TYPES = [".zip", ".png", ".jpg", ".jpeg"]
 POLL_SECONDS = 0.5
-CHUNK_STEPS = 2  # DCGAN steps per hold of the session lock: a poll waits at most about this long
 PLAY_NOTE = ("Training here pauses your *Train (2D)* session if it is running: two trainings on the same "
              "2 CPU cores slow each other down about 10x. The page stays live while a model trains; "
              "evaluations (class histogram, FD) run every few hundred steps and take a few seconds.")
@@ -39,20 +34,6 @@ class Widgets:
     """The tab's components, grouped; handlers return dicts keyed by these."""
 
     train: dict = field(default_factory=dict)  # training settings, applied live
-
-
-def default_config():
-    return presets.get(DEFAULT_PRESET).config
-
-
-def new_session(device: str) -> TrainingSession:
-    """A visitor's image session: the default preset, not yet evaluated (an evaluation takes seconds;
-    the first one runs on the eval_every schedule), training a few steps per hold of its lock."""
-    return TrainingSession(default_config(), device=device, chunk=CHUNK_STEPS, evaluate=False)
-
-
-def new_view() -> ImageView:
-    return ImageView()
 
 
 def _preset_choices() -> list[tuple[str, str]]:
@@ -137,20 +118,6 @@ def _plots_panel(w: Widgets) -> None:
     gr.Markdown(LEGEND, elem_id="img-legend")
 
 
-def _checkpoint_panel(w: Widgets, ctx) -> None:
-    shipped = shipped_image_checkpoints(ctx.checkpoints_dir)
-    with gr.Accordion("Checkpoints", open=False), gr.Row():
-        with gr.Column():
-            w.save = gr.Button("Save checkpoint", elem_id="img-save-checkpoint")
-            w.download = gr.DownloadButton("Download", visible=False, elem_id="img-download-checkpoint")
-        w.ckpt_upload = gr.File(label="Load a checkpoint (.safetensors)", file_types=[".safetensors"],
-                                type="filepath", elem_id="img-checkpoint-upload")
-        with gr.Column():
-            w.shipped = gr.Dropdown(shipped, value=shipped[0][1] if shipped else None,
-                                    label="Load a shipped image checkpoint", elem_id="img-shipped-select")
-            w.load_shipped = gr.Button("Load shipped checkpoint", elem_id="img-load-shipped")
-
-
 def layout(ctx) -> Widgets:
     w = Widgets()
     with gr.Row(equal_height=False):
@@ -162,43 +129,9 @@ def layout(ctx) -> Widgets:
             _grid_panel(w)
         with gr.Column(scale=4, min_width=340):
             _plots_panel(w)
-    _checkpoint_panel(w, ctx)
+    w.ckpt = checkpoint_panel(shipped_image_checkpoints(ctx.checkpoints_dir), "Load a shipped image checkpoint",
+                              prefix="img-")
     with gr.Accordion("Details (raw status)", open=False):
         w.status = gr.JSON(label="Session status", elem_id="img-status-json")
     w.timer = gr.Timer(POLL_SECONDS, active=False)
     return w
-
-
-def wire(w: Widgets, ev: ImageEvents, ctx) -> None:
-    shown, config = ev.display, ev.config_widgets
-    quiet = {"show_progress": "hidden"}  # errors show as toasts; the picture stays in place
-    train_in = list(w.train.values())
-    opened = ctx.tab.select if getattr(ctx, "tab", None) is not None else ctx.demo.load
-    opened(ev.init, None, [*config, *shown], api_name="img_init", **quiet)  # nothing is built before
-    w.timer.tick(ev.poll, None, shown, api_name="img_poll", trigger_mode="once", concurrency_limit=4, **quiet)
-    w.preset.input(ev.describe_preset, [w.preset], [w.preset_info], api_name="img_describe_preset", **quiet)
-    w.load_preset.click(ev.load_preset, [w.preset], [*config, w.preset_info, *shown],
-                        api_name="img_load_preset", **quiet)
-    w.upload.upload(ev.upload_images, [w.upload, w.upload_size, w.upload_colour], [*config, *shown],
-                    api_name="img_upload", **quiet)
-    w.play.click(ev.play, None, shown, api_name="img_play", **quiet)
-    w.pause.click(ev.pause, None, shown, api_name="img_pause", **quiet)
-    w.reset.click(ev.reset, None, shown, api_name="img_reset", **quiet)
-    w.step_both.click(ev.step_both, None, shown, api_name="img_step", **quiet)
-    w.step_d.click(ev.step_d, None, shown, api_name="img_step_d", **quiet)
-    w.step_g.click(ev.step_g, None, shown, api_name="img_step_g", **quiet)
-    triggers = [c.release if isinstance(c, gr.Slider) else c.input for c in train_in]
-    gr.on(triggers, ev.set_hparams, train_in, shown, api_name="img_set_hparams", **quiet)
-    w.speed.input(ev.set_speed, [w.speed], None, api_name="img_set_speed", **quiet)
-    w.timeline.release(ev.scrub, [w.timeline], shown, api_name="img_scrub", **quiet)
-    w.follow.input(ev.follow, [w.follow], shown, api_name="img_follow", **quiet)
-    w.save.click(ev.save_checkpoint, None, [w.download], api_name="img_save_checkpoint", **quiet)
-    loaded = [*config, w.preset, w.preset_info, *shown]
-    w.ckpt_upload.upload(ev.load_checkpoint, [w.ckpt_upload], loaded, api_name="img_load_checkpoint", **quiet)
-    w.load_shipped.click(ev.load_shipped, [w.shipped], loaded, api_name="img_load_shipped", **quiet)
-
-
-def build(ctx) -> None:
-    """Add the tab's contents to the current gr.Tab (called by app.server.build_app)."""
-    w = layout(ctx)
-    wire(w, ImageEvents(ctx, w), ctx)

@@ -1,85 +1,33 @@
-"""The Latent explorer tab: drag sliders along principal directions (or single latent dimensions) and
-watch the generator's output follow live; truncation, interpolation (GIF), latent arithmetic and
-inversion. It explores the visitor's current model (live from either Train tab) or a shipped one.
-
-While a slider moves, the picture does not go through Gradio's event queue: the script below sends the
-slider values straight to the render route of app.explore_state (one request in flight, newest values
-win). On release, a normal Gradio event (`explore_move`) stores the values and updates the readout.
-"""
+"""The Latent explorer tab's layout: the model row, then the Sliders, Truncation, Interpolation,
+Arithmetic and Inversion sub-tabs. The live picture loads the page-side script app/static/explore_live.js
+(read here, with the slider count and the route filled in). Components only; wiring in .wiring."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import gradio as gr
 
-from .explore_events import TARGET_KINDS, ExploreEvents, source_choices
-from .explore_state import BASES, PSI_MAX, ROUTE, SLIDER_MAX, SLIDERS
+from .parse import TARGET_KINDS
+from .state import BASES, PSI_MAX, ROUTE, SLIDER_MAX, SLIDERS
 
-TITLE = "Latent explorer"
-ORDER = 30
 INTRO = ("Every picture here comes from the generator you choose under **Model**: your model from a Train "
          "tab (copied when you open this tab; press *Use* again to copy newer weights) or a shipped one. "
          "Sliders move the latent **z** along principal directions found as GANSpace does (PCA of the "
          "generator's first layer, regressed back to z), in units of each direction's standard deviation, "
          "or along single latent dimensions. The picture follows the slider as you drag.")
 
-# The fast path. Bound once per page: any input inside a `.lx-live` slider sends the slider values to the
-# render route; one request is in flight at a time, and when it returns, the newest values go next. The
-# picture is decoded off the main thread (createImageBitmap) and drawn into a canvas that takes the place
-# of the first <img>; an <img> would wait for a frame to decode.
-# window.__lx keeps counters (shown frames, input-to-shown latencies in ms) that the latency bench reads.
-LIVE_JS = """
-if (!window.__lx) {
-  const S = window.__lx = {busy: false, pending: false, first: null, n: 0, shown: 0, lat: [], wait: [], fetch: [], err: null};
-  const q = (sel) => document.querySelector(sel);
-  const params = () => {
-    const img = q('#lx-view img.lx-img');
-    if (!img) return null;
-    const p = new URLSearchParams({t: img.dataset.token});
-    const psi = q('#lx-psi input[type=range]');
-    if (psi) p.set('psi', psi.value);
-    for (let i = 0; i < %(sliders)d; i++) {
-      const el = q('#lx-s' + i + ' input[type=range]');
-      if (el) p.set('v' + i, el.value);
-    }
-    return p;
-  };
-  const pump = async () => {
-    if (S.busy) { S.pending = true; return; }
-    S.busy = true;
-    try {
-      do {
-        S.pending = false;
-        const t0 = S.first; S.first = null;
-        const p = params();
-        if (!p) break;
-        p.set('r', String(++S.n));
-        const t1 = performance.now();
-        const res = await fetch('%(route)s?' + p.toString(), {cache: 'no-store'});
-        if (!res.ok) { S.err = await res.text(); continue; }
-        const bmp = await createImageBitmap(await res.blob());
-        const img = q('#lx-view img.lx-img'), cv = q('#lx-view canvas.lx-canvas');
-        if (!img || !cv) { bmp.close(); break; }
-        if (cv.width !== bmp.width || cv.height !== bmp.height) { cv.width = bmp.width; cv.height = bmp.height; }
-        cv.getContext('2d').drawImage(bmp, 0, 0);
-        bmp.close();
-        if (cv.style.display === 'none') { cv.style.width = img.style.width; cv.style.display = 'block'; img.style.display = 'none'; }
-        S.shown++;
-        const t2 = performance.now();
-        if (t0 !== null) { S.lat.push(t2 - t0); S.wait.push(t1 - t0); S.fetch.push(t2 - t1); }
-      } while (S.pending);
-    } catch (e) { S.err = String(e); }
-    finally { S.busy = false; }
-  };
-  document.addEventListener('input', (e) => {
-    const t = e.target;
-    if (!t || !t.closest || !t.closest('.lx-live')) return;
-    if (S.first === null) S.first = performance.now();
-    if (t.type === 'range') pump(); else setTimeout(pump, 0);
-  });
-}
-""" % {"sliders": SLIDERS, "route": ROUTE.lstrip("/")}
+STATIC = Path(__file__).resolve().parents[2] / "static"
+
+
+def live_js() -> str:
+    """The page-side script of the fast path (app/static/explore_live.js), with the number of sliders
+    and the render route filled in."""
+    lines = (STATIC / "explore_live.js").read_text(encoding="utf-8").splitlines()
+    while lines and lines[0].startswith("//"):  # the header comment stays in the file
+        lines.pop(0)
+    return "\n".join(lines) % {"sliders": SLIDERS, "route": ROUTE.lstrip("/")}
 
 
 @dataclass
@@ -88,7 +36,7 @@ class Widgets:
 
 
 def _model_row(w: Widgets, ctx) -> None:
-    choices = source_choices(ctx.checkpoints_dir)
+    choices = ctx.models.source_choices()
     with gr.Row(equal_height=True):
         w.source = gr.Dropdown(choices, value=None, label="Model", scale=4, elem_id="lx-source")
         w.use = gr.Button("Use", variant="primary", scale=1, min_width=80, elem_id="lx-use")
@@ -98,7 +46,7 @@ def _model_row(w: Widgets, ctx) -> None:
 def _sliders_tab(w: Widgets) -> None:
     with gr.Row(equal_height=False):
         with gr.Column(scale=5, min_width=340):
-            w.view = gr.HTML("<div class='lx-empty'>Loading…</div>", elem_id="lx-view", js_on_load=LIVE_JS,
+            w.view = gr.HTML("<div class='lx-empty'>Loading…</div>", elem_id="lx-view", js_on_load=live_js(),
                              padding=False)
             w.readout = gr.Markdown("", elem_id="lx-readout")
             with gr.Row():
@@ -218,38 +166,3 @@ def layout(ctx) -> Widgets:
         with gr.Tab("Inversion", id="lx-inversion"):
             _inversion_tab(w)
     return w
-
-
-def wire(w: Widgets, ev: ExploreEvents, ctx) -> None:
-    quiet = {"show_progress": "hidden"}
-    model_out, point_out = ev.model_outputs, ev.point_outputs
-    opened = ctx.tab.select if getattr(ctx, "tab", None) is not None else ctx.demo.load
-    opened(ev.init, None, model_out, api_name="explore_init", **quiet)
-    w.use.click(ev.use_source, [w.source], model_out, api_name="explore_use", show_progress="minimal")
-    w.seed.submit(ev.set_seed, [w.seed], [w.seed, *point_out], api_name="explore_seed", **quiet)
-    w.random.click(ev.random_seed, None, [w.seed, *point_out], api_name="explore_random", **quiet)
-    w.label.input(ev.set_label, [w.label], point_out, api_name="explore_class", **quiet)
-    w.basis.input(ev.set_basis, [w.basis], point_out, api_name="explore_basis", **quiet)
-    w.page.input(ev.set_page, [w.page], point_out, api_name="explore_page", **quiet)
-    gr.on([w.psi.release, *(s.release for s in w.sliders)], ev.move, [w.psi, *w.sliders],
-          [w.view, w.readout], api_name="explore_move", trigger_mode="always_last", **quiet)
-    w.reset.click(ev.reset, None, point_out, api_name="explore_reset", **quiet)
-    w.save_dir.click(ev.save_direction, [w.dir_name], [w.saved_list], api_name="explore_save_direction", **quiet)
-    w.download.click(ev.download, None, [w.download_file], api_name="explore_save_picture", **quiet)
-    w.trunc_go.click(ev.truncation, [w.trunc_psis, w.trunc_first, w.trunc_n],
-                     [w.trunc_picture, w.trunc_table, w.trunc_caption], api_name="explore_truncation")
-    w.interp_go.click(ev.interpolate, [w.interp_seeds, w.interp_frames, w.interp_mode],
-                      [w.interp_strip, w.interp_gif, w.interp_caption, w.interp_download],
-                      api_name="explore_interpolate")
-    w.browse_go.click(ev.browse, [w.browse_first], [w.gallery], api_name="explore_browse")
-    w.arith_go.click(ev.arithmetic, [w.arith_a, w.arith_b, w.arith_c], [w.arith_picture, w.arith_caption],
-                     api_name="explore_arithmetic")
-    w.inv_go.click(ev.invert, [w.inv_kind, w.inv_index, w.inv_upload], [w.inv_picture, w.inv_readout],
-                   api_name="explore_invert")
-    w.inv_use.click(ev.explore_inverted, None, [w.label, *point_out], api_name="explore_use_inverted", **quiet)
-    w.mre_go.click(ev.mre, [w.mre_n], [w.mre_table, w.mre_readout], api_name="explore_mre")
-
-
-def build(ctx) -> None:
-    w = layout(ctx)
-    wire(w, ExploreEvents(ctx, w), ctx)

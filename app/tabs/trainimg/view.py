@@ -21,8 +21,8 @@ from gan_core.metrics import image_eval
 from gan_core.training.session import Snapshot
 from gan_core.viz.grid import GridRenderer, display_scale, enlarge
 
-from . import plots
-from .train2d_view import STATE_LABELS
+from ...common import plots
+from ...common.choices import STATE_LABELS
 
 MAX_HIST_LOG = 40  # evaluations kept for the histogram-over-time picture
 FD_SERIES = {cm.FD: "FD", cm.FD_FLOOR: "real-vs-real floor"}
@@ -104,7 +104,7 @@ class Timeline:
 
 
 class ImageView:
-    """One browser session's image tab memory (the registry keeps it as the session's renderer)."""
+    """One visitor's image tab memory (its training slot keeps it as the renderer)."""
 
     def __init__(self):
         self.renderer = GridRenderer()

@@ -3,11 +3,8 @@ returns widget values; bad input becomes a gr.Error with a one-line reason, and 
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
-import re
-import time
 from pathlib import Path
 
 import gradio as gr
@@ -17,56 +14,21 @@ from gan_core.data import toy2d
 from gan_core.training import presets
 from gan_core.training.trainer import TrainingDiverged, trainer_from_checkpoint
 
-from . import plots
-from .train2d_view import counter_markdown, drawing_mask, n_modes, status_record
+from ...common import plots
+from ...common.checkpoints import save_training, shipped_file, uploaded
+from ...common.guard import guarded, parse_fields
+from ...common.models import require_output, start_training
+from .state import SLOT, shipped_checkpoints
+from .view import counter_markdown, drawing_mask, n_modes, status_record
 
 log = logging.getLogger(__name__)
 
 MODEL_FIELDS = ("g_hidden", "g_layers", "d_hidden", "d_layers", "activation", "d_activation", "z_dim",
                 "noise", "pack")
 TRAIN_FIELDS = ("loss", "optimizer", "lr_d", "lr_g", "d_steps", "batch_size", "unroll", "g_ema")
-INT_FIELDS = {"g_hidden", "g_layers", "d_hidden", "d_layers", "z_dim", "pack", "d_steps", "batch_size",
-              "unroll"}
-FLOAT_FIELDS = {"lr_d", "lr_g", "g_ema"}
 MAX_CSV_BYTES = 10 * 2**20
-EXPECTED = (toy2d.PointsError, checkpoint.CheckpointError, ValueError, TypeError, KeyError)
-
-
-def guarded(fn):
-    """Turn expected failures into a gr.Error carrying their message; log and summarise anything else."""
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except gr.Error:
-            raise
-        except EXPECTED as e:
-            raise gr.Error(str(e).strip("'\"")) from None
-        except Exception as e:
-            log.exception("unexpected error in %s", fn.__name__)
-            raise gr.Error(f"Unexpected error ({type(e).__name__}): {e}") from None
-    return wrapper
-
-
-def parse_fields(names: tuple[str, ...], values) -> dict:
-    """Widget values -> typed settings, with a clear message for a value that is not a number."""
-    out = {}
-    for name, v in zip(names, values):
-        try:
-            out[name] = int(float(v)) if name in INT_FIELDS else float(v) if name in FLOAT_FIELDS else v
-        except (TypeError, ValueError):
-            raise ValueError(f"{name} must be a number, got {v!r}") from None
-    return out
-
-
-def shipped_checkpoints(folder: Path) -> list[tuple[str, str]]:
-    """(label, file name) of the 2D (mlp family) checkpoints in `folder`; unreadable files are left out."""
-    return [(f"{Path(p).stem} ({meta['dataset']}, step {meta['step']})", Path(p).name)
-            for p, meta in checkpoint.readable(folder) if meta["family"] == "mlp"]
-
-
 class Train2DEvents:
-    """Handlers bound to the tab's widgets `w` and the app context `ctx` (registry, folders, device)."""
+    """Handlers bound to the tab's widgets `w` and the app context `ctx` (session store, folders, device)."""
 
     def __init__(self, ctx, w):
         self.ctx, self.w = ctx, w
@@ -123,7 +85,7 @@ class Train2DEvents:
         return self.view(us, layers, force=True)
 
     def _session(self, request: gr.Request):
-        return self.ctx.registry.get(request)
+        return self.ctx.sessions.slot(request, SLOT)
 
     # ----- page and presets ------------------------------------------------------------------------------
     @guarded
@@ -183,13 +145,11 @@ class Train2DEvents:
     # ----- training controls -----------------------------------------------------------------------------
     @guarded
     def play(self, request: gr.Request, layers):
-        us = self._session(request)
-        other = self.ctx.image_registry.peek(us.key) if self.ctx.image_registry else None
-        if other is not None and other.training.state == "running":  # two trainings would share 2 cores
-            other.training.pause()
-            gr.Info("Paused your image training so that this one gets the CPU.")
-        us.training.play()
-        return self.view(us, layers)
+        visitor = self.ctx.sessions.visitor(request)
+        notice = start_training(visitor, SLOT)  # two trainings would share 2 cores
+        if notice:
+            gr.Info(notice)
+        return self.view(visitor.slot(SLOT), layers)
 
     @guarded
     def pause(self, request: gr.Request, layers):
@@ -232,20 +192,12 @@ class Train2DEvents:
     @guarded
     def save_checkpoint(self, request: gr.Request):
         us = self._session(request)
-        snap = us.training.snapshot()
-        folder = self.ctx.session_dir(us.key)
-        name = re.sub(r"[^A-Za-z0-9_.-]+", "-", getattr(snap.data, "name", "data"))
-        path = folder / f"gan2d-{name}-step{snap.step}-{time.strftime('%H%M%S')}.safetensors"
-        us.training.save_checkpoint(str(path), card={"source": "GAN Explorer, Train (2D) tab"})
-        gr.Info(f"Saved step {snap.step}; use the download button to keep the file.")
-        return gr.DownloadButton(value=str(path), visible=True, label=f"Download {path.name}")
+        return save_training(us, self.ctx.session_dir(us.key), "gan2d", "GAN Explorer, Train (2D) tab")
 
-    def _load(self, request, path: str, layers, what: str):
+    def _load(self, request, path: str, what: str, layers):
         us = self._session(request)
-        meta = checkpoint.read_meta(path)
-        if meta["family"] != "mlp":
-            raise checkpoint.CheckpointError(
-                f"{what} holds a {meta['family']!r} model; this tab trains 2D MLP models (family 'mlp')")
+        require_output(checkpoint.read_meta(path), "points", what,
+                       "an image model; this tab trains 2D models (load it on the Train (images) tab)")
         try:
             trainer = trainer_from_checkpoint(checkpoint.load(path, self.ctx.device), self.ctx.device)
         except TrainingDiverged as e:
@@ -259,15 +211,10 @@ class Train2DEvents:
 
     @guarded
     def load_checkpoint(self, request: gr.Request, path, layers):
-        if not path:
-            raise checkpoint.CheckpointError("no file was uploaded")
-        if not str(path).endswith(".safetensors"):
-            raise checkpoint.CheckpointError(f"{Path(path).name} is not a .safetensors file")
-        return self._load(request, str(path), layers, f"the uploaded file {Path(path).name}")
+        return self._load(request, *uploaded(path), layers)
 
     @guarded
     def load_shipped(self, request: gr.Request, name, layers):
-        known = {n for _, n in shipped_checkpoints(self.ctx.checkpoints_dir)}
-        if not name or name not in known:
-            raise checkpoint.CheckpointError(f"no shipped 2D checkpoint named {name!r}")
-        return self._load(request, str(self.ctx.checkpoints_dir / name), layers, f"checkpoint {name}")
+        offered = shipped_checkpoints(self.ctx.checkpoints_dir)
+        path, what = shipped_file(self.ctx.checkpoints_dir, name, offered, "2D")
+        return self._load(request, path, what, layers)

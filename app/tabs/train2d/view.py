@@ -10,6 +10,8 @@ import numpy as np
 from gan_core.metrics import modes as mode_metrics
 from gan_core.training.session import Snapshot
 
+from ...common.choices import STATE_LABELS
+
 LEGEND = """
 **How to read the picture**
 
@@ -31,9 +33,6 @@ and JS divergences between histograms of real and fake points on a 20 x 20 grid 
 **Mode collapse** is when the purple dots pile onto a few of the real clusters: the counter above drops
 below the number of modes. With the collapse preset, watch the fakes hop from mode to mode.
 """
-
-STATE_LABELS = {"idle": "ready", "running": "training", "paused": "paused", "diverged": "diverged"}
-
 
 def n_modes(data) -> int | None:
     modes = getattr(data, "modes", None)

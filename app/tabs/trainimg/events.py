@@ -9,23 +9,23 @@ from snapshots by the session's own GridRenderer, never from the live trainer.
 
 from __future__ import annotations
 
-import re
-import time
-from pathlib import Path
-
 import gradio as gr
 
 from gan_core import checkpoint
 from gan_core.data import registry as data_registry
 from gan_core.data.source import ImageSource
+from gan_core.data.uploads import load_uploads
 from gan_core.device import set_threads
 from gan_core.training import presets
 from gan_core.training.trainer import Trainer, TrainingDiverged, trainer_from_checkpoint
+from gan_core.training.uploads import fits_upload, restore_on, upload_config
 
-from . import plots
-from .train2d_events import guarded
-from .trainimg_io import load_uploads, restore_on, shipped_image_checkpoints, upload_config
-from .trainimg_view import (
+from ...common import plots
+from ...common.checkpoints import save_training, shipped_file, uploaded
+from ...common.guard import guarded, parse_fields
+from ...common.models import require_output, start_training
+from .state import SLOT, shipped_image_checkpoints
+from .view import (
     ImageView,
     class_history_picture,
     class_names,
@@ -39,30 +39,15 @@ from .trainimg_view import (
 )
 
 TRAIN_FIELDS = ("loss", "optimizer", "beta1", "lr_d", "lr_g", "d_steps", "batch_size", "g_ema")
-INT_FIELDS = {"d_steps", "batch_size"}
-FLOAT_FIELDS = {"beta1", "lr_d", "lr_g", "g_ema"}
 # torch's intra-op thread count is process-wide (set in one thread, it holds in every thread), so one
 # visitor's DCGAN on two threads would oversubscribe the cores for every other training and every render
 # (measured: about 10x slower each). Each training therefore runs on one thread, as launch.py sets.
 TRAIN_THREADS = 1
 SNAPSHOT_WAIT_S = 0.25  # a poll waits this long for the training lock, then shows the previous snapshot
-PAUSED_2D = ("Paused your Train (2D) session: two trainings on this machine's 2 CPU cores would slow each "
-             "other down about 10x.")
-
-
-def parse_hparams(values) -> dict:
-    """Training widget values -> typed settings, with a clear message for a value that is not a number."""
-    out = {}
-    for name, v in zip(TRAIN_FIELDS, values):
-        try:
-            out[name] = int(float(v)) if name in INT_FIELDS else float(v) if name in FLOAT_FIELDS else v
-        except (TypeError, ValueError):
-            raise ValueError(f"{name} must be a number, got {v!r}") from None
-    return out
 
 
 class ImageEvents:
-    """Handlers bound to the tab's widgets `w` and the app context `ctx` (registries, folders, device)."""
+    """Handlers bound to the tab's widgets `w` and the app context `ctx` (session store, folders, device)."""
 
     def __init__(self, ctx, w):
         self.ctx, self.w = ctx, w
@@ -138,7 +123,7 @@ class ImageEvents:
         return {self.w.train[k]: getattr(cfg, k) for k in TRAIN_FIELDS}
 
     def _session(self, request: gr.Request):
-        return self.ctx.image_registry.get(request)
+        return self.ctx.sessions.slot(request, SLOT)
 
     def _install(self, us, trainer: Trainer, message: str) -> None:
         """Make `trainer` the session's (paused) trainer and start a new timeline."""
@@ -180,13 +165,11 @@ class ImageEvents:
     @guarded
     def play(self, request: gr.Request):
         set_threads(TRAIN_THREADS)
-        us = self._session(request)
-        other = self.ctx.registry.peek(us.key)
-        if other is not None and other.training.state == "running":
-            other.training.pause()
-            gr.Info(PAUSED_2D)
-        us.training.play()
-        return self.view(us)
+        visitor = self.ctx.sessions.visitor(request)
+        notice = start_training(visitor, SLOT)
+        if notice:
+            gr.Info(notice)
+        return self.view(visitor.slot(SLOT))
 
     @guarded
     def pause(self, request: gr.Request):
@@ -225,7 +208,7 @@ class ImageEvents:
     @guarded
     def set_hparams(self, request: gr.Request, *values):
         us = self._session(request)
-        us.training.set_hparams(**parse_hparams(values))
+        us.training.set_hparams(**parse_fields(TRAIN_FIELDS, values))
         return self.view(us)
 
     @guarded
@@ -286,13 +269,8 @@ class ImageEvents:
     @guarded
     def save_checkpoint(self, request: gr.Request):
         us = self._session(request)
-        snap = us.training.snapshot()
         folder = self.ctx.session_dir(us.key)
-        name = re.sub(r"[^A-Za-z0-9_.-]+", "-", getattr(snap.data, "name", "data"))
-        path = folder / f"gan-images-{name}-step{snap.step}-{time.strftime('%H%M%S')}.safetensors"
-        us.training.save_checkpoint(str(path), card={"source": "GAN Explorer, Train (images) tab"})
-        gr.Info(f"Saved step {snap.step}; use the download button to keep the file.")
-        return gr.DownloadButton(value=str(path), visible=True, label=f"Download {path.name}")
+        return save_training(us, folder, "gan-images", "GAN Explorer, Train (images) tab")
 
     def _trainer_for(self, ckpt: checkpoint.Checkpoint, upload: ImageSource | None, what: str) -> Trainer:
         """A trainer continuing from `ckpt`: on its built-in dataset, or on the visitor's uploaded images
@@ -302,9 +280,7 @@ class ImageEvents:
             if cfg.dataset in data_registry.IMAGE_SETS:
                 return trainer_from_checkpoint(ckpt, dev)
             spec = ckpt.G.cfg
-            fits = (upload is not None and upload.name == cfg.dataset
-                    and upload.dataset.size == spec.image_size and upload.dataset.channels == spec.channels)
-            if not fits:
+            if not fits_upload(ckpt, upload):
                 colour = "grey" if spec.channels == 1 else "colour"
                 raise checkpoint.CheckpointError(
                     f"{what} was trained on uploaded images ({cfg.dataset!r}), which checkpoints do not "
@@ -315,10 +291,7 @@ class ImageEvents:
 
     def _load(self, request, path: str, what: str):
         us = self._session(request)
-        meta = checkpoint.read_meta(path)
-        if meta["family"] == "mlp":
-            raise checkpoint.CheckpointError(f"{what} holds a 2D model (family 'mlp'); load it on the "
-                                             "Train (2D) tab")
+        require_output(checkpoint.read_meta(path), "image", what, "a 2D model; load it on the Train (2D) tab")
         ckpt = checkpoint.load(path, self.ctx.device)
         us.training.pause()
         trainer = self._trainer_for(ckpt, us.renderer.upload, what)
@@ -330,15 +303,9 @@ class ImageEvents:
 
     @guarded
     def load_checkpoint(self, request: gr.Request, path):
-        if not path:
-            raise checkpoint.CheckpointError("no file was uploaded")
-        if not str(path).endswith(".safetensors"):
-            raise checkpoint.CheckpointError(f"{Path(path).name} is not a .safetensors file")
-        return self._load(request, str(path), f"the uploaded file {Path(path).name}")
+        return self._load(request, *uploaded(path))
 
     @guarded
     def load_shipped(self, request: gr.Request, name):
-        known = {n for _, n in shipped_image_checkpoints(self.ctx.checkpoints_dir)}
-        if not name or name not in known:
-            raise checkpoint.CheckpointError(f"no shipped image checkpoint named {name!r}")
-        return self._load(request, str(self.ctx.checkpoints_dir / name), f"checkpoint {name}")
+        offered = shipped_image_checkpoints(self.ctx.checkpoints_dir)
+        return self._load(request, *shipped_file(self.ctx.checkpoints_dir, name, offered, "image"))

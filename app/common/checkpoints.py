@@ -1,0 +1,65 @@
+"""The checkpoint panel both Train tabs show (save / download, upload, a menu of shipped checkpoints) and
+the file handling behind it: where a visitor's saved checkpoints go and the checks on an uploaded file."""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import gradio as gr
+
+from gan_core import checkpoint
+
+
+@dataclass
+class CheckpointPanel:
+    """The panel's components."""
+
+    save: gr.Button  # writes a checkpoint into the visitor's session folder
+    download: gr.DownloadButton  # shown once a checkpoint is saved
+    upload: gr.File  # a .safetensors file to load
+    shipped: gr.Dropdown  # shipped checkpoints on offer
+    load_shipped: gr.Button  # loads the one chosen in `shipped`
+
+
+def checkpoint_panel(shipped: list[tuple[str, str]], shipped_label: str, prefix: str = "") -> CheckpointPanel:
+    """An accordion with the panel; `prefix` starts every elem_id (e.g. 'img-')."""
+    with gr.Accordion("Checkpoints", open=False), gr.Row():
+        with gr.Column():
+            save = gr.Button("Save checkpoint", elem_id=f"{prefix}save-checkpoint")
+            download = gr.DownloadButton("Download", visible=False, elem_id=f"{prefix}download-checkpoint")
+        upload = gr.File(label="Load a checkpoint (.safetensors)", file_types=[".safetensors"],
+                         type="filepath", elem_id=f"{prefix}checkpoint-upload")
+        with gr.Column():
+            menu = gr.Dropdown(shipped, value=shipped[0][1] if shipped else None, label=shipped_label,
+                               elem_id=f"{prefix}shipped-select")
+            load = gr.Button("Load shipped checkpoint", elem_id=f"{prefix}load-shipped")
+    return CheckpointPanel(save, download, upload, menu, load)
+
+
+def save_training(slot, folder: Path, stem: str, source: str) -> gr.DownloadButton:
+    """Save the slot's training as <folder>/<stem>-<data>-step<N>-<time>.safetensors; a download button."""
+    snap = slot.training.snapshot()
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "-", getattr(snap.data, "name", "data"))
+    path = folder / f"{stem}-{name}-step{snap.step}-{time.strftime('%H%M%S')}.safetensors"
+    slot.training.save_checkpoint(str(path), card={"source": source})
+    gr.Info(f"Saved step {snap.step}; use the download button to keep the file.")
+    return gr.DownloadButton(value=str(path), visible=True, label=f"Download {path.name}")
+
+
+def uploaded(path) -> tuple[str, str]:
+    """(path, description) of an uploaded checkpoint; CheckpointError when none or not .safetensors."""
+    if not path:
+        raise checkpoint.CheckpointError("no file was uploaded")
+    if not str(path).endswith(".safetensors"):
+        raise checkpoint.CheckpointError(f"{Path(path).name} is not a .safetensors file")
+    return str(path), f"the uploaded file {Path(path).name}"
+
+
+def shipped_file(folder: Path, name, offered: list[tuple[str, str]], what: str) -> tuple[str, str]:
+    """(path, description) of a shipped checkpoint on offer; CheckpointError for any other name."""
+    if not name or name not in {n for _, n in offered}:
+        raise checkpoint.CheckpointError(f"no shipped {what} checkpoint named {name!r}")
+    return str(folder / name), f"checkpoint {name}"

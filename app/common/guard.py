@@ -1,0 +1,46 @@
+"""Handler hygiene shared by every tab: `guarded` turns expected failures into a one-line gr.Error (and
+logs anything unexpected), `parse_fields` turns widget values into typed settings."""
+
+from __future__ import annotations
+
+import functools
+import logging
+
+import gradio as gr
+
+from gan_core import checkpoint
+from gan_core.data import toy2d
+
+log = logging.getLogger(__name__)
+
+EXPECTED = (toy2d.PointsError, checkpoint.CheckpointError, ValueError, TypeError, KeyError)
+INT_FIELDS = {"g_hidden", "g_layers", "d_hidden", "d_layers", "z_dim", "pack", "d_steps", "batch_size",
+              "unroll"}
+FLOAT_FIELDS = {"lr_d", "lr_g", "g_ema", "beta1"}
+
+
+def guarded(fn):
+    """Turn expected failures into a gr.Error carrying their message; log and summarise anything else."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except gr.Error:
+            raise
+        except EXPECTED as e:
+            raise gr.Error(str(e).strip("'\"")) from None
+        except Exception as e:
+            log.exception("unexpected error in %s", fn.__name__)
+            raise gr.Error(f"Unexpected error ({type(e).__name__}): {e}") from None
+    return wrapper
+
+
+def parse_fields(names: tuple[str, ...], values, ints=INT_FIELDS, floats=FLOAT_FIELDS) -> dict:
+    """Widget values -> typed settings, with a clear message for a value that is not a number."""
+    out = {}
+    for name, v in zip(names, values):
+        try:
+            out[name] = int(float(v)) if name in ints else float(v) if name in floats else v
+        except (TypeError, ValueError):
+            raise ValueError(f"{name} must be a number, got {v!r}") from None
+    return out

@@ -1,0 +1,99 @@
+"""Per-visitor state: one store, keyed by Gradio's `request.session_hash` (set for browser tabs and for
+`gradio_client` connections alike), holding for each visitor a few named slots (the 2D training, the
+image training, the latent explorer's state). A slot is created on first use, closed with the browser
+tab (`demo.unload`, see `close_request`), and looked after by a janitor thread: a slot nobody touched
+for `idle_pause_s` gets its kind's idle hook (a running training is paused: nobody is watching), and one
+untouched for `idle_close_s` is closed.
+
+Each kind of slot has a cap. A full kind refuses new visitors with "The server is busy: ..." (after
+closing long-idle slots), or, for kinds that are cheap to rebuild (`evict_lru`), closes its least
+recently used slot. Closing happens outside the store's lock: a training's close joins its thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import gradio as gr
+
+log = logging.getLogger(__name__)
+NO_SESSION = "This action needs a browser or API session; reload the page and try again."
+
+
+@dataclass
+class SlotKind:
+    """What the store needs to know about one kind of slot."""
+
+    name: str  # the slot's name ("train2d", "trainimg", "explore")
+    make: Callable[[str], Any]  # builds a new visitor's slot from the visitor's key
+    cap: int  # slots of this kind open at once
+    noun: str = "sessions"  # what the busy message counts, e.g. "training sessions"
+    close: Callable[[Any], None] | None = None  # frees a slot's resources (stops its training)
+    idle: Callable[[Any], None] | None = None  # called on a slot nobody touched for idle_pause_s
+    token: Callable[[Any], str] | None = None  # a second key to find the slot by (a render token)
+    evict_lru: bool = False  # when full: close the least recently used slot instead of refusing
+
+
+@dataclass
+class _Entry:
+    kind: str
+    value: Any
+    last_seen: float = field(default_factory=time.monotonic)
+
+
+@dataclass
+class TrainingSlot:
+    """A visitor's training: the session, what draws its snapshots, and what the page shows now.
+    `render_lock` serialises drawing with `renderer`."""
+
+    key: str
+    training: Any  # a gan_core TrainingSession
+    renderer: Any  # draws this training's snapshots (a PlaneRenderer, or the image tab's view memory)
+    render_lock: threading.Lock = field(default_factory=threading.Lock)
+    last_view: tuple | None = None  # what the last frame sent to the page showed (None = must redraw)
+    last_state: str = "idle"  # training state at the last poll, to announce a divergence once
+
+    def invalidate(self) -> None:
+        """The next view must be drawn even if the snapshot version looks unchanged (after a reset)."""
+        self.last_view = None
+
+
+def _pause_running(slot: TrainingSlot) -> None:
+    if slot.training.state == "running":
+        slot.training.pause()
+        log.info("session %s paused: not polled for a while", slot.key[:8])
+
+
+def training_kind(name: str, make_training: Callable[[], Any], make_renderer: Callable[[], Any],
+                  cap: int) -> SlotKind:
+    """A slot kind holding a TrainingSlot: paused when unwatched, its training closed with the slot."""
+    return SlotKind(name, lambda key: TrainingSlot(key, make_training(), make_renderer()), cap,
+                    noun="training sessions", close=lambda s: s.training.close(), idle=_pause_running)
+
+
+@dataclass(frozen=True)
+class Visitor:
+    """One visitor's handle on the store."""
+
+    store: "SessionStore"
+    key: str
+
+    def slot(self, kind: str) -> Any:
+        """The visitor's slot of `kind`, created on first use."""
+        return self.store.slot(self.key, kind)
+
+    def peek(self, kind: str) -> Any | None:
+        """The visitor's slot of `kind` if it exists (never creates one, not counted as activity)."""
+        return self.store.peek(self.key, kind)
+
+
+def key_of(request) -> str:
+    """The visitor key of a gr.Request (or a key given as is); gr.Error when there is none."""
+    key = request if isinstance(request, str) else getattr(request, "session_hash", None)
+    if not key:
+        raise gr.Error(NO_SESSION)
+    return key
