@@ -22,9 +22,9 @@ def upload_config(name: str, size: int, channels: int) -> TrainConfig:
 
 def fits_upload(ckpt: checkpoint.Checkpoint, source: ImageSource | None) -> bool:
     """Whether `source` holds images of the name, size and colour the checkpoint was trained on."""
-    spec = ckpt.G.cfg
+    spec = ckpt.G.output_spec
     return (source is not None and source.name == ckpt.train_config.dataset
-            and source.dataset.size == spec.image_size and source.dataset.channels == spec.channels)
+            and source.dataset.size == spec.size and source.dataset.channels == spec.channels)
 
 
 def restore_on(ckpt: checkpoint.Checkpoint, source: ImageSource, device) -> Trainer:

@@ -110,5 +110,5 @@ class GridRenderer:
     def render(self, snap, scale: int | None = None) -> np.ndarray:
         """The grid of a training snapshot; `scale` None enlarges tiles to about TILE_PX pixels."""
         self.load(snap.cfg.family, snap.cfg.model, snap.g_state)
-        size = int(self.G.cfg.image_size)
+        size = int(self.G.output_spec.size)
         return self.picture(display_scale(size) if scale is None else scale)

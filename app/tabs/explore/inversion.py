@@ -30,8 +30,8 @@ class InversionEvents(ExploreView):
         if kind == "upload":
             if not upload:
                 raise ValueError("upload an image first (PNG or JPEG)")
-            cfg = m.G.cfg
-            x = files.load_image_file(str(upload), size=int(cfg.image_size), channels=int(cfg.channels))
+            out = m.G.output_spec
+            x = files.load_image_file(str(upload), size=int(out.size), channels=int(out.channels))
             return x.reshape(1, *x.shape[-3:]), f"your image {Path(str(upload)).name}"
         if kind == "generated sample":
             sd = int_in(index, 0, MAX_SEED, "seed")
@@ -62,7 +62,7 @@ class InversionEvents(ExploreView):
                 train, _ = lx.real_split(m)
             except ValueError:  # a generator of uploaded images: its training images are not kept
                 train = None
-            scale = max(1, 96 // int(m.G.cfg.image_size))
+            scale = max(1, 96 // int(m.G.output_spec.size))
             err = (inv.recon - target).abs().mean(1, keepdim=True).expand_as(target) * 2 - 1
             pics = [target, inv.recon, err.clamp(-1, 1)]
             nn_txt = ""

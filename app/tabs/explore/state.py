@@ -127,11 +127,17 @@ class ExploreSession:
         return [(self.directions(basis), self.values(basis)) for basis in BASES]
 
     def displacement(self) -> torch.Tensor:
-        return lx.displacement(self.moves(), self.require().z_dim)
+        """The sum of the slider moves along z directions (W directions act after the mapping network)."""
+        z_moves = [(d, v) for d, v in self.moves() if d is not None and d.space == "z"]
+        return lx.displacement(z_moves, self.require().z_dim)
 
     def point(self) -> torch.Tensor:
-        """The current latent: base + every slider's move, truncated by psi toward the mean."""
+        """The current latent: base + every z slider's move, truncated by psi toward the mean."""
         return lx.point(self.require(), self.base_z, self.displacement(), self.psi)
+
+    def output(self) -> torch.Tensor:
+        """G's output at the current point, every direction applied in its own space (z or w)."""
+        return self.require().render(self.base_z, self.moves(), self.psi, self.label)
 
     def set_seed(self, seed: int) -> None:
         m = self.require()
@@ -143,13 +149,12 @@ class ExploreSession:
         self.psi = 1.0
 
     # ----- pictures --------------------------------------------------------------------------------------
-    def picture(self, scale: int = 1, z: torch.Tensor | None = None) -> np.ndarray:
+    def picture(self, scale: int = 1) -> np.ndarray:
         """The current point's picture: an image tile (scaled) or the 2D two-panel view."""
         m = self.require()
-        z = self.point() if z is None else z
         if m.kind == "2d":
-            return self.plane.render(z, self.directions())
-        return vx.tile(m.generate(z[None], self.label), scale)
+            return self.plane.render(self.point(), self.directions())
+        return vx.tile(self.output(), scale)
 
     def render_png(self) -> bytes:
         with self.lock:
@@ -159,7 +164,7 @@ class ExploreSession:
 
     def display_scale(self) -> int:
         m = self.require()
-        return 1 if m.kind == "2d" else max(1, VIEW_PX // int(m.G.cfg.image_size))
+        return 1 if m.kind == "2d" else max(1, VIEW_PX // int(m.G.output_spec.size))
 
 
 def check_slider(x: float) -> float:

@@ -35,7 +35,7 @@ class ToolEvents(ExploreView):
             seeds = list(range(first, first + n))
             if m.kind == "image":
                 x = lx.truncation_grid(m, seeds, psis, s.label)
-                picture = vx.image_grid(x, n, scale=max(1, 48 // int(m.G.cfg.image_size)))
+                picture = vx.image_grid(x, n, scale=max(1, 48 // int(m.G.output_spec.size)))
             else:
                 pics = [s.plane.scatter(m.generate(lx.truncate(m.latents(range(first, first + 400)), p,
                                                                m.mean_latent())).numpy(), 200) for p in psis]
@@ -59,9 +59,9 @@ class ToolEvents(ExploreView):
             zs = lx.interpolate(m.latents(seeds), n, mode)
             if m.kind == "image":
                 x = m.generate_each(zs, s.label)  # each frame exactly as the sliders show its latent
-                scale = max(1, 96 // int(m.G.cfg.image_size))
+                scale = max(1, 96 // int(m.G.output_spec.size))
                 frames_px = [vx.tile(f, scale) for f in x]
-                strip = vx.image_grid(x, min(n, 16), scale=max(1, 48 // int(m.G.cfg.image_size)))
+                strip = vx.image_grid(x, min(n, 16), scale=max(1, 48 // int(m.G.output_spec.size)))
             else:
                 path = m.generate(zs).numpy()
                 frames_px = [s.plane.render(z, s.directions(), path[:i + 1]) for i, z in enumerate(zs)]
@@ -87,7 +87,7 @@ class ToolEvents(ExploreView):
             seeds = list(range(first, first + 24))
             if m.kind == "image":
                 x = m.generate(m.latents(seeds), s.label)
-                scale = max(1, 64 // int(m.G.cfg.image_size))
+                scale = max(1, 64 // int(m.G.output_spec.size))
                 items = [(vx.tile(xi, scale), f"seed {sd}") for xi, sd in zip(x, seeds)]
             else:
                 items = [(s.plane.render(m.latent(sd), s.directions())[:, -vx.PANEL_PX:], f"seed {sd}")
@@ -103,7 +103,7 @@ class ToolEvents(ExploreView):
             r = lx.arithmetic(m, a, b, c)
             if m.kind != "image":
                 raise ValueError("latent arithmetic is shown on image generators; choose one under 'Model'")
-            scale = max(1, 64 // int(m.G.cfg.image_size))
+            scale = max(1, 64 // int(m.G.output_spec.size))
             rows = []
             for key in ("a", "b", "c"):
                 zs = torch.cat([r["latents"][key], r["means"][key][None]])

@@ -68,7 +68,7 @@ class ExploreView:
             txt += f" · class {s.label}"
         z = s.point()
         txt += f" · ‖z‖ = {float(z.norm()):.2f} (typical ‖z‖ ≈ {math.sqrt(m.z_dim):.1f})"
-        read = readout.classify(m, m.generate(z[None], s.label)) if m.kind == "image" else None
+        read = readout.classify(m, s.output()) if m.kind == "image" else None
         if read:
             txt += f"  \nThe {read['kind']} classifier reads **{read['name']}** ({100 * read['confidence']:.0f} % sure)."
         if m.kind == "2d":

@@ -279,12 +279,12 @@ class ImageEvents:
         try:
             if cfg.dataset in data_registry.IMAGE_SETS:
                 return trainer_from_checkpoint(ckpt, dev)
-            spec = ckpt.G.cfg
+            spec = ckpt.G.output_spec
             if not fits_upload(ckpt, upload):
                 colour = "grey" if spec.channels == 1 else "colour"
                 raise checkpoint.CheckpointError(
                     f"{what} was trained on uploaded images ({cfg.dataset!r}), which checkpoints do not "
-                    f"store: upload the same images ({spec.image_size} px, {colour}) first, then load it")
+                    f"store: upload the same images ({spec.size} px, {colour}) first, then load it")
             return restore_on(ckpt, upload, dev)
         except TrainingDiverged as e:
             raise checkpoint.CheckpointError(f"{what} produces invalid samples: {e}") from None

@@ -131,7 +131,7 @@ class ImageView:
 
     def display(self, grid: np.ndarray) -> np.ndarray:
         """A native-resolution grid enlarged for the page (tiles of about 64 pixels)."""
-        return enlarge(grid, display_scale(self.renderer.G.cfg.image_size))
+        return enlarge(grid, display_scale(self.renderer.G.output_spec.size))
 
     def record_metrics(self, metrics: dict) -> None:
         """Remember the class histogram of each evaluation seen (for the chart over time)."""
