@@ -106,3 +106,50 @@ def test_layout_hooks_can_be_removed():
     hooks.close()
     assert not any(m._forward_hooks for m in G.modules()) and not any(m._forward_pre_hooks for m in D.modules())
     assert copies.lay_out("mlp", *models.build("mlp", {})[:2]) is None
+
+
+class ToyStyleG(torch.nn.Module):
+    """A linear style-based toy: mapping z -> w (same w for 2 layers), synthesis sums a linear map per layer."""
+
+    def __init__(self):
+        super().__init__()
+        self.latent_spec = models.LatentSpec(z_dim=3)
+        self.output_spec = models.OutputSpec("image", 1, 2)
+        self.num_ws, self.w_dim = 2, 3
+        self.map = torch.nn.Linear(3, 3)
+        self.layer = torch.nn.ModuleList([torch.nn.Linear(3, 4), torch.nn.Linear(3, 4)])
+        self.register_buffer("w_avg", torch.tensor([0.5, -1.0, 2.0]))
+
+    def mapping(self, z, c=None):
+        return self.map(z)[:, None].repeat(1, self.num_ws, 1)  # (N, num_ws, w_dim)
+
+    def synthesis(self, ws, noise_mode="const"):
+        return (self.layer[0](ws[:, 0]) + self.layer[1](ws[:, 1])).reshape(-1, 1, 2, 2)
+
+    def forward(self, z, c=None):
+        return self.synthesis(self.mapping(z, c))
+
+    def feature_layers(self):
+        from collections import OrderedDict
+
+        return OrderedDict(map=self.map)
+
+
+def test_w_directions_move_only_their_layers_and_truncation_pulls_toward_w_avg():
+    G = ToyStyleG()
+    m = lx.LatentModel(G, toy_family.NAME)
+    assert m.space == "w" and torch.equal(m.truncation_centre(), G.w_avg)
+    base = m.latent(5)
+    with torch.no_grad():
+        ws = G.mapping(base[None])
+        assert torch.allclose(m.render(base), G.synthesis(ws))
+        avg = G.w_avg.expand(1, 2, 3)
+        assert torch.allclose(m.render(base, psi=0.0), G.synthesis(avg))  # psi 0: G(w_avg)
+        u = torch.tensor([[1.0, 0.0, 0.0]])
+        coarse = lx.Directions(u, torch.ones(1), torch.ones(1), "w", space="w", layers=(0, 1))
+        moved = m.render(base, [(coarse, [2.0])])
+        want = G.synthesis(ws + torch.tensor([[[2.0, 0, 0], [0, 0, 0]]]))  # layer 0 only
+        assert torch.allclose(moved, want)
+    with pytest.raises(ValueError, match="W directions need a style-based generator"):
+        lx.LatentModel(models.build(toy_family.NAME, {})[0], toy_family.NAME).render(base[:0].new_zeros(6),
+                                                                                       [(coarse, [1.0])])
