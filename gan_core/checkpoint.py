@@ -12,13 +12,17 @@ every part and names what does not match. Pickles are never read.
 from __future__ import annotations
 
 import json
-import os
 import math
+import os
+import threading
 from dataclasses import dataclass, field
 
 import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
+from torch.overrides import TorchFunctionMode
+from torch.nn.modules.module import (register_module_buffer_registration_hook,
+                                     register_module_parameter_registration_hook)
 
 from . import atomic, models
 from .data.registry import IMAGE_SETS
@@ -195,16 +199,8 @@ def load(path: str, device: str | torch.device = "cpu") -> Checkpoint:
     meta = read_meta(path)
     family, model_cfg, train_cfg, step, metrics = _parse_meta(meta)
     history = _parse_history(meta.get("history"))
-    try:
-        with torch.device("meta"):
-            G0, D0, _ = family.build(model_cfg)
-    except Exception as e:  # a family that cannot build on the meta device says so here, still without memory
-        raise CheckpointError(f"checkpoint model config does not build: {_short(e)}") from None
+    G0, D0 = _build_on_meta(family, model_cfg)
     want = {p: {k: (tuple(v.shape), v.dtype) for k, v in net.state_dict().items()} for p, net in (("G", G0), ("D", D0))}
-    n_params = sum(math.prod(shape) for part in want.values() for shape, _ in part.values())
-    if n_params > MAX_PARAMS:
-        raise CheckpointError(f"checkpoint model has {n_params:,} parameters, more than the {MAX_PARAMS:,} this "
-                              f"app loads: lower the widths or layers in its model config")
     _check_dataset(train_cfg, family, getattr(G0, "output_spec", None))
     del G0, D0
     try:
@@ -227,6 +223,69 @@ def load(path: str, device: str | torch.device = "cpu") -> Checkpoint:
     except (SafetensorError, OSError) as e:
         raise CheckpointError(f"checkpoint weights cannot be read ({_short(e)})") from None
     return Checkpoint(G.to(device), D.to(device), train_cfg, step, metrics, meta, points, history)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class _ShapesOnly(TorchFunctionMode):
+    """Skips work that only fills values on `meta` tensors: initialisers and the steps of spectral norm's
+    power iteration (`normalize`, `mv`, `vdot`, arithmetic), whose first use on `meta` imports torch's compiler (seconds)."""
+
+    SKIP = {torch.Tensor.normal_, torch.Tensor.uniform_, torch.Tensor.fill_, torch.Tensor.zero_,
+            torch.nn.functional.normalize}
+    ELEMENTWISE = {torch.div, torch.Tensor.div, torch.Tensor.__truediv__, torch.mul, torch.Tensor.mul,
+                   torch.Tensor.__mul__, torch.add, torch.Tensor.add, torch.Tensor.__add__, torch.sub,
+                   torch.Tensor.sub, torch.Tensor.__sub__}
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        t = args[0] if args else kwargs.get("tensor", kwargs.get("input"))
+        if isinstance(t, torch.Tensor) and t.is_meta:
+            if func in self.SKIP or getattr(func, "__module__", "") == "torch.nn.init":
+                return t
+            if func is torch.mv:  # matrix x vector: a vector of the matrix's rows
+                return torch.empty(t.shape[:1], dtype=t.dtype, device="meta")
+            if func in (torch.vdot, torch.dot):  # vector . vector: a scalar
+                return torch.empty((), dtype=t.dtype, device="meta")
+            if func in self.ELEMENTWISE:  # broadcasting arithmetic
+                shapes = [a.shape for a in args if isinstance(a, torch.Tensor)]
+                return torch.empty(torch.broadcast_shapes(*shapes), dtype=t.dtype, device="meta")
+        return func(*args, **kwargs)
+
+
+def _build_on_meta(family, model_cfg: dict):
+    """G and D built on the `meta` device (shapes without memory). The parameters and buffers are counted
+    as modules register them, and the build stops as soon as they pass MAX_PARAMS: building thousands of
+    layers even on `meta` takes seconds."""
+    owner, count = threading.get_ident(), [0]
+
+    def counted(module, name, tensor):
+        if tensor is not None and threading.get_ident() == owner:
+            count[0] += tensor.numel()
+            if count[0] > MAX_PARAMS:
+                raise _TooLarge
+        return None
+
+    hooks = [register_module_parameter_registration_hook(counted),
+             register_module_buffer_registration_hook(counted)]
+    try:
+        with torch.device("meta"), _ShapesOnly():
+            G0, D0, _ = family.build(model_cfg)
+    except _TooLarge:
+        raise CheckpointError(f"checkpoint model has more than {MAX_PARAMS:,} parameters, the most this app "
+                              f"loads: lower the widths or layers in its model config") from None
+    except Exception as e:  # a family that cannot build on the meta device says so here, still without memory
+        raise CheckpointError(f"checkpoint model config does not build: {_short(e)}") from None
+    finally:
+        for h in hooks:
+            h.remove()
+    n = sum(t.numel() for net in (G0, D0) for t in net.state_dict().values())
+    if n > MAX_PARAMS:  # tensors made outside register_parameter/register_buffer
+        raise CheckpointError(f"checkpoint model has {n:,} parameters, more than the {MAX_PARAMS:,} this app "
+                              f"loads: lower the widths or layers in its model config")
+    return G0, D0
 
 
 def _parse_meta(meta: dict):
