@@ -37,7 +37,7 @@ LOSS_KEYS = ("d_loss", "g_loss")  # a history row with one of these is a loss ro
 HISTOGRAM_KEY, MAX_CLASSES = "histogram", 1000  # the one list an evaluation row keeps: class counts
 MAX_EVAL_ROWS = 5000  # evaluation rows stored (thinned evenly beyond that, the last one kept)
 # What a loaded checkpoint may claim, checked before anything is built or read:
-MAX_PARAMS = 20_000_000  # G + D parameters (the largest shipped model, scenes-dcgan, has about 1.3 M)
+MAX_PARAMS = 20_000_000  # G + D parameters and buffers (the largest shipped model, shapes-dcgan, has 0.46 M)
 MAX_STEP = 10**9  # the step count (TrainConfig.steps allows runs of 10**8 steps; training may go on)
 MAX_META_CHARS = {"model_config": 65_536, "train_config": 65_536, "metrics": 1 << 20, "history": 64 << 20}
 DTYPES = {torch.float32: "F32", torch.float64: "F64", torch.float16: "F16", torch.bfloat16: "BF16",
