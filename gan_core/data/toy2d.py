@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 MAX_USER_POINTS = 100_000
+MAX_ABS_VALUE = 1e6  # user coordinates: beyond this, centring and scaling in float32 lose the shape or overflow
 
 
 class PointsError(ValueError):
@@ -117,6 +118,10 @@ def from_points(points: np.ndarray, name: str = "custom", jitter: float | None =
     if not np.isfinite(pts).all():
         bad = int((~np.isfinite(pts).all(1)).argmax())
         raise PointsError(f"point {bad + 1} is not a finite number (NaN or inf)")
+    if (np.abs(pts) > MAX_ABS_VALUE).any():
+        bad = int((np.abs(pts) > MAX_ABS_VALUE).any(1).argmax())
+        raise PointsError(f"point {bad + 1} is ({pts[bad, 0]:g}, {pts[bad, 1]:g}): values must be within "
+                          f"+-{MAX_ABS_VALUE:,.0f}; rescale the data")
     centre = (pts.max(0) + pts.min(0)) / 2
     half = float(np.abs(pts - centre).max())
     if half == 0:
@@ -148,9 +153,13 @@ def parse_csv(text: str | bytes) -> np.ndarray:
         except ValueError:
             if not rows and lineno == 1:
                 continue  # a header row
-            raise PointsError(f"line {lineno}: {cells[0]!r}, {cells[1]!r} are not numbers") from None
+            raise PointsError(f"line {lineno}: {cells[0][:20]!r}, {cells[1][:20]!r} are not numbers") from None
         if not (math.isfinite(x) and math.isfinite(y)):
-            raise PointsError(f"line {lineno}: NaN or infinite value")
+            raise PointsError(f"line {lineno}: {cells[0][:20]!r}, {cells[1][:20]!r} is NaN or infinite; every "
+                              f"cell must be a finite number")
+        if abs(x) > MAX_ABS_VALUE or abs(y) > MAX_ABS_VALUE:
+            raise PointsError(f"line {lineno}: {cells[0][:20]!r}, {cells[1][:20]!r}: values must be within "
+                              f"+-{MAX_ABS_VALUE:,.0f}; rescale the data")
         rows.append((x, y))
         if len(rows) > MAX_USER_POINTS:
             raise PointsError(f"too many points (the limit is {MAX_USER_POINTS})")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import numbers
 from dataclasses import dataclass, field
 
 from .. import losses
@@ -10,6 +11,21 @@ from ..data.registry import IMAGE_SETS
 
 EDITABLE_LIVE = ("loss", "optimizer", "lr_d", "lr_g", "beta1", "beta2", "batch_size", "d_steps", "g_steps",
                  "unroll", "g_ema")
+
+# Integer settings: (lowest, highest) allowed. The upper bounds sit a little above what the app's sliders
+# offer and far above any shipped preset, low enough that no config (typed, sent to the API or read from a
+# checkpoint) can ask for minutes of work per step or gigabytes of memory.
+RANGES = {
+    "batch_size": (2, 4096),  # the 2D slider stops at 1024, image presets use 64; 4096 images of 64 px are ~200 MB
+    "d_steps": (1, 20),  # the slider stops at 10: each D step is a full forward/backward pass
+    "g_steps": (1, 20),  # likewise for G
+    "unroll": (0, 20),  # the slider stops at 10: every unrolled step is an extra D update per round
+    "steps": (1, 10**8),  # a headless run's length (the 2D presets run up to 50,000 steps)
+    "eval_every": (1, 10**8),  # a value above `steps` means no scheduled evaluation (the benchmark uses 10**8)
+    "eval_samples": (10, 20_000),  # samples held at once by an evaluation: 20,000 images of 64 px are ~1 GB
+    "log_every": (1, 10_000),  # rows of the loss curves; the NaN guard runs every step regardless
+    "seed": (0, 2**32 - 1),  # torch and numpy seeds
+}
 
 
 @dataclass
@@ -43,22 +59,29 @@ class TrainConfig:
         losses.check(self.loss)
         if self.optimizer not in ("adam", "sgd"):
             raise ValueError(f"optimizer must be adam or sgd, got {self.optimizer!r}")
+        for name in ("lr_d", "lr_g", "beta1", "beta2", "g_ema", "lr_final", "held_out"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, numbers.Real):
+                raise ValueError(f"{name} must be a number, got {str(v)[:40]!r}")
         for name in ("lr_d", "lr_g"):
             v = getattr(self, name)
             if not (0 < v <= 10):
                 raise ValueError(f"{name} must be in (0, 10], got {v}")
-        checks = {"batch_size": (2, 8192), "d_steps": (1, 100), "g_steps": (1, 100), "unroll": (0, 50), "steps": (1, 10**8),
-                  "eval_every": (1, 10**8), "eval_samples": (10, 100_000), "log_every": (1, 10**6)}
-        for name, (lo, hi) in checks.items():
+        for name, (lo, hi) in RANGES.items():
             v = getattr(self, name)
-            if not (lo <= int(v) <= hi) or int(v) != v:
-                raise ValueError(f"{name} must be an integer in [{lo}, {hi}], got {v}")
+            if isinstance(v, bool) or not isinstance(v, numbers.Real) or v != v or not (lo <= v <= hi) \
+                    or int(v) != v:
+                raise ValueError(f"{name} must be an integer in [{lo}, {hi}], got {str(v)[:40]}")
         if not (0 <= self.g_ema < 1):
             raise ValueError(f"g_ema must be in [0, 1), got {self.g_ema}")
         if not (0 < self.lr_final <= 1):
             raise ValueError(f"lr_final must be in (0, 1], got {self.lr_final}")
         if not (0 <= self.held_out <= 0.5):
             raise ValueError(f"held_out must be in [0, 0.5], got {self.held_out}")
+        if not isinstance(self.dataset, str) or not 0 < len(self.dataset) <= 100:
+            raise ValueError("dataset must be a name of 1 to 100 characters")
+        if not isinstance(self.family, str) or not isinstance(self.model, dict):
+            raise ValueError("family must be a name and model a dict of the family's settings")
         if self.held_out and self.dataset not in IMAGE_SETS:
             raise ValueError(f"held_out applies to the built-in image sets, not to {self.dataset!r}")
         if not (0 <= self.beta1 < 1 and 0 <= self.beta2 < 1):

@@ -3,12 +3,16 @@
 The UI (or a benchmark) never touches the trainer directly: it calls play/pause/step/reset/set_hparams
 and reads immutable `Snapshot`s. Training runs in chunks of a few steps; between chunks the lock is free,
 so snapshots and setting changes are served within milliseconds. A divergence (NaN/inf) pauses the
-session, restores the last good weights and leaves a message that says which knob to turn.
+session, restores the last good weights and leaves a message that says which knob to turn. Any other
+exception in a training step moves the session to state 'error' with a one-line message ("error: ...", no
+paths, no stack); the thread lives on, paused, and `reset()` starts again from fresh weights.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import logging
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -18,6 +22,7 @@ import torch
 from .config import TrainConfig
 from .trainer import Trainer, TrainingDiverged
 
+log = logging.getLogger(__name__)
 SPEEDS = {"full": None, "fast": 400.0, "medium": 100.0, "slow": 20.0}
 
 
@@ -26,7 +31,7 @@ class Snapshot:
     """What the UI shows at one moment; safe to read from any thread."""
 
     step: int
-    state: str  # idle | running | paused | diverged
+    state: str  # idle | running | paused | diverged | error
     message: str
     cfg: TrainConfig
     metrics: dict
@@ -69,6 +74,8 @@ class TrainingSession:
         with self._lock:
             if self.state == "diverged":
                 self.message = "Resumed after a divergence with the restored weights."
+            elif self.state == "error":
+                self.message = "Resumed after an error; Reset starts again from fresh weights."
             self.state = "running"
             self._run.set()
             if self._thread is None or not self._thread.is_alive():
@@ -98,6 +105,9 @@ class TrainingSession:
                     self.trainer.evaluate()
             except TrainingDiverged as e:
                 self.state, self.message = "diverged", str(e)
+                return {}
+            except Exception as e:
+                self._failed(e)
                 return {}
             self._version += 1
             what = {"both": "D and G", "d": "D only", "g": "G only"}[mode]
@@ -164,10 +174,21 @@ class TrainingSession:
                     self._run.clear()
                     self.state, self.message = "diverged", str(e)
                     continue
+                except Exception as e:  # the thread must not die silently: say so, pause, keep living
+                    self._failed(e)
+                    continue
             if self.speed is not None:
                 time.sleep(max(0.0, self.chunk / self.speed - (time.perf_counter() - t0)))
             else:
                 time.sleep(0)  # let the UI thread take the GIL between chunks
+
+    def _failed(self, e: Exception) -> None:
+        """Pause in state 'error' with a one-line message; the caller holds the lock."""
+        log.error("training step failed", exc_info=e)  # the stack goes to the server log, not to the page
+        self._run.clear()
+        self.state = "error"
+        self.message = (f"error: {error_line(e)}. Training is paused at step {self.trainer.step_count}; "
+                        f"Reset starts again from fresh weights.")
 
     # ----- reading --------------------------------------------------------------------------------------
     def snapshot(self, wait: float | None = None) -> Snapshot:
@@ -199,3 +220,14 @@ class TrainingSession:
                         version=self._version,
                         extra={"engine": t.engine, "min_modes": t.min_modes, "min_classes": t.min_classes,
                                "has_evaluator": t.metric_fn is not None})
+
+
+_PATH = re.compile(r"""(?<![\w.])(?:[A-Za-z]:)?(?:[\\/][^\s'"\\/:]*)+[\\/]""")  # a folder part of a path: /a/b/ or C:\a\
+
+
+def error_line(e: BaseException, limit: int = 200) -> str:
+    """One line that says what happened: the exception's first line with folder parts of paths removed
+    (file names stay), or its type when it has no message; at most `limit` characters."""
+    text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    text = _PATH.sub("", text).strip()
+    return text if len(text) <= limit else text[:limit - 3] + "..."

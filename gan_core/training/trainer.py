@@ -27,6 +27,9 @@ from .engines import make_engine
 from .flat import FlatOptimizer, FlatParams
 
 
+GUARD_KEY = "D's logits on the fakes"  # what a round that logs nothing reports when the guard trips
+
+
 class TrainingDiverged(RuntimeError):
     """Losses or weights became NaN/inf; the trainer restored its last good weights."""
 
@@ -179,6 +182,11 @@ class Trainer:
                 fl = self._g_update()
             if log:
                 out["g_loss"] = float(losses.g_loss(cfg.loss, fl))
+            else:  # the NaN guard of rounds that log nothing: one sum of D's logits on G's last fakes (NaN or
+                # inf weights in D reach them in this round, in G in the next; a sum beyond float32 counts too)
+                fake_sum = float(fl.sum())
+                if not math.isfinite(fake_sum):
+                    out[GUARD_KEY] = fake_sum
         self.step_count += 1
         out["step"] = self.step_count
         return out
@@ -228,11 +236,12 @@ class Trainer:
         return self.metrics
 
     def advance(self) -> None:
-        """One round as `run` does it: losses logged every log_every steps, metrics every eval_every."""
+        """One round as `run` does it: losses logged every log_every steps, metrics every eval_every; the
+        NaN guard checks every round."""
         log = (self.step_count + 1) % self.cfg.log_every == 0
         out = self._round("both", log)
+        self._check_finite(out)
         if log:
-            self._check_finite(out)
             self.history.add(out)
         if self.step_count % self.cfg.eval_every == 0:
             self.evaluate()
