@@ -126,6 +126,28 @@ def test_divergence_is_reported_and_recoverable(client):
     assert s["state"] == "paused" and s["step"] >= 1
 
 
+def test_a_training_thread_that_raises_shows_error_and_resets(client, app):
+    """Any exception in the training thread (not only a divergence) stops the session in state 'error'
+    with a one-line message, without internal paths, within one poll; Reset starts afresh."""
+    call(client, "/t2d_load_preset", "stable-ring", LAYERS)
+    slot = app.app_context.sessions.peek(client.session_hash, "train2d")
+    trainer = slot.training.trainer
+
+    def broken():
+        raise RuntimeError("shape mismatch in /srv/secret/models/x.py line 3")
+
+    trainer.advance = broken
+    call(client, "/t2d_play", LAYERS)
+    s = wait_for(client, lambda s: s["state"] == "error", timeout=10)
+    counter = client.predict(LAYERS, api_name="/t2d_poll")[1]
+    assert s["message"].startswith("error: ") and "shape mismatch" in s["message"]
+    assert "/srv/secret" not in s["message"] and "stopped by an error" in counter and "⚠" in counter
+    s = call(client, "/t2d_reset", LAYERS, 64, 2, 64, 2, "relu", "leaky_relu", 2, "gaussian", 1)
+    assert s["state"] == "idle" and s["step"] == 0
+    s = call(client, "/t2d_step", LAYERS)
+    assert s["state"] == "paused" and s["step"] == 1
+
+
 def test_model_settings_apply_on_reset(client):
     call(client, "/t2d_load_preset", "stable-ring", LAYERS)
     model = [48, 3, 40, 2, "tanh", "relu", 1, "uniform", 2]

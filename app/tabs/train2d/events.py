@@ -15,6 +15,7 @@ from gan_core.training import presets
 from gan_core.training.trainer import TrainingDiverged, trainer_from_checkpoint
 
 from ...common import plots
+from ...common.choices import ALERT_STATES
 from ...common.checkpoints import save_training, shipped_file, uploaded
 from ...common.guard import guarded, parse_fields
 from ...common.models import require_output, start_training
@@ -50,7 +51,7 @@ class Train2DEvents:
         key = (snap.version, snap.step, snap.state, tuple(layers or ()), snap.cfg.loss, id(snap.data))
         out = {w.counter: counter_markdown(snap), w.status: status_record(snap),
                w.timer: gr.Timer(active=snap.state == "running")}
-        if snap.state == "diverged" and us.last_state != "diverged":
+        if snap.state in ALERT_STATES and us.last_state != snap.state:
             gr.Warning(snap.message)
         us.last_state = snap.state
         if not force and key == us.last_view:

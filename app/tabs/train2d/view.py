@@ -10,7 +10,7 @@ import numpy as np
 from gan_core.metrics import modes as mode_metrics
 from gan_core.training.session import Snapshot
 
-from ...common.choices import STATE_LABELS
+from ...common.choices import ALERT_STATES, STATE_LABELS
 
 LEGEND = """
 **How to read the picture**
@@ -64,7 +64,7 @@ def counter_markdown(snap: Snapshot) -> str:
     lines = [f"## {big}",
              f"**{second}** · **step {snap.step:,}** · {snap.steps_per_s:,.0f} steps/s · {state} · "
              f"dataset *{getattr(snap.data, 'name', snap.cfg.dataset)}* · loss *{snap.cfg.loss}*"]
-    if snap.state == "diverged":
+    if snap.state in ALERT_STATES:
         lines.append(f"**⚠ {snap.message}**")
     elif snap.state != "running":
         lines.append(snap.message)

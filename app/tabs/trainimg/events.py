@@ -21,6 +21,7 @@ from gan_core.training.trainer import Trainer, TrainingDiverged, trainer_from_ch
 from gan_core.training.uploads import fits_upload, restore_on, upload_config
 
 from ...common import plots
+from ...common.choices import ALERT_STATES
 from ...common.checkpoints import save_training, shipped_file, uploaded
 from ...common.guard import guarded, parse_fields
 from ...common.models import require_output, start_training
@@ -72,7 +73,7 @@ class ImageEvents:
         """Display values for the session now; the picture and the plots are skipped when unchanged."""
         w, mem = self.w, us.renderer
         snap = us.training.snapshot(wait=SNAPSHOT_WAIT_S)
-        if snap.state == "diverged" and us.last_state != "diverged":
+        if snap.state in ALERT_STATES and us.last_state != snap.state:
             gr.Warning(snap.message)
         us.last_state = snap.state
         out = {w.headline: headline_markdown(snap), w.timer: gr.Timer(active=snap.state == "running")}

@@ -22,7 +22,7 @@ from gan_core.training.session import Snapshot
 from gan_core.viz.grid import GridRenderer, display_scale, enlarge
 
 from ...common import plots
-from ...common.choices import STATE_LABELS
+from ...common.choices import ALERT_STATES, STATE_LABELS
 
 MAX_HIST_LOG = 40  # evaluations kept for the histogram-over-time picture
 FD_SERIES = {cm.FD: "FD", cm.FD_FLOOR: "real-vs-real floor"}
@@ -202,7 +202,7 @@ def headline_markdown(snap: Snapshot) -> str:
     where = (f"**step {snap.step:,}** · {snap.steps_per_s:,.1f} steps/s · {state} · dataset "
              f"*{getattr(snap.data, 'name', snap.cfg.dataset)}* · loss *{snap.cfg.loss}*")
     lines = [f"## {big}", f"**{second}**", where]
-    if snap.state == "diverged":
+    if snap.state in ALERT_STATES:
         lines.append(f"**⚠ {snap.message}**")
     elif snap.state != "running":
         lines.append(snap.message)
