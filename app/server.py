@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-import re
+import secrets
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -50,11 +51,18 @@ class AppContext:
     demo: gr.Blocks | None = None
     tab: gr.Tab | None = None  # the tab being built
     tab_modules: list = field(default_factory=list)  # the tab packages, in order
+    _dirs: dict = field(default_factory=dict)  # visitor key -> the random name of their files' folder
+    _dirs_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def session_dir(self, key: str) -> Path:
-        """<data-dir>/sessions/<session>/, created on demand (the key is sanitised)."""
-        safe = re.sub(r"[^A-Za-z0-9_-]", "", key)[:64] or "anonymous"
-        path = self.data_dir / "sessions" / safe
+        """<data-dir>/sessions/<token>/ for the visitor `key`, created on demand. The token is random and
+        known only to the server and, through the files it hands out, to that visitor: no visitor can
+        name another's files."""
+        with self._dirs_lock:
+            token = self._dirs.get(key)
+            if token is None:
+                token = self._dirs[key] = secrets.token_urlsafe(18)
+        path = self.data_dir / "sessions" / token
         path.mkdir(parents=True, exist_ok=True)
         return path
 
@@ -83,6 +91,11 @@ def default_caps(max_sessions: int) -> dict:
 def build_app(device: str = "auto", data_dir: str | Path = "data", checkpoints_dir: str | Path | None = None,
               max_sessions: int = 16) -> gr.Blocks:
     """Build (not launch) the app. Nothing trains until a visitor presses Train."""
+    from PIL import Image
+
+    from gan_core.data.files import MAX_PIXELS
+
+    Image.MAX_IMAGE_PIXELS = MAX_PIXELS  # PIL refuses to decode images over twice this (decompression bombs)
     ctx = AppContext(str(pick_device(device)), Path(data_dir).resolve(),
                      Path(checkpoints_dir or REPO_ROOT / "checkpoints"), default_caps(max_sessions))
     ctx.tab_modules = tab_modules()
@@ -105,10 +118,14 @@ def build_app(device: str = "auto", data_dir: str | Path = "data", checkpoints_d
 def launch_options(data_dir: str | Path = "data", demo: gr.Blocks | None = None) -> dict:
     """Keyword arguments for `demo.launch()`: theme, CSS, an upload size limit, the session folders
     (where saved checkpoints are written) as allowed file paths, and, given the built `demo`, the tabs'
-    routes (e.g. the latent explorer's render route) handed to the FastAPI app Gradio creates."""
+    routes (e.g. the latent explorer's render route) handed to the FastAPI app Gradio creates.
+    `show_error`: Gradio's own checks of a request (a float that is not a number, say) then reach the
+    visitor as their one-line reason instead of a generic failure; handlers are `guarded`, so nothing of
+    ours reaches the page but one-line messages."""
     sessions = Path(data_dir).resolve() / "sessions"
     sessions.mkdir(parents=True, exist_ok=True)
-    opts = {"theme": gr.themes.Soft(), "css": CSS, "allowed_paths": [str(sessions)], "max_file_size": "100mb"}
+    opts = {"theme": gr.themes.Soft(), "css": CSS, "allowed_paths": [str(sessions)], "max_file_size": "100mb",
+            "show_error": True}
     ctx = getattr(demo, "app_context", None)
     routes = ctx.routes() if ctx is not None else []
     if routes:

@@ -12,6 +12,8 @@ import gradio as gr
 
 from gan_core import checkpoint
 
+from .sessions import VIEW_WAIT_S
+
 
 @dataclass
 class CheckpointPanel:
@@ -41,7 +43,7 @@ def checkpoint_panel(shipped: list[tuple[str, str]], shipped_label: str, prefix:
 
 def save_training(slot, folder: Path, stem: str, source: str) -> gr.DownloadButton:
     """Save the slot's training as <folder>/<stem>-<data>-step<N>-<time>.safetensors; a download button."""
-    snap = slot.training.snapshot()
+    snap = slot.training.snapshot(wait=VIEW_WAIT_S)
     name = re.sub(r"[^A-Za-z0-9_.-]+", "-", getattr(snap.data, "name", "data"))
     path = folder / f"{stem}-{name}-step{snap.step}-{time.strftime('%H%M%S')}.safetensors"
     slot.training.save_checkpoint(str(path), card={"source": source})

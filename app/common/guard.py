@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 
 import gradio as gr
 
@@ -19,8 +20,22 @@ INT_FIELDS = {"g_hidden", "g_layers", "d_hidden", "d_layers", "z_dim", "pack", "
 FLOAT_FIELDS = {"lr_d", "lr_g", "g_ema", "beta1"}
 
 
+_PATH = re.compile(r"(?:[A-Za-z]:)?(?:[\\/][^\s'\"\\/:]+)+[\\/]([^\s'\"\\/]+)")
+
+
+def public_message(text: str, limit: int = 300) -> str:
+    """A message fit for a visitor: folders of absolute paths removed (the file name stays), one line,
+    at most `limit` characters."""
+    text = _PATH.sub(r"\1", str(text)).strip()
+    if len(text) > 1 and text[0] == text[-1] and text[0] in "'\"":  # a KeyError's message comes quoted
+        text = text[1:-1]
+    line = text.splitlines()[0] if text else ""
+    return line if len(line) <= limit else line[:limit - 1] + "…"
+
+
 def guarded(fn):
-    """Turn expected failures into a gr.Error carrying their message; log and summarise anything else."""
+    """Turn expected failures into a gr.Error carrying their message (without server paths); log anything
+    else and tell the visitor only that it happened (no internal exception text)."""
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
@@ -28,10 +43,11 @@ def guarded(fn):
         except gr.Error:
             raise
         except EXPECTED as e:
-            raise gr.Error(str(e).strip("'\"")) from None
+            raise gr.Error(public_message(e)) from None
         except Exception as e:
             log.exception("unexpected error in %s", fn.__name__)
-            raise gr.Error(f"Unexpected error ({type(e).__name__}): {e}") from None
+            raise gr.Error(f"Something went wrong ({type(e).__name__}); the server's log has the details. "
+                           "Try again, or press Reset.") from None
     return wrapper
 
 

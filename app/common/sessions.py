@@ -21,6 +21,7 @@ from typing import Any, Callable
 import gradio as gr
 
 log = logging.getLogger(__name__)
+VIEW_WAIT_S = 0.25  # a view waits this long for the training lock, then shows the previous snapshot
 NO_SESSION = "This action needs a browser or API session; reload the page and try again."
 
 

@@ -16,6 +16,7 @@ from gan_core.training.trainer import TrainingDiverged, trainer_from_checkpoint
 
 from ...common import plots
 from ...common.choices import ALERT_STATES
+from ...common.sessions import VIEW_WAIT_S
 from ...common.checkpoints import save_training, shipped_file, uploaded
 from ...common.guard import guarded, parse_fields
 from ...common.models import require_output, start_training
@@ -47,7 +48,7 @@ class Train2DEvents:
 
     def view(self, us, layers, force: bool = False) -> dict:
         """Display values for the session now; picture and plots are skipped when nothing changed."""
-        w, snap = self.w, us.training.snapshot()
+        w, snap = self.w, us.training.snapshot(wait=VIEW_WAIT_S)
         key = (snap.version, snap.step, snap.state, tuple(layers or ()), snap.cfg.loss, id(snap.data))
         out = {w.counter: counter_markdown(snap), w.status: status_record(snap),
                w.timer: gr.Timer(active=snap.state == "running")}
@@ -76,7 +77,7 @@ class Train2DEvents:
 
     def _reset(self, us, model_values, data, layers) -> dict:
         """Reset the session with the model widgets' settings on `data` (default: the current data)."""
-        snap = us.training.snapshot()
+        snap = us.training.snapshot(wait=VIEW_WAIT_S)
         data = data if data is not None else snap.data
         spec = {**snap.cfg.model, **parse_fields(MODEL_FIELDS, model_values)}
         models.get(snap.cfg.family).config_cls.from_dict(spec)  # validate before touching the session

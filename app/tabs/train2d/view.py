@@ -81,10 +81,27 @@ def status_record(snap: Snapshot) -> dict:
             "metrics": metrics, "config": snap.cfg.to_dict()}
 
 
+MAX_LAYERS = 8  # drawing-pad layers accepted
+MAX_LAYER_PIXELS = 2048 * 2048  # pixels of one layer (the pad itself is 320 x 320)
+
+
+def check_drawing(value) -> None:
+    """Refuse a drawing-pad value with too many or too large layers (ValueError naming the limit)."""
+    layers = [x for x in (value.get("layers") or []) if x is not None] + [value.get("composite")]
+    if len(layers) > MAX_LAYERS + 1:
+        raise ValueError(f"the drawing has {len(layers) - 1} layers; at most {MAX_LAYERS} are accepted")
+    for x in layers:
+        a = np.asarray(x) if x is not None else None
+        if a is not None and (a.ndim < 2 or a.shape[0] * a.shape[1] > MAX_LAYER_PIXELS):
+            raise ValueError(f"a drawing layer of {'x'.join(map(str, a.shape[:2]))} pixels is over the limit "
+                             f"of {MAX_LAYER_PIXELS:,} pixels")
+
+
 def drawing_mask(value) -> np.ndarray | None:
     """(H, W) bool ink mask from a gr.Sketchpad value (numpy layers/composite); None when nothing is there."""
     if not isinstance(value, dict):
         return None
+    check_drawing(value)
     masks = [_ink(layer, alpha_only=True) for layer in (value.get("layers") or []) if layer is not None]
     masks = [m for m in masks if m is not None]
     if not masks and value.get("composite") is not None:
@@ -101,7 +118,7 @@ def _ink(img, alpha_only: bool) -> np.ndarray | None:
         return a < 128  # greyscale: dark = ink
     if a.ndim != 3 or a.shape[2] not in (3, 4):
         return None
-    dark = a[..., :3].astype(np.float32).mean(-1) < 128
+    dark = a[..., :3].sum(-1, dtype=np.uint16) < 384  # mean of the three channels < 128, no float copy
     if a.shape[2] == 4:
         opaque = a[..., 3] > 64
         return opaque if alpha_only else opaque & dark

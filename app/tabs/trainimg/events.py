@@ -22,6 +22,7 @@ from gan_core.training.uploads import fits_upload, restore_on, upload_config
 
 from ...common import plots
 from ...common.choices import ALERT_STATES
+from ...common.sessions import VIEW_WAIT_S
 from ...common.checkpoints import save_training, shipped_file, uploaded
 from ...common.guard import guarded, parse_fields
 from ...common.models import require_output, start_training
@@ -200,7 +201,7 @@ class ImageEvents:
         """Fresh weights with the current settings, on the same data (uploaded images stay)."""
         us = self._session(request)
         us.training.pause()
-        snap, upload = us.training.snapshot(), us.renderer.upload
+        snap, upload = us.training.snapshot(wait=VIEW_WAIT_S), us.renderer.upload
         data = upload if upload is not None and snap.data is upload else None
         self._install(us, Trainer(snap.cfg, data=data, device=self.ctx.device),
                       "Reset to fresh weights with the current settings. Press Train to start.")
