@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Callable
 
@@ -24,7 +25,7 @@ def expect_app_error(client, fragment: str, *args, api_name: str,
                      still_answers: Callable[[], bool] | None = None) -> str:
     """Call `api_name` expecting an error whose message contains `fragment`; then, when given,
     `still_answers()` must hold (the session keeps serving after the error). Returns the message."""
-    with pytest.raises(AppError) as info:
+    with pytest.raises(AppError, match=f"(?i){re.escape(fragment)}") as info:
         client.predict(*args, api_name=api_name)
     msg = str(info.value)
     assert fragment.lower() in msg.lower(), f"expected {fragment!r} in the error, got {msg!r}"

@@ -54,7 +54,7 @@ def test_generator_takes_the_codes_and_q_reads_them():
     assert D0.q_head is None
     with pytest.raises(ValueError, match="no Q head"):
         D0.forward_with_q(x)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="n_cat must be between 0 and 100, got 101"):
         models.build("dcgan", {**SMALL, "n_cat": 101})
 
 
