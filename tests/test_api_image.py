@@ -269,6 +269,7 @@ def test_sessions_are_independent(new_client):
 # ----------------------------------------------------------------------------------------- checkpoints
 
 
+@pytest.mark.slow
 def test_checkpoint_round_trip_shows_the_same_grid_and_the_scene_shares(client):
     call(client, "/img_load_preset", "scenes-dcgan")
     call(client, "/img_set_hparams", "lsgan", "adam", "0.5", "0.0002", "0.0002", 2, 32, "0.999")

@@ -28,6 +28,7 @@ def test_presets_lists_the_class_demos():
     assert names["collapse-ring"]["title"] == "Mode collapse: watch it happen"
 
 
+@pytest.mark.slow
 def test_train_then_eval(tmp_path):
     r = cli("train", "--preset", "stable-ring", "--steps", "400", "--seed", "1", "--out", str(tmp_path), "--json")
     assert r.returncode == 0, r.stderr
@@ -75,6 +76,7 @@ IMAGE_KEYS = ("classes_covered", "class_entropy", "confident", "fd", "fd_floor",
               "histogram")
 
 
+@pytest.mark.slow
 def test_image_train_then_eval_prints_the_image_metrics(tmp_path):
     r = cli("train", "--preset", "digits-conditional", "--steps", "6", "--threads", "1", "--out", str(tmp_path),
             "--json")
@@ -95,6 +97,7 @@ def test_image_train_then_eval_prints_the_image_metrics(tmp_path):
     assert ev["conditional_accuracy"] == pytest.approx(out["conditional_accuracy"])
 
 
+@pytest.mark.slow
 def test_scenes_train_reports_segmenter_figures(tmp_path):
     r = cli("train", "--preset", "scenes-dcgan", "--steps", "2", "--threads", "1", "--out", str(tmp_path), "--json")
     assert r.returncode == 0, r.stderr
@@ -104,6 +107,7 @@ def test_scenes_train_reports_segmenter_figures(tmp_path):
     assert {"sky", "tree", "water"} <= names
 
 
+@pytest.mark.slow
 def test_image_bench_reports_ratio_and_gflops():
     r = cli("bench", "--preset", "digits-dcgan", "--steps", "6", "--json")
     assert r.returncode == 0, r.stderr
@@ -114,6 +118,7 @@ def test_image_bench_reports_ratio_and_gflops():
     assert 0.01 < out["gflop_per_step"] < 5
 
 
+@pytest.mark.slow
 def test_eval_inversion_reports_psnr_and_mre():
     r = cli("eval", os.path.join(ROOT, "checkpoints", "digits-dcgan.safetensors"), "--inversion", "--samples", "6",
             "--json")
@@ -125,6 +130,7 @@ def test_eval_inversion_reports_psnr_and_mre():
     assert out["mre_ratio"] == pytest.approx(out["mre_heldout"] / out["mre_train"])
 
 
+@pytest.mark.slow
 def test_eval_inversion_refuses_2d_models_and_bad_sizes():
     ring = os.path.join(ROOT, "checkpoints", "stable-ring.safetensors")
     r = cli("eval", ring, "--inversion", "--json")
@@ -134,6 +140,7 @@ def test_eval_inversion_refuses_2d_models_and_bad_sizes():
     assert r.returncode == 2 and "--samples" in r.stderr
 
 
+@pytest.mark.slow
 def test_bench_latency_validates_its_arguments():
     r = cli("bench", "--latency", "--moves", "1", "--json")
     assert r.returncode == 2 and "--moves" in r.stderr
@@ -141,6 +148,7 @@ def test_bench_latency_validates_its_arguments():
     assert r.returncode == 2 and "Chromium" in r.stderr
 
 
+@pytest.mark.slow
 def test_interpolate_writes_a_gif_through_the_seeds(tmp_path):
     from PIL import Image
 

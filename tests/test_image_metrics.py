@@ -106,6 +106,7 @@ def test_features_are_batch_size_independent_and_fd_sits_above_the_floor():
     assert fd_real < 2 * floor_real
 
 
+@pytest.mark.slow
 def test_fd_remembers_the_real_side_only_while_images_and_weights_are_unchanged():
     model, _ = shipped("digits")
     real = load_digits(32).images.clone()

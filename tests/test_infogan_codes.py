@@ -96,6 +96,7 @@ def test_training_makes_the_category_readable():
     assert after > 0.9, (before, after)  # G made its category visible and Q learned to read it
 
 
+@pytest.mark.slow
 def test_checkpoint_round_trip_keeps_codes_and_q(tmp_path):
     cfg = TrainConfig(dataset="digits16", family="dcgan", model={**SMALL, "n_cat": 3, "n_cont": 1},
                       batch_size=16, steps=3, eval_every=10**6)

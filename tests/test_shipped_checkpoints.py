@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from gan_core import checkpoint
+from gan_core.data.registry import IMAGE_SETS
 from gan_core.training import presets
 from gan_core.training.config import TrainConfig
 from gan_core.training.trainer import trainer_from_checkpoint
@@ -22,7 +23,14 @@ def test_the_promised_checkpoints_ship():
     assert REQUIRED <= {p.stem for p in SHIPPED}
 
 
-@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.stem)
+def _is_image(path: Path) -> bool:
+    preset = presets.PRESETS.get(path.stem)
+    return preset is not None and preset.config.dataset in IMAGE_SETS
+
+
+# an image generator's card is checked by sampling and running its evaluator network: slow
+@pytest.mark.parametrize("path", [pytest.param(p, marks=pytest.mark.slow) if _is_image(p) else p for p in SHIPPED],
+                         ids=lambda p: p.stem)
 def test_shipped_checkpoint_meets_its_card(path):
     torch.set_num_threads(2)
     card = json.loads(path.with_suffix(".json").read_text())
