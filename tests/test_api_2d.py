@@ -66,6 +66,7 @@ def write(path, data: bytes | str) -> str:
 # ----------------------------------------------------------------------------------- training controls
 
 
+@pytest.mark.slow
 def test_play_poll_pause_step_reset(client):
     s = call(client, "/load_preset", "collapse-ring", LAYERS)
     assert (s["step"], s["state"], s["dataset"], s["n_modes"]) == (0, "idle", "ring", 8)
@@ -135,6 +136,7 @@ def test_model_settings_apply_on_reset(client):
     assert call(client, "/train_step", LAYERS)["step"] == 1
 
 
+@pytest.mark.slow
 def test_two_clients_are_independent(make_client):
     a, b = make_client(), make_client()
     call(a, "/load_preset", "collapse-ring", LAYERS)

@@ -9,6 +9,7 @@ import urllib.error
 import urllib.request
 
 import numpy as np
+import pytest
 from gradio_client import handle_file
 from PIL import Image
 
@@ -51,6 +52,7 @@ def test_every_explorer_action_is_scriptable(client):
     assert {f"/explore_{n}" for n in wanted} <= names
 
 
+@pytest.mark.slow
 def test_sessions_render_only_their_own_model(make_client, app_url):
     a, b = make_client(), make_client()
     va = model_view(a.predict(api_name="/explore_init"))  # the test folder ships only a 2D checkpoint
@@ -110,6 +112,7 @@ def test_truncation_interpolation_arithmetic(client):
     assert len(gallery) == 24 and gallery[0]["caption"] == "seed 10"
 
 
+@pytest.mark.slow
 def test_inversion_and_exploring_the_found_latent(client):
     client.predict("live:image", api_name="/explore_use")
     picture, readout = client.predict("generated sample", 7, None, api_name="/explore_invert")

@@ -10,6 +10,7 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+# Each call starts a Python that imports torch (a few seconds): all but the presets listing are marked slow.
 def cli(*args, timeout=300):
     return subprocess.run([sys.executable, "-m", "gan_core", *args], cwd=ROOT, capture_output=True, text=True,
                           timeout=timeout)
@@ -46,6 +47,7 @@ def test_train_then_eval(tmp_path):
     assert ev["step"] == 400 and ev["modes"] == out["modes"] and ev["hq"] == pytest.approx(out["hq"])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("args,message", [
     (("train", "--preset", "nope"), "unknown preset"),
     (("train", "--preset", "stable-ring", "--steps", "0"), "--steps must be at least 1"),
@@ -65,6 +67,7 @@ def test_errors_are_one_line_and_nonzero(args, message):
     assert len(lines) == 1 and message in lines[0]
 
 
+@pytest.mark.slow
 def test_eval_refuses_a_text_file(tmp_path):
     p = tmp_path / "notes.safetensors"
     p.write_text("hello")

@@ -76,6 +76,7 @@ def test_info_loss_values():
     assert losses.info_loss(cont + 1.0, None, cont).item() == pytest.approx(1.0)
 
 
+@pytest.mark.slow
 def test_training_makes_the_category_readable():
     cfg = TrainConfig(dataset="digits16", family="dcgan", model={**SMALL, "n_cat": 4}, loss="hinge",
                       lr_d=1e-3, lr_g=5e-4, beta1=0.0, beta2=0.9, batch_size=32, steps=150,
