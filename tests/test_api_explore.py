@@ -94,6 +94,7 @@ def test_sliders_seed_and_saved_directions(client, app_url):
     assert (png(fetch(app_url, f"t={tok}")[1]) == first).all()  # back to the seed's own image
 
 
+@pytest.mark.slow
 def test_truncation_interpolation_arithmetic(client):
     client.predict("live:image", api_name="/explore_use")
     picture, table, caption = client.predict("1, 0", 0, 4, api_name="/explore_truncation")

@@ -170,6 +170,7 @@ def test_every_event_is_scriptable(client):
     assert {f"/img_{n}" for n in wanted} <= names
 
 
+@pytest.mark.slow
 def test_steps_change_the_grid_and_the_timeline_keeps_earlier_grids(client):
     first = call(client, "/img_init")
     assert first["status"]["dataset"] == "digits" and first["status"]["evaluator"] == "classifier"
@@ -368,6 +369,7 @@ def test_uploaded_images_train_without_an_evaluator(client, tmp_path):
     assert "Loaded 4 uploaded images" in s["message"]
 
 
+@pytest.mark.slow
 def test_hostile_uploads_give_clear_errors(client, new_client, tmp_path):
     call(client, "/img_load_preset", "digits-dcgan")
     cases = {
