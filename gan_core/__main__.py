@@ -13,12 +13,11 @@ import sys
 from . import cli
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m gan_core", description=__doc__)
-    sub = p.add_subparsers(dest="cmd", required=True)
-
+def _add_presets(sub) -> None:
     sub.add_parser("presets", help="list the training presets").add_argument("--json", action="store_true")
 
+
+def _add_train(sub) -> None:
     t = sub.add_parser("train", help="train a preset headless, write checkpoint + metrics")
     t.add_argument("--preset", required=True)
     t.add_argument("--steps", type=int, default=None)
@@ -28,6 +27,8 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: per preset)")
     t.add_argument("--json", action="store_true")
 
+
+def _add_eval(sub) -> None:
     e = sub.add_parser("eval", help="metrics of a saved checkpoint")
     e.add_argument("checkpoint")
     e.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
@@ -36,6 +37,8 @@ def main(argv: list[str] | None = None) -> int:
     e.add_argument("--samples", type=int, default=64, help="with --inversion: images per group (default 64)")
     e.add_argument("--json", action="store_true")
 
+
+def _add_interpolate(sub) -> None:
     i = sub.add_parser("interpolate", help="an animated GIF walking through the latents of some seeds")
     i.add_argument("checkpoint")
     i.add_argument("--seeds", default="1,2,3,4", help="comma-separated seeds to pass through (default 1,2,3,4)")
@@ -46,6 +49,8 @@ def main(argv: list[str] | None = None) -> int:
     i.add_argument("--out", default="interpolation.gif")
     i.add_argument("--json", action="store_true")
 
+
+def _add_bench(sub) -> None:
     b = sub.add_parser("bench", help="our trainer against a plain PyTorch loop, side by side")
     b.add_argument("--preset", default=None, help="default: the default 2D preset")
     b.add_argument("--steps", type=int, default=None)
@@ -57,7 +62,17 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda"])
     b.add_argument("--json", action="store_true")
 
-    args = p.parse_args(argv)
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m gan_core", description=__doc__)
+    sub = p.add_subparsers(dest="cmd", required=True)
+    for add in (_add_presets, _add_train, _add_eval, _add_interpolate, _add_bench):
+        add(sub)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
     try:
         result = getattr(cli, f"cmd_{args.cmd}")(args)
     except cli.CLIError as exc:

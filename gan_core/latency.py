@@ -106,35 +106,14 @@ def run(moves: int = 50, chromium: str | None = None, port: int | None = None) -
         shutil.rmtree(data, ignore_errors=True)
 
 
-def _measure(pg, url: str, moves: int) -> dict:
-    pg.set_default_timeout(120_000)
-    pg.goto(url)
-    pg.get_by_role("tab", name="Latent explorer").click()
-    pg.wait_for_function("() => { const i = document.querySelector('#lx-view img.lx-img');"
-                         " return i && i.complete && i.naturalWidth > 0; }")
-    model = pg.inner_text("#lx-info")
-    if "digits-dcgan" not in model:
-        raise LatencyError(f"the explorer did not open the shipped digits generator: {model[:80]!r}")
-    slider = "#lx-s0 input[type=range]"
-    pg.wait_for_selector(slider)
+_SLIDER = "#lx-s0 input[type=range]"
 
-    # 1. single moves: set the value as a drag does and wait for the picture
-    set_value = """([sel, v]) => { const el = document.querySelector(sel); el.value = v;
+_SET_VALUE = """([sel, v]) => { const el = document.querySelector(sel); el.value = v;
                     el.dispatchEvent(new Event('input', {bubbles: true})); }"""
-    pg.evaluate("() => { window.__lx.lat = []; window.__lx.shown = 0; }")
-    for i in range(moves):
-        shown = pg.evaluate("() => window.__lx.shown")
-        v = round(-3 + 6 * ((i * 7919) % moves) / max(1, moves - 1), 2)  # spread over the range
-        pg.evaluate(set_value, [slider, str(v)])
-        pg.wait_for_function("(n) => window.__lx.shown > n && !window.__lx.busy", arg=shown)
-    lat = pg.evaluate("() => window.__lx.lat.slice()")
-    err = pg.evaluate("() => window.__lx.err")
-    if len(lat) < moves:
-        raise LatencyError(f"only {len(lat)} of {moves} moves showed a picture ({err})")
 
-    # 2. a continuous drag: input events at pointer rate (every 8 ms, as a mouse drag sends them), the
-    # value sweeping back and forth across the range, for DRAG_SECONDS
-    drag = """([sel, seconds]) => new Promise((resolve) => {
+# input events at pointer rate (every 8 ms, as a mouse drag sends them), the value sweeping back and forth
+# across the range, for `seconds`
+_DRAG = """([sel, seconds]) => new Promise((resolve) => {
         const el = document.querySelector(sel); const S = window.__lx; const n0 = S.shown;
         const t0 = performance.now(); let k = 0;
         const id = setInterval(() => {
@@ -144,32 +123,79 @@ def _measure(pg, url: str, moves: int) -> dict:
             const f = (k % 100) / 100; el.value = (-3 + 6 * (Math.floor(k / 100) % 2 ? 1 - f : f)).toFixed(2);
             el.dispatchEvent(new Event('input', {bubbles: true})); k++;
         }, 8); })"""
-    d = pg.evaluate(drag, [slider, DRAG_SECONDS])
-    pg.wait_for_function("() => !window.__lx.busy")
-    shown, elapsed, k = d["shown"], d["seconds"], d["inputs"]
-    box = pg.locator(slider).bounding_box()
-    y = box["y"] + box["height"] / 2
 
-    # 3. the reference: the default Gradio path (release -> Gradio event -> Markdown update)
-    ref = []
-    watch = """() => { window.__lxRef = new Promise((resolve) => {
+# resolves with the time from the next pointer release to the readout's change
+_WATCH_READOUT = """() => { window.__lxRef = new Promise((resolve) => {
         const el = document.querySelector('#lx-readout'); const before = el.innerText;
         let t0 = performance.now();
         document.addEventListener('pointerup', () => { t0 = performance.now(); }, {once: true, capture: true});
         const obs = new MutationObserver(() => { if (el.innerText !== before) { obs.disconnect();
             resolve(performance.now() - t0); } });
         obs.observe(el, {childList: true, subtree: true, characterData: true}); }); }"""
+
+
+def _open_explorer(pg, url: str) -> None:
+    """Open the Latent explorer, wait for its first picture and check it shows the digits generator."""
+    pg.set_default_timeout(120_000)
+    pg.goto(url)
+    pg.get_by_role("tab", name="Latent explorer").click()
+    pg.wait_for_function("() => { const i = document.querySelector('#lx-view img.lx-img');"
+                         " return i && i.complete && i.naturalWidth > 0; }")
+    model = pg.inner_text("#lx-info")
+    if "digits-dcgan" not in model:
+        raise LatencyError(f"the explorer did not open the shipped digits generator: {model[:80]!r}")
+    pg.wait_for_selector(_SLIDER)
+
+
+def _single_moves(pg, moves: int) -> list[float]:
+    """Set the slider as a drag does, `moves` times, waiting for each picture; the page's latencies (ms)."""
+    pg.evaluate("() => { window.__lx.lat = []; window.__lx.shown = 0; }")
+    for i in range(moves):
+        shown = pg.evaluate("() => window.__lx.shown")
+        v = round(-3 + 6 * ((i * 7919) % moves) / max(1, moves - 1), 2)  # spread over the range
+        pg.evaluate(_SET_VALUE, [_SLIDER, str(v)])
+        pg.wait_for_function("(n) => window.__lx.shown > n && !window.__lx.busy", arg=shown)
+    lat = pg.evaluate("() => window.__lx.lat.slice()")
+    err = pg.evaluate("() => window.__lx.err")
+    if len(lat) < moves:
+        raise LatencyError(f"only {len(lat)} of {moves} moves showed a picture ({err})")
+    return lat[:moves]
+
+
+def _drag(pg) -> dict:
+    """A continuous drag for DRAG_SECONDS: {shown, seconds, inputs}."""
+    d = pg.evaluate(_DRAG, [_SLIDER, DRAG_SECONDS])
+    pg.wait_for_function("() => !window.__lx.busy")
+    return d
+
+
+def _reference_moves(pg) -> list[float]:
+    """The default Gradio path, REFERENCE_MOVES times: slider release -> Gradio event -> Markdown update
+    (ms)."""
+    box = pg.locator(_SLIDER).bounding_box()
+    y = box["y"] + box["height"] / 2
+    ref = []
     for i in range(REFERENCE_MOVES):
         pg.wait_for_timeout(150)
         frac = 0.2 + 0.6 * ((i * 7) % REFERENCE_MOVES) / REFERENCE_MOVES
-        pg.evaluate(watch)
+        pg.evaluate(_WATCH_READOUT)
         pg.mouse.click(box["x"] + frac * box["width"], y)
         ref.append(pg.evaluate("() => window.__lxRef"))
-    return {"p50_ms": round(statistics.median(lat[:moves]), 1), "p95_ms": round(_pct(lat[:moves], 0.95), 1),
-            "max_ms": round(max(lat[:moves]), 1), "moves": moves,
+    return ref
+
+
+def _measure(pg, url: str, moves: int) -> dict:
+    _open_explorer(pg, url)
+    lat = _single_moves(pg, moves)  # 1. single moves
+    d = _drag(pg)  # 2. a continuous drag
+    shown, elapsed, k = d["shown"], d["seconds"], d["inputs"]
+    ref = _reference_moves(pg)  # 3. the reference
+    return {"p50_ms": round(statistics.median(lat), 1), "p95_ms": round(_pct(lat, 0.95), 1),
+            "max_ms": round(max(lat), 1), "moves": moves,
             "updates_per_s": round(shown / elapsed, 1), "drag_seconds": round(elapsed, 2),
             "drag_inputs": k,
-            "reference_p50_ms": round(statistics.median(ref), 1), "reference_p95_ms": round(_pct(ref, 0.95), 1),
-            "ratio": round(statistics.median(ref) / max(1e-9, statistics.median(lat[:moves])), 2),
+            "reference_p50_ms": round(statistics.median(ref), 1),
+            "reference_p95_ms": round(_pct(ref, 0.95), 1),
+            "ratio": round(statistics.median(ref) / max(1e-9, statistics.median(lat)), 2),
             "reference": "slider release -> Gradio event (explore_move) -> Markdown readout updated",
             "model": "checkpoints/digits-dcgan.safetensors", "browser": "chromium (playwright)"}

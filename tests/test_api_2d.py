@@ -68,6 +68,7 @@ def write(path, data: bytes | str) -> str:
 # ----------------------------------------------------------------------------------- training controls
 
 
+@pytest.mark.slow
 def test_play_poll_pause_step_reset(client):
     s = call(client, "/t2d_load_preset", "collapse-ring", LAYERS)
     assert (s["step"], s["state"], s["dataset"], s["n_modes"]) == (0, "idle", "ring", 8)
@@ -159,6 +160,7 @@ def test_model_settings_apply_on_reset(client):
     assert call(client, "/t2d_step", LAYERS)["step"] == 1
 
 
+@pytest.mark.slow
 def test_two_clients_are_independent(make_client):
     a, b = make_client(), make_client()
     call(a, "/t2d_load_preset", "collapse-ring", LAYERS)

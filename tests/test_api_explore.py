@@ -9,6 +9,7 @@ import urllib.error
 import urllib.request
 
 import numpy as np
+import pytest
 from gradio_client import handle_file
 from PIL import Image
 
@@ -51,6 +52,7 @@ def test_every_explorer_action_is_scriptable(client):
     assert {f"/explore_{n}" for n in wanted} <= names
 
 
+@pytest.mark.slow
 def test_sessions_render_only_their_own_model(make_client, app_url):
     a, b = make_client(), make_client()
     va = model_view(a.predict(api_name="/explore_init"))  # the test folder ships only a 2D checkpoint
@@ -92,6 +94,7 @@ def test_sliders_seed_and_saved_directions(client, app_url):
     assert (png(fetch(app_url, f"t={tok}")[1]) == first).all()  # back to the seed's own image
 
 
+@pytest.mark.slow
 def test_truncation_interpolation_arithmetic(client):
     client.predict("live:image", api_name="/explore_use")
     picture, table, caption = client.predict("1, 0", 0, 4, api_name="/explore_truncation")
@@ -110,6 +113,7 @@ def test_truncation_interpolation_arithmetic(client):
     assert len(gallery) == 24 and gallery[0]["caption"] == "seed 10"
 
 
+@pytest.mark.slow
 def test_inversion_and_exploring_the_found_latent(client):
     client.predict("live:image", api_name="/explore_use")
     picture, readout = client.predict("generated sample", 7, None, api_name="/explore_invert")

@@ -169,6 +169,7 @@ def test_every_event_is_scriptable(client):
     assert {f"/img_{n}" for n in wanted} <= names
 
 
+@pytest.mark.slow
 def test_steps_change_the_grid_and_the_timeline_keeps_earlier_grids(client):
     first = call(client, "/img_init")
     assert first["status"]["dataset"] == "digits" and first["status"]["evaluator"] == "classifier"
@@ -214,6 +215,7 @@ def test_steps_change_the_grid_and_the_timeline_keeps_earlier_grids(client):
     assert np.array_equal(picture(reset["grid"]), grid0), "same seed and noise: the same first grid"
 
 
+@pytest.mark.slow
 def test_play_trains_live_and_pauses_the_visitors_2d_training(client):
     call(client, "/img_load_preset", "digits-collapse")
     client.predict("collapse-ring", ["heatmap", "real", "fake"], api_name="/load_preset")
@@ -255,6 +257,7 @@ def test_hparams_change_live_and_are_validated(client):
     assert poll(client)["config"]["lr_d"] == 0.001, "a rejected change leaves the settings alone"
 
 
+@pytest.mark.slow
 def test_sessions_are_independent(new_client):
     a, b = new_client(), new_client()
     call(a, "/img_load_preset", "digits-dcgan")
@@ -268,6 +271,7 @@ def test_sessions_are_independent(new_client):
 # ----------------------------------------------------------------------------------------- checkpoints
 
 
+@pytest.mark.slow
 def test_checkpoint_round_trip_shows_the_same_grid_and_the_scene_shares(client):
     call(client, "/img_load_preset", "scenes-dcgan")
     call(client, "/img_set_hparams", "lsgan", "adam", "0.5", "0.0002", "0.0002", 2, 32, "0.999")
@@ -293,6 +297,7 @@ def test_checkpoint_round_trip_shows_the_same_grid_and_the_scene_shares(client):
     assert call(client, "/img_step")["status"]["step"] == 3, "training continues from the loaded step"
 
 
+@pytest.mark.slow
 def test_shipped_image_checkpoints_listed_and_loaded(client):
     endpoint = client.view_api(print_info=False, return_format="dict")["named_endpoints"]["/img_load_shipped"]
     choices = endpoint["parameters"][0]["type"]["enum"]
@@ -363,6 +368,7 @@ def test_uploaded_images_train_without_an_evaluator(client, tmp_path):
     assert "Loaded 4 uploaded images" in s["message"]
 
 
+@pytest.mark.slow
 def test_hostile_uploads_give_clear_errors(client, new_client, tmp_path):
     call(client, "/img_load_preset", "digits-dcgan")
     cases = {

@@ -10,6 +10,7 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+# Each call starts a Python that imports torch (a few seconds): all but the presets listing are marked slow.
 def cli(*args, timeout=300):
     return subprocess.run([sys.executable, "-m", "gan_core", *args], cwd=ROOT, capture_output=True, text=True,
                           timeout=timeout)
@@ -28,6 +29,7 @@ def test_presets_lists_the_class_demos():
     assert names["collapse-ring"]["title"] == "Mode collapse: watch it happen"
 
 
+@pytest.mark.slow
 def test_train_then_eval(tmp_path):
     r = cli("train", "--preset", "stable-ring", "--steps", "400", "--seed", "1", "--out", str(tmp_path), "--json")
     assert r.returncode == 0, r.stderr
@@ -45,6 +47,7 @@ def test_train_then_eval(tmp_path):
     assert ev["step"] == 400 and ev["modes"] == out["modes"] and ev["hq"] == pytest.approx(out["hq"])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("args,message", [
     (("train", "--preset", "nope"), "unknown preset"),
     (("train", "--preset", "stable-ring", "--steps", "0"), "--steps must be at least 1"),
@@ -64,6 +67,7 @@ def test_errors_are_one_line_and_nonzero(args, message):
     assert len(lines) == 1 and message in lines[0]
 
 
+@pytest.mark.slow
 def test_eval_refuses_a_text_file(tmp_path):
     p = tmp_path / "notes.safetensors"
     p.write_text("hello")
@@ -75,6 +79,7 @@ IMAGE_KEYS = ("classes_covered", "class_entropy", "confident", "fd", "fd_floor",
               "histogram")
 
 
+@pytest.mark.slow
 def test_image_train_then_eval_prints_the_image_metrics(tmp_path):
     r = cli("train", "--preset", "digits-conditional", "--steps", "6", "--threads", "1", "--out", str(tmp_path),
             "--json")
@@ -95,6 +100,7 @@ def test_image_train_then_eval_prints_the_image_metrics(tmp_path):
     assert ev["conditional_accuracy"] == pytest.approx(out["conditional_accuracy"])
 
 
+@pytest.mark.slow
 def test_scenes_train_reports_segmenter_figures(tmp_path):
     r = cli("train", "--preset", "scenes-dcgan", "--steps", "2", "--threads", "1", "--out", str(tmp_path), "--json")
     assert r.returncode == 0, r.stderr
@@ -104,6 +110,7 @@ def test_scenes_train_reports_segmenter_figures(tmp_path):
     assert {"sky", "tree", "water"} <= names
 
 
+@pytest.mark.slow
 def test_image_bench_reports_ratio_and_gflops():
     r = cli("bench", "--preset", "digits-dcgan", "--steps", "6", "--json")
     assert r.returncode == 0, r.stderr
@@ -114,6 +121,7 @@ def test_image_bench_reports_ratio_and_gflops():
     assert 0.01 < out["gflop_per_step"] < 5
 
 
+@pytest.mark.slow
 def test_eval_inversion_reports_psnr_and_mre():
     r = cli("eval", os.path.join(ROOT, "checkpoints", "digits-dcgan.safetensors"), "--inversion", "--samples", "6",
             "--json")
@@ -125,6 +133,7 @@ def test_eval_inversion_reports_psnr_and_mre():
     assert out["mre_ratio"] == pytest.approx(out["mre_heldout"] / out["mre_train"])
 
 
+@pytest.mark.slow
 def test_eval_inversion_refuses_2d_models_and_bad_sizes():
     ring = os.path.join(ROOT, "checkpoints", "stable-ring.safetensors")
     r = cli("eval", ring, "--inversion", "--json")
@@ -134,6 +143,7 @@ def test_eval_inversion_refuses_2d_models_and_bad_sizes():
     assert r.returncode == 2 and "--samples" in r.stderr
 
 
+@pytest.mark.slow
 def test_bench_latency_validates_its_arguments():
     r = cli("bench", "--latency", "--moves", "1", "--json")
     assert r.returncode == 2 and "--moves" in r.stderr
@@ -141,6 +151,7 @@ def test_bench_latency_validates_its_arguments():
     assert r.returncode == 2 and "Chromium" in r.stderr
 
 
+@pytest.mark.slow
 def test_interpolate_writes_a_gif_through_the_seeds(tmp_path):
     from PIL import Image
 

@@ -126,7 +126,7 @@ def test_trainer_uses_the_engine_only_where_it_applies_and_steps_as_autograd_doe
 def test_engine_refuses_discriminators_it_does_not_cover():
     for model in ({"d_batchnorm": True}, {"d_batchnorm": False, "minibatch_std": True}):
         _, D, _ = models.build("dcgan", {"image_size": 16, **model})
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match="engine needs a discriminator without BatchNorm"):
             DiscriminatorEngine(D, FlatParams(D))
 
 

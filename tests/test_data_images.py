@@ -55,7 +55,7 @@ def test_dataset_split_subset_and_display_helpers():
     g = grid(load_digits(8).images[:10], nrow=4)
     assert g.shape == (3 * 9 + 1, 4 * 9 + 1, 3) and g.dtype == np.uint8
     assert (g[..., 0] == g[..., 2]).all()  # grey expanded to 3 equal channels
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"labels must be \(3,\), got \(2,\)"):
         ImageDataset("bad", torch.zeros(3, 1, 4, 4), torch.zeros(2, dtype=torch.long), [])
 
 

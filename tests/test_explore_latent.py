@@ -162,6 +162,7 @@ def test_arithmetic_on_a_linear_generator_is_exact():
         lx.arithmetic(m, [1], [], [2])
 
 
+@pytest.mark.slow
 def test_inversion_recovers_generated_digits(shipped):
     z = shipped.latents([101, 202, 303, 404])
     targets = shipped.generate(z)
@@ -171,6 +172,7 @@ def test_inversion_recovers_generated_digits(shipped):
     assert torch.allclose(inv.psnr, lx.psnr_db(((inv.recon - targets) ** 2).mean((1, 2, 3))), atol=1e-3)
 
 
+@pytest.mark.slow
 def test_inversion_searches_classes_of_a_conditional_generator():
     t = Trainer(presets.get("digits-conditional").config)
     m = lx.LatentModel(t.G, "dcgan", dataset="digits16")

@@ -130,6 +130,6 @@ def test_the_cap_drops_the_least_recently_used(models_pair):
     h.get("two")
     h.get("three")
     assert len(h) == 2
-    with pytest.raises(RouteError, match="unknown or expired"):
+    with pytest.raises(RouteError, match="unknown or expired explorer token"):
         h.by_token(first.token)
     h.store.shutdown()

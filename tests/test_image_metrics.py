@@ -91,7 +91,7 @@ def test_frechet_distance_identity_shift_symmetry():
     sa, sb = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
     ref = np.sum((a.mean(0) - b.mean(0)) ** 2) + np.trace(sa + sb - 2 * sqrtm(sa @ sb).real)
     assert mc.frechet_distance(a, b) == pytest.approx(ref, rel=1e-6)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"need two feature sets \(N >= 2, D\) of equal D"):
         mc.frechet_distance(a, b[:, :3])
 
 
@@ -106,6 +106,7 @@ def test_features_are_batch_size_independent_and_fd_sits_above_the_floor():
     assert fd_real < 2 * floor_real
 
 
+@pytest.mark.slow
 def test_fd_remembers_the_real_side_only_while_images_and_weights_are_unchanged():
     model, _ = shipped("digits")
     real = load_digits(32).images.clone()
@@ -145,7 +146,7 @@ def test_ms_ssim_identical_is_one_random_is_lower():
     assert 0.0 < ms_ssim_diversity(digits, pairs=50) < 1.0
     a = np.random.default_rng(0).random((1, 64, 64))
     assert ms_ssim(a, a) == pytest.approx(1.0) and ms_ssim(a, 1 - a) < 0.5
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="need at least 2 images"):
         ms_ssim_diversity(x)
 
 

@@ -105,7 +105,7 @@ def test_config_round_trip_and_validation():
     cfg = DCGANConfig(image_size=64, channels=3, n_classes=4, spectral_norm=True)
     assert DCGANConfig.from_dict(cfg.to_dict()) == cfg
     for bad in ({"image_size": 48}, {"channels": 2}, {"noise": "cauchy"}, {"g_base": 0}, {"colour": 1}):
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match=next(iter(bad))):  # the message names the bad key
             models.build("dcgan", bad)
     with pytest.raises(ValueError, match="z must have shape"):
         DCGANGenerator(DCGANConfig(**SMALL))(torch.randn(2, 3))

@@ -54,7 +54,7 @@ def test_generator_takes_the_codes_and_q_reads_them():
     assert D0.q_head is None
     with pytest.raises(ValueError, match="no Q head"):
         D0.forward_with_q(x)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="n_cat must be between 0 and 100, got 101"):
         models.build("dcgan", {**SMALL, "n_cat": 101})
 
 
@@ -76,6 +76,7 @@ def test_info_loss_values():
     assert losses.info_loss(cont + 1.0, None, cont).item() == pytest.approx(1.0)
 
 
+@pytest.mark.slow
 def test_training_makes_the_category_readable():
     cfg = TrainConfig(dataset="digits16", family="dcgan", model={**SMALL, "n_cat": 4}, loss="hinge",
                       lr_d=1e-3, lr_g=5e-4, beta1=0.0, beta2=0.9, batch_size=32, steps=150,
@@ -96,6 +97,7 @@ def test_training_makes_the_category_readable():
     assert after > 0.9, (before, after)  # G made its category visible and Q learned to read it
 
 
+@pytest.mark.slow
 def test_checkpoint_round_trip_keeps_codes_and_q(tmp_path):
     cfg = TrainConfig(dataset="digits16", family="dcgan", model={**SMALL, "n_cat": 3, "n_cont": 1},
                       batch_size=16, steps=3, eval_every=10**6)

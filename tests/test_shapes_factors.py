@@ -104,6 +104,7 @@ def test_shipped_factor_evaluator_loads_and_its_card_meets_the_target(shipped):
     assert image_eval.evaluator("shapes-factors")[1] == card
 
 
+@pytest.mark.slow
 def test_shipped_factor_evaluator_meets_its_card_on_fresh_shapes(shipped):
     model, card = shipped
     fresh = shapes.make_shapes(1500, size=card["dataset"]["size"], seed=4321)

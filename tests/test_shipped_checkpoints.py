@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from gan_core import checkpoint
+from gan_core.data.registry import IMAGE_SETS
 from gan_core.training import presets
 from gan_core.training.config import TrainConfig
 from gan_core.training.trainer import trainer_from_checkpoint
@@ -22,9 +23,24 @@ def test_the_promised_checkpoints_ship():
     assert REQUIRED <= {p.stem for p in SHIPPED}
 
 
-@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.stem)
-def test_shipped_checkpoint_meets_its_card(path):
+def _is_image(path: Path) -> bool:
+    preset = presets.PRESETS.get(path.stem)
+    return preset is not None and preset.config.dataset in IMAGE_SETS
+
+
+@pytest.fixture()
+def two_threads():
+    """Two torch threads for this test only: left at 2, they slow every later test's small ops."""
+    before = torch.get_num_threads()
     torch.set_num_threads(2)
+    yield
+    torch.set_num_threads(before)
+
+
+# an image generator's card is checked by sampling and running its evaluator network: slow
+@pytest.mark.parametrize("path", [pytest.param(p, marks=pytest.mark.slow) if _is_image(p) else p
+                                  for p in SHIPPED], ids=lambda p: p.stem)
+def test_shipped_checkpoint_meets_its_card(path, two_threads):
     card = json.loads(path.with_suffix(".json").read_text())
     assert card["preset"] == path.stem and path.stem in presets.PRESETS
     assert card["command"].startswith(f"python -m gan_core train --preset {path.stem}")
