@@ -17,6 +17,7 @@ import pytest
 import torch
 from PIL import Image
 
+from gan_core.data import files
 from gan_core.data.digits import load_digits
 from gan_core.data.files import (DataError, load_idx, load_image_file, load_image_folder,
                                  load_image_zip)
@@ -423,3 +424,27 @@ def test_limits_on_counts_and_arguments(tmp_path, no_writes):
         load_image_folder(empty)
     with pytest.raises(DataError, match="not a folder"):
         load_image_folder(tmp_path / "missing")
+
+
+def test_zip_entry_count_is_checked_before_its_directory_is_parsed(tmp_path, monkeypatch):
+    from gan_core.data import image_archives
+
+    path = _zip(tmp_path / "many.zip", {f"{i}.png": b"x" for i in range(2000)})
+    assert image_archives.declared_entries(str(path)) == 2000
+    parsed = []
+    monkeypatch.setattr(zipfile.ZipFile, "infolist", lambda self: parsed.append(1) or [])
+    with pytest.raises(files.DataError, match="declares 2,000 entries"):
+        files.load_image_zip(str(path), max_images=10)
+    assert not parsed
+
+
+def test_an_upload_is_refused_by_the_pixel_budget_before_decoding(tmp_path, monkeypatch):
+    from gan_core.data import image_archives
+
+    big = _png(np.zeros((512, 512), np.uint8))
+    path = _zip(tmp_path / "big.zip", {f"{i}.png": big for i in range(5)})
+    decoded = []
+    monkeypatch.setattr(image_archives, "_decode", lambda *a: decoded.append(1))
+    with pytest.raises(files.DataError, match="pixels in all, over the limit of 1,000,000"):
+        files.load_image_zip(str(path), max_total_pixels=1_000_000)
+    assert not decoded

@@ -13,6 +13,8 @@ from gradio_client.exceptions import AppError
 
 import hostile_files as hf
 
+pytestmark = pytest.mark.slow  # about a minute: `make test` runs it, `make test-fast` does not
+
 LAYERS = ["heatmap", "real", "fake"]
 MODEL = [64, 2, 64, 2, "relu", "leaky_relu", 2, "gaussian", 1]  # the 2D model widgets, in order
 TRAIN = ["nonsaturating", "adam", "0.001", "0.001", 1, 128, 0, "0.0"]  # the 2D training widgets
@@ -50,18 +52,18 @@ CASES = [
     ("2d-batch-huge", "/t2d_set_hparams", lambda p: [LAYERS, *_set(TRAIN, 5, 1e9)], "maximum value 1024"),
     ("2d-dsteps-negative", "/t2d_set_hparams", lambda p: [LAYERS, *_set(TRAIN, 4, -5)], "minimum value 1"),
     ("2d-width-huge", "/t2d_reset", lambda p: [LAYERS, *_set(MODEL, 0, 1e9)], "maximum value 256"),
-    ("2d-width-nan", "/t2d_reset", lambda p: [LAYERS, *_set(MODEL, 2, "nan")], "number"),
+    ("2d-width-nan", "/t2d_reset", lambda p: [LAYERS, *_set(MODEL, 2, "nan")], "expected a `float`"),
     ("2d-unknown-preset", "/t2d_load_preset", lambda p: ["../../etc/passwd", LAYERS], "list of choices"),
     ("2d-shipped-traversal", "/t2d_load_shipped", lambda p: ["../../../etc/passwd", LAYERS], "list of choices"),
     # numbers and text in the image tab
     ("img-lr-inf", "/img_set_hparams", lambda p: _set(IMG_TRAIN, 3, "inf"), "lr_d"),
     ("img-beta-huge", "/img_set_hparams", lambda p: _set(IMG_TRAIN, 2, "7"), "beta1"),
-    ("img-scrub-nan", "/img_scrub", lambda p: ["nan"], "number"),
+    ("img-scrub-nan", "/img_scrub", lambda p: ["nan"], "expected a `float`"),
     ("img-upload-size", "/img_upload", lambda p: [[handle_file(_w(p / "ok.png", hf.blank_png(8)))], 4096, "grey"], "choices"),
     # numbers and text in the latent explorer
     ("explore-seed-negative", "/explore_seed", lambda p: [-1], "minimum value 0"),
     ("explore-seed-huge", "/explore_seed", lambda p: [10**30], "seed"),
-    ("explore-psi-nan", "/explore_move", lambda p: ["nan", *[0] * 8], "number"),
+    ("explore-psi-nan", "/explore_move", lambda p: ["nan", *[0] * 8], "expected a `float`"),
     ("explore-slider-huge", "/explore_move", lambda p: [1.0, 1e9, *[0] * 7], "maximum value 5"),
     ("explore-basis-unknown", "/explore_basis", lambda p: ["<script>"], "list of choices"),
     ("explore-source-traversal", "/explore_use", lambda p: ["ckpt:../../etc/passwd"], "list of choices"),

@@ -16,8 +16,9 @@ and `idx_files` (IDX); this module gathers their public names.
 from .idx_files import load_idx
 from .image_archives import load_image_folder, load_image_zip
 from .image_files import (FORMATS, IMAGE_EXTS, MAX_DEPTH, MAX_FILE_BYTES, MAX_IMAGES, MAX_PIXELS, MAX_RATIO,
-                          MAX_TOTAL_BYTES, DataError, load_image_file)
+                          MAX_TOTAL_BYTES, MAX_UPLOAD_PIXELS, DataError, check_pixel_budget, header_pixels,
+                          load_image_file)
 
 __all__ = ["FORMATS", "IMAGE_EXTS", "MAX_DEPTH", "MAX_FILE_BYTES", "MAX_IMAGES", "MAX_PIXELS", "MAX_RATIO",
-           "MAX_TOTAL_BYTES", "DataError", "load_idx", "load_image_file", "load_image_folder",
+           "MAX_TOTAL_BYTES", "MAX_UPLOAD_PIXELS", "DataError", "check_pixel_budget", "header_pixels", "load_idx", "load_image_file", "load_image_folder",
            "load_image_zip"]

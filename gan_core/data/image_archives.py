@@ -18,10 +18,32 @@ from pathlib import Path, PurePosixPath
 import torch
 
 from .image_files import (IMAGE_EXTS, MAX_DEPTH, MAX_IMAGES, MAX_PIXELS, MAX_RATIO, MAX_TOTAL_BYTES,
-                          DataError, _check_args, _decode, _mb, _read_file)
+                          MAX_UPLOAD_PIXELS, DataError, _check_args, _decode, _mb, _read_file,
+                          check_pixel_budget, header_pixels)
 from .images import ImageDataset
 
 _READ_CHUNK = 1 << 20
+_EOCD = b"PK\x05\x06"  # a zip's end-of-central-directory record
+
+
+def declared_entries(path: str | os.PathLike | bytes) -> int | None:
+    """The entry count a zip's end record declares, read from the file's last 64 KB before its whole
+    directory is parsed (None when no end record is found there)."""
+    if isinstance(path, (bytes, bytearray)):
+        tail = bytes(path[-(65536 + 22):])
+    else:
+        with open(path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            f.seek(max(0, f.tell() - (65536 + 22)))
+            tail = f.read()
+    at = tail.rfind(_EOCD)
+    if at < 0 or len(tail) < at + 12:
+        return None
+    return int.from_bytes(tail[at + 10:at + 12], "little")
+
+
+def _is_symlink(info: zipfile.ZipInfo) -> bool:
+    return info.create_system == 3 and (info.external_attr >> 16) & 0o170000 == 0o120000
 _JUNK_FILES = {"Thumbs.db", "desktop.ini"}
 
 def _is_hidden(parts: tuple[str, ...]) -> bool:
@@ -127,6 +149,8 @@ def _zip_entries(zf: zipfile.ZipFile, max_images: int, max_total_bytes: int) -> 
     keep = []
     for info in infos:
         parts = _safe_parts(info.filename)
+        if _is_symlink(info):
+            raise DataError(f"{info.filename}: a symbolic link in the zip; archive refused")
         if info.is_dir() or not parts or _is_hidden(parts):
             continue
         if len(parts) - 1 > MAX_DEPTH + 1:  # one wrapping folder plus MAX_DEPTH levels
@@ -170,25 +194,36 @@ def _read_entry(zf: zipfile.ZipFile, info: zipfile.ZipInfo, budget: int) -> byte
 
 def load_image_zip(path: str | os.PathLike | bytes, size: int = 32, channels: int = 1,
                    max_images: int = MAX_IMAGES, max_total_bytes: int = MAX_TOTAL_BYTES,
-                   max_pixels: int = MAX_PIXELS) -> ImageDataset:
-    """PNG/JPEG images in a zip archive (a path or its bytes), read in memory; never extracted."""
+                   max_pixels: int = MAX_PIXELS, max_total_pixels: int = MAX_UPLOAD_PIXELS) -> ImageDataset:
+    """PNG/JPEG images in a zip archive (a path or its bytes), read in memory; never extracted. The entry
+    count the archive declares is checked before its directory is parsed, and the summed pixels of the
+    images' headers before any image is decoded."""
     _check_args(size, channels)
     is_bytes = isinstance(path, (bytes, bytearray))
     label = "uploaded zip" if is_bytes else Path(path).name
     try:
+        declared = declared_entries(path)
+        if declared is not None and declared > 4 * max_images + 1000:
+            raise DataError(f"{label}: the zip declares {declared:,} entries, far over the limit of "
+                            f"{max_images:,} images")
         zf = zipfile.ZipFile(io.BytesIO(path) if is_bytes else path)
     except FileNotFoundError:
         raise DataError(f"{label}: no such file") from None
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError) as e:
+        if isinstance(e, DataError):
+            raise
         raise DataError(f"{label}: not a readable zip archive ({e})") from None
     with zf:
         entries = _zip_entries(zf, max_images, max_total_bytes)
         folders = _folder_labels([parts for _, parts in entries])
-        tensors, used = [], 0
-        for info, _ in entries:
+        blobs, used, pixels = [], 0, 0
+        for info, _ in entries:  # read and count every header first: nothing decoded yet
             data = _read_entry(zf, info, max_total_bytes - used)
             used += len(data)
-            tensors.append(_decode(data, info.filename, size, channels, max_pixels))
+            pixels += header_pixels(data, info.filename, max_pixels)
+            check_pixel_budget(pixels, max_total_pixels)
+            blobs.append(data)
+    tensors = [_decode(d, info.filename, size, channels, max_pixels) for d, (info, _) in zip(blobs, entries)]
     meta = {"source": f"zip:{label}", "size": size, "channels": channels, "n_files": len(entries),
-            "bytes_read": used}
+            "bytes_read": used, "pixels": pixels}
     return _assemble(Path(label).stem, tensors, folders, meta)

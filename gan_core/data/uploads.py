@@ -33,6 +33,17 @@ def check_limits(paths: list[str]) -> None:
                               f"{files.MAX_TOTAL_BYTES / 1e6:.1f} MB")
 
 
+def _file_pixels(paths: list[str]) -> int:
+    """The summed pixels the image files' headers declare (nothing decoded), within the upload's budget."""
+    total = 0
+    for p in paths:
+        with open(p, "rb") as f:
+            head = f.read(files.MAX_FILE_BYTES + 1)
+        total += files.header_pixels(head, Path(p).name)
+        files.check_pixel_budget(total, files.MAX_UPLOAD_PIXELS)
+    return total
+
+
 def load_uploads(paths: list[str], size: int, channels: int) -> ImageDataset:
     """Uploaded zips and PNG/JPEG files -> one dataset of `size` px images with `channels` channels. One
     zip alone keeps its folder labels; anything else is unlabelled."""
@@ -41,8 +52,12 @@ def load_uploads(paths: list[str], size: int, channels: int) -> ImageDataset:
     zips = [p for p in paths if p.lower().endswith(".zip")]
     if len(zips) == 1 and len(paths) == 1:  # one zip keeps its folder labels
         return dataclasses.replace(files.load_image_zip(zips[0], size, channels), name=name)
-    parts = [files.load_image_zip(p, size, channels).images if p.lower().endswith(".zip")
-             else files.load_image_file(p, size, channels)[None] for p in paths]
+    budget = files.MAX_UPLOAD_PIXELS - _file_pixels([p for p in paths if p not in zips])
+    parts = [files.load_image_file(p, size, channels)[None] for p in paths if p not in zips]
+    for p in zips:  # each zip counts its headers against what is left of the upload's pixel budget
+        ds = files.load_image_zip(p, size, channels, max_total_pixels=budget)
+        budget -= ds.meta["pixels"]
+        parts.append(ds.images)
     images = torch.cat(parts)  # (N, C, H, W)
     if len(images) > files.MAX_IMAGES:
         raise files.DataError(f"{len(images):,} images, over the limit of {files.MAX_IMAGES:,}")
