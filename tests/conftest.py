@@ -71,6 +71,8 @@ def make_client(app_url):
         return c
 
     yield make
+    for c in clients:  # stop every heartbeat first, then wait for them together (close() waits up to 1 s each)
+        c._kill_heartbeat.set()
     for c in clients:
         c.close()
 
