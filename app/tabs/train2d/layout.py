@@ -9,15 +9,13 @@ from dataclasses import dataclass, field
 import gradio as gr
 
 from gan_core.data import toy2d
-from gan_core.losses import LOSSES
 from gan_core.models.mlp import ACTIVATIONS, MLPConfig
 from gan_core.training import presets
-from gan_core.training.session import SPEEDS
 from gan_core.viz.plane import LAYERS
 
 from ...common import plots
 from ...common.checkpoints import checkpoint_panel
-from ...common.choices import EMA_CHOICES, LR_CHOICES
+from ...common.controls import control_buttons, training_panel
 from .state import DEFAULT_PRESET, default_config, default_data, shipped_checkpoints
 from .view import LEGEND, n_modes
 
@@ -69,32 +67,11 @@ def _model_panel(w: Widgets) -> None:
 
 
 def _train_panel(w: Widgets) -> None:
-    c = default_config()
-    with gr.Accordion("Training (applied live)", open=True):
-        w.train["loss"] = gr.Dropdown(list(LOSSES), value=c.loss, label="Loss")
-        w.train["optimizer"] = gr.Radio(["adam", "sgd"], value=c.optimizer, label="Optimizer")
-        with gr.Row():
-            w.train["lr_d"] = gr.Dropdown(LR_CHOICES, value=c.lr_d, label="D learning rate",
-                                          allow_custom_value=True)
-            w.train["lr_g"] = gr.Dropdown(LR_CHOICES, value=c.lr_g, label="G learning rate",
-                                          allow_custom_value=True)
-        w.train["d_steps"] = gr.Slider(1, 10, value=c.d_steps, step=1, label="k: D steps per G step")
-        w.train["batch_size"] = gr.Slider(16, 1024, value=c.batch_size, step=16, label="Batch size")
-        w.train["unroll"] = gr.Slider(0, 10, value=c.unroll, step=1, label="Unrolled D steps (0 = off)")
-        w.train["g_ema"] = gr.Dropdown(EMA_CHOICES, value=c.g_ema, label="G weight EMA (0 = off)",
-                                       allow_custom_value=True)
-        w.speed = gr.Radio(list(SPEEDS), value="full", label="Speed")
+    training_panel(w, default_config(), batch_max=1024, unroll=True)
 
 
 def _buttons(w: Widgets) -> None:
-    with gr.Row():
-        w.play = gr.Button("▶ Train", variant="primary", elem_id="train-play", min_width=80)
-        w.pause = gr.Button("Pause", elem_id="train-pause", min_width=80)
-        w.reset = gr.Button("↺ Reset", elem_id="train-reset", min_width=80)
-    with gr.Row():
-        w.step_d = gr.Button("Step D", size="sm", elem_id="step-d", min_width=60)
-        w.step_g = gr.Button("Step G", size="sm", elem_id="step-g", min_width=60)
-        w.step_both = gr.Button("Step both", size="sm", elem_id="step-both", min_width=60)
+    control_buttons(w, "")
 
 
 def _view_panel(w: Widgets) -> None:

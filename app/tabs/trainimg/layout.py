@@ -8,17 +8,14 @@ from dataclasses import dataclass, field
 
 import gradio as gr
 
-from gan_core.losses import LOSSES
 from gan_core.training import presets
-from gan_core.training.session import SPEEDS
 
 from ...common import plots
 from ...common.checkpoints import checkpoint_panel
-from ...common.choices import EMA_CHOICES, LR_CHOICES
+from ...common.controls import control_buttons, training_panel
 from .state import DEFAULT_PRESET, default_config, shipped_image_checkpoints
 from .view import FD_COLORS, FD_LABEL, LEGEND, empty_fd_frame, hist_frame
 
-BETA1_CHOICES = [0.0, 0.5, 0.9]
 UPLOAD_TYPES = [".zip", ".png", ".jpg", ".jpeg"]
 POLL_SECONDS = 0.5
 PLAY_NOTE = ("Training here pauses your *Train (2D)* session if it is running: two trainings on the same "
@@ -56,33 +53,11 @@ def _data_panel(w: Widgets) -> None:
 
 
 def _train_panel(w: Widgets) -> None:
-    c = default_config()
-    with gr.Accordion("Training (applied live)", open=True):
-        w.train["loss"] = gr.Dropdown(list(LOSSES), value=c.loss, label="Loss")
-        w.train["optimizer"] = gr.Radio(["adam", "sgd"], value=c.optimizer, label="Optimizer")
-        w.train["beta1"] = gr.Dropdown(BETA1_CHOICES, value=c.beta1, label="Adam beta1 (momentum)",
-                                       allow_custom_value=True)
-        with gr.Row():
-            w.train["lr_d"] = gr.Dropdown(LR_CHOICES, value=c.lr_d, label="D learning rate",
-                                          allow_custom_value=True)
-            w.train["lr_g"] = gr.Dropdown(LR_CHOICES, value=c.lr_g, label="G learning rate",
-                                          allow_custom_value=True)
-        w.train["d_steps"] = gr.Slider(1, 10, value=c.d_steps, step=1, label="k: D steps per G step")
-        w.train["batch_size"] = gr.Slider(16, 256, value=c.batch_size, step=16, label="Batch size")
-        w.train["g_ema"] = gr.Dropdown(EMA_CHOICES, value=c.g_ema, label="G weight EMA (0 = off)",
-                                       allow_custom_value=True)
-        w.speed = gr.Radio(list(SPEEDS), value="full", label="Speed")
+    training_panel(w, default_config(), batch_max=256, beta1=True)
 
 
 def _buttons(w: Widgets) -> None:
-    with gr.Row():
-        w.play = gr.Button("▶ Train", variant="primary", elem_id="img-train-play", min_width=80)
-        w.pause = gr.Button("Pause", elem_id="img-train-pause", min_width=80)
-        w.reset = gr.Button("↺ Reset", elem_id="img-train-reset", min_width=80)
-    with gr.Row():
-        w.step_d = gr.Button("Step D", size="sm", elem_id="img-step-d", min_width=60)
-        w.step_g = gr.Button("Step G", size="sm", elem_id="img-step-g", min_width=60)
-        w.step_both = gr.Button("Step both", size="sm", elem_id="img-step-both", min_width=60)
+    control_buttons(w, "img-")
     gr.Markdown(PLAY_NOTE, elem_id="img-play-note")
 
 
