@@ -20,6 +20,7 @@ def last_json(stdout: str) -> dict:
     return json.loads(stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.slow  # a subprocess that imports torch
 def test_presets_lists_the_class_demos():
     r = cli("presets", "--json")
     assert r.returncode == 0

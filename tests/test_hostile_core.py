@@ -224,6 +224,7 @@ def test_a_save_that_fails_half_way_keeps_the_previous_checkpoint(tiny, tmp_path
     checkpoint.load(str(path))
 
 
+@pytest.mark.slow  # starts processes and kills them: seconds
 def test_kill_9_during_saves_leaves_only_loadable_checkpoints():
     out = subprocess.run([sys.executable, os.path.join(ROOT, "tests", "kill_during_saves.py"), "--trials", "1",
                           "--after", "1", "--json"], capture_output=True, text=True, timeout=240,

@@ -136,16 +136,20 @@ class LatentModel:
             ws[:, lo:hi] += displacement([(d, v)], ws.shape[-1])
         return self.G.synthesis(ws)
 
+    @torch.no_grad()
     def features(self, z: torch.Tensor, layer: str, labels: torch.Tensor | None = None) -> torch.Tensor:
-        """The activations of G's feature layer `layer` for z, flattened to (B, F)."""
+        """The activations of G's feature layer `layer` for z, flattened to (B, F); the forward pass stops
+        after that layer."""
         layers = self.G.feature_layers()
         if layer not in layers:
             raise ValueError(f"unknown layer {layer!r}; this generator has {', '.join(layers)}")
         path = next(n for n, m in self.G.named_modules() if m is layers[layer])
+        z = torch.as_tensor(z, dtype=torch.float32).reshape(-1, self.z_dim)
         got = []
-        with Trace(self.G, path, retain_output=False,
-                   edit_output=lambda out, name: got.append(out.detach().reshape(len(out), -1)) or out):
-            self.generate(z, labels=labels)
+        for i in range(0, len(z), MAX_BATCH):
+            with Trace(self.G, path, stop=True) as tr:
+                self.G(z[i:i + MAX_BATCH], None if labels is None else labels[i:i + MAX_BATCH])
+            got.append(tr.output.reshape(len(tr.output), -1))
         return torch.cat(got)
 
     def default_layer(self) -> str:
