@@ -6,7 +6,8 @@ import argparse
 import os
 from pathlib import Path
 
-PROJECT_CHECKPOINTS = Path(__file__).resolve().parent.parent / "checkpoints"  # a checkout or `pip install -e .`
+# the shipped models of a checkout (or of `pip install -e .`); a plain `pip install .` does not copy them
+PROJECT_CHECKPOINTS = Path(__file__).resolve().parent.parent / "checkpoints"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

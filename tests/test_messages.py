@@ -124,7 +124,8 @@ def test_far_out_values_are_applied_with_a_warning(warnings_shown):
     s = session()
     settings.apply_settings(s, TRAIN_2D, widget_values(s.trainer.cfg, TRAIN_2D, "lr_d", "5"))
     assert s.trainer.cfg.lr_d == 5.0, "a far-out value still applies"
-    assert len(warnings_shown) == 1 and "D learning rate 5" in warnings_shown[0] and "0.1" in warnings_shown[0]
+    assert len(warnings_shown) == 1
+    assert "D learning rate 5" in warnings_shown[0] and "0.1" in warnings_shown[0]
     settings.apply_settings(s, TRAIN_2D, widget_values(s.trainer.cfg, TRAIN_2D, "batch_size", 32))
     assert len(warnings_shown) == 1, "only the setting that changed is judged"
     settings.apply_settings(s, TRAIN_2D, widget_values(s.trainer.cfg, TRAIN_2D, "g_ema", "0.5"))
@@ -142,3 +143,12 @@ def test_the_widgets_go_back_to_the_settings_in_force():
         settings.apply_settings(s, TRAIN_2D, widget_values(s.trainer.cfg, TRAIN_2D, "lr_d", "abc"))
     shown = settings.in_force(s, widgets)
     assert shown["component-lr_d"] == 1e-3 and shown["component-batch_size"] == 64
+
+
+def test_explorer_whole_numbers_name_the_widget_and_quote_the_box():
+    from app.tabs.explore.parse import int_in
+
+    with pytest.raises(ValueError, match="^Seed must be a whole number, got an empty box$"):
+        int_in(None, 0, 10, "seed")
+    with pytest.raises(ValueError, match="^Seed must be a whole number from 0 to 10, got '11'$"):
+        int_in(11, 0, 10, "seed")

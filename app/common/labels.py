@@ -38,7 +38,8 @@ LABELS = {  # config field -> the label of its widget (app/common/controls.py, a
 # also occur in ordinary sentences, so they are translated only where a message is about that setting.
 INTERNAL = ("lr_d", "lr_g", "g_ema", "d_steps", "batch_size", "g_hidden", "d_hidden", "g_layers", "d_layers",
             "z_dim", "beta1", "unroll", "d_activation")
-_INTERNAL_RE = re.compile(r"(?<!Adam )\b(" + "|".join(INTERNAL) + r")\b")  # idempotent: beta1's label has beta1
+# not after "Adam ": beta1's label holds the name, and translating twice must change nothing
+_INTERNAL_RE = re.compile(r"(?<!Adam )\b(" + "|".join(INTERNAL) + r")\b")
 
 SENSIBLE = {  # field -> (lowest, highest, how the range reads); outside it a setting applies with a warning
     "lr_d": (1e-6, 0.1, "1e-06 to 0.1"),
