@@ -76,5 +76,5 @@ def test_a_refused_setting_is_explained_and_its_box_shows_the_value_in_force(pag
     box.blur()
     deadline = time.monotonic() + 10
     while box.input_value() != kept:
-        assert time.monotonic() < deadline, f"the box shows {box.input_value()!r}, not the value in force {kept!r}"
+        assert time.monotonic() < deadline, f"the box shows {box.input_value()!r}, not {kept!r}"
         time.sleep(0.1)
