@@ -1,37 +1,9 @@
-"""Start GAN Explorer: parse arguments, build the Gradio app and serve it."""
+"""Start GAN Explorer from a checkout: `python launch.py --help`. After `pip install .` the same command
+is `gan-explorer` (app.cli)."""
 
 from __future__ import annotations
 
-import argparse
-import os
-from pathlib import Path
-
-
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description="Serve the GAN Explorer web app.")
-    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=7860, help="port to listen on (default 7860)")
-    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="where models train")
-    p.add_argument("--share", action="store_true", help="also open a public Gradio share link")
-    p.add_argument("--data-dir", default="data", help="saved checkpoints and uploads (default ./data)")
-    return p.parse_args(argv)
-
-
-def main(argv: list[str] | None = None) -> None:
-    args = parse_args(argv)
-    data_dir = Path(args.data_dir).resolve()
-    (data_dir / "tmp").mkdir(parents=True, exist_ok=True)
-    os.environ["GRADIO_TEMP_DIR"] = str(data_dir / "tmp")  # uploads stay inside the data dir
-
-    import torch
-
-    torch.set_num_threads(1)  # each session trains in its own thread: one core each, no oversubscription
-
-    from app.server import build_app, launch_options
-
-    demo = build_app(device=args.device, data_dir=data_dir)
-    demo.launch(server_name=args.host, server_port=args.port, share=args.share, **launch_options(data_dir, demo))
-
+from app.cli import main, parse_args  # noqa: F401  (parse_args: launch.parse_args keeps working)
 
 if __name__ == "__main__":
     main()

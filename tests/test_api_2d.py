@@ -106,10 +106,10 @@ def test_set_hparams_is_reflected_and_validated(client):
     assert (cfg["lr_d"], cfg["lr_g"], cfg["g_ema"]) == (0.0005, 0.002, 0.99)
     assert call(client, "/t2d_step", LAYERS)["step"] == 1  # the new settings train
 
-    expect_error(client, "lr_d must be a number", LAYERS, "hinge", "sgd", "fast", "0.002", 3, 64, 2, "0.99",
-                 api_name="/t2d_set_hparams")
-    expect_error(client, "lr_g must be in", LAYERS, "hinge", "sgd", "0.001", "50", 3, 64, 2, "0.99",
-                 api_name="/t2d_set_hparams")
+    expect_error(client, "D learning rate must be a number, got 'fast'; keeping 0.0005", LAYERS, "hinge",
+                 "sgd", "fast", "0.002", 3, 64, 2, "0.99", api_name="/t2d_set_hparams")
+    expect_error(client, "G learning rate must be in (0, 10], got '50'; keeping 0.002", LAYERS, "hinge",
+                 "sgd", "0.0005", "50", 3, 64, 2, "0.99", api_name="/t2d_set_hparams")
     assert poll(client)["config"]["lr_d"] == 0.0005, "a rejected change must leave the settings alone"
 
 

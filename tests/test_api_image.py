@@ -179,7 +179,8 @@ def test_steps_change_the_grid_and_the_timeline_keeps_earlier_grids(client):
     assert (s["step"], s["timeline"], s["grid"]["rows"], s["grid"]["cols"]) == (0, [0], 10, 8)
     assert grid0.shape == (grid_side(10, 16), grid_side(8, 16), 3)
     assert "category of the InfoGAN code (0 at the top to 9)" in loaded["caption"]
-    assert "classes covered ? / 10" in loaded["headline"] and "first evaluation at step" in loaded["headline"]
+    assert "classes covered (confidently) ? / 10" in loaded["headline"]
+    assert "first evaluation at step" in loaded["headline"]
 
     no_ema = call(client, "/img_set_hparams", *TRAIN[:-1], "0")  # the grid shows G itself, not its average
     assert no_ema["status"]["config"]["g_ema"] == 0
@@ -251,9 +252,11 @@ def test_hparams_change_live_and_are_validated(client):
 
     bad = list(TRAIN)
     bad[3] = "fast"
-    expect_error(client, "lr_d must be a number", *bad, api_name="/img_set_hparams")
+    expect_error(client, "D learning rate must be a number, got 'fast'; keeping 0.001", *bad,
+                 api_name="/img_set_hparams")
     bad[3], bad[4] = "0.001", "50"
-    expect_error(client, "lr_g must be in", *bad, api_name="/img_set_hparams")
+    expect_error(client, "G learning rate must be in (0, 10], got '50'; keeping 0.002", *bad,
+                 api_name="/img_set_hparams")
     assert poll(client)["config"]["lr_d"] == 0.001, "a rejected change leaves the settings alone"
 
 

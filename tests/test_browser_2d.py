@@ -58,3 +58,23 @@ def test_collapse_preset_trains_live(page, app, app_url):
     while mine & sessions.keys("train2d"):
         assert time.monotonic() < deadline, "the session was not closed after the page closed"
         time.sleep(0.1)
+
+
+@pytest.mark.browser
+def test_a_refused_setting_is_explained_and_its_box_shows_the_value_in_force(page, app_url):
+    """Typing 'abc' as the D learning rate: the error names the widget, quotes the box and says what is
+    kept; the box then shows the value in force again (the .failure event)."""
+    pg = page
+    pg.goto(app_url)
+    pg.wait_for_function(f"document.querySelector('{COUNTER}')?.innerText.includes('/ 8')")
+    box = pg.get_by_label("D learning rate")
+    kept = box.input_value()
+    box.fill("abc")
+    box.press("Enter")
+    toast = pg.get_by_text("D learning rate must be a number, got 'abc'; keeping")
+    toast.first.wait_for(timeout=10_000)
+    box.blur()
+    deadline = time.monotonic() + 10
+    while box.input_value() != kept:
+        assert time.monotonic() < deadline, f"the box shows {box.input_value()!r}, not {kept!r}"
+        time.sleep(0.1)

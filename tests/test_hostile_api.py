@@ -46,9 +46,9 @@ CASES = [
     ("csv-inf", "/t2d_upload_csv", lambda p: [handle_file(hf.csv_file(p / "c.csv", "0,0\n1,inf\n2,2\n")), LAYERS, *MODEL], "line 2"),
     ("csv-binary", "/t2d_upload_csv", lambda p: [handle_file(_w(p / "d.csv", b"\x00\xff" * 500)), LAYERS, *MODEL], "csv"),
     # numbers and text in the 2D tab
-    ("2d-lr-text", "/t2d_set_hparams", lambda p: [LAYERS, *_set(TRAIN, 2, "abc")], "number"),
-    ("2d-lr-nan", "/t2d_set_hparams", lambda p: [LAYERS, *_set(TRAIN, 2, "nan")], "lr_d"),
-    ("2d-lr-huge", "/t2d_set_hparams", lambda p: [LAYERS, *_set(TRAIN, 3, "1e30")], "lr_g"),
+    ("2d-lr-text", "/t2d_set_hparams", lambda p: [LAYERS, *_set(TRAIN, 2, "abc")], "D learning rate must be a number, got 'abc'"),
+    ("2d-lr-nan", "/t2d_set_hparams", lambda p: [LAYERS, *_set(TRAIN, 2, "nan")], "D learning rate must be in (0, 10], got 'nan'"),
+    ("2d-lr-huge", "/t2d_set_hparams", lambda p: [LAYERS, *_set(TRAIN, 3, "1e30")], "G learning rate"),
     ("2d-batch-huge", "/t2d_set_hparams", lambda p: [LAYERS, *_set(TRAIN, 5, 1e9)], "maximum value 1024"),
     ("2d-dsteps-negative", "/t2d_set_hparams", lambda p: [LAYERS, *_set(TRAIN, 4, -5)], "minimum value 1"),
     ("2d-width-huge", "/t2d_reset", lambda p: [LAYERS, *_set(MODEL, 0, 1e9)], "maximum value 256"),
@@ -56,8 +56,8 @@ CASES = [
     ("2d-unknown-preset", "/t2d_load_preset", lambda p: ["../../etc/passwd", LAYERS], "list of choices"),
     ("2d-shipped-traversal", "/t2d_load_shipped", lambda p: ["../../../etc/passwd", LAYERS], "list of choices"),
     # numbers and text in the image tab
-    ("img-lr-inf", "/img_set_hparams", lambda p: _set(IMG_TRAIN, 3, "inf"), "lr_d"),
-    ("img-beta-huge", "/img_set_hparams", lambda p: _set(IMG_TRAIN, 2, "7"), "beta1"),
+    ("img-lr-inf", "/img_set_hparams", lambda p: _set(IMG_TRAIN, 3, "inf"), "D learning rate"),
+    ("img-beta-huge", "/img_set_hparams", lambda p: _set(IMG_TRAIN, 2, "7"), "Adam beta1 (momentum)"),
     ("img-scrub-nan", "/img_scrub", lambda p: ["nan"], "expected a `float`"),
     ("img-upload-size", "/img_upload", lambda p: [[handle_file(_w(p / "ok.png", hf.blank_png(8)))], 4096, "grey"], "choices"),
     # numbers and text in the latent explorer

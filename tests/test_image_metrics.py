@@ -71,6 +71,18 @@ def test_balanced_classes_read_as_all_covered_with_entropy_ln_k():
     assert rare[mc.CLASSES_COVERED] == 1 and rare[mc.HISTOGRAM][1] == 5
 
 
+def test_classes_covered_counts_only_confidently_classified_samples():
+    """Blotchy samples the classifier reads at 11 % fill the histogram but cover no class; a class needs
+    at least max(3, 1 %) samples read with confidence >= 0.5."""
+    unsure = mc.class_histogram(StubClassifier(scale=0.1), class_images(list(range(10)) * 30))
+    assert unsure[mc.HISTOGRAM] == [30] * 10 and unsure[mc.CLASSES_COVERED] == 0
+    few = mc.class_histogram(StubClassifier(), class_images([0] * 98 + [1] * 2))  # 2 < 3 samples
+    assert few[mc.CLASSES_COVERED] == 1 and few[mc.HISTOGRAM][1] == 2
+    sure = mc.class_histogram(StubClassifier(scale=3.0), class_images(list(range(10)) * 30))
+    assert mc.COVER_P <= math.exp(3) / (math.exp(3) + 9) < mc.CONFIDENT_P  # read at 0.69
+    assert sure[mc.CLASSES_COVERED] == 10 and sure[mc.CONFIDENT] == 0.0
+
+
 def test_conditional_accuracy_with_a_stub_generator():
     assert mc.conditional_accuracy(StubClassifier(), StubConditionalG(), n_per_class=3, seed=1) == 1.0
     with pytest.raises(ValueError, match="classes"):

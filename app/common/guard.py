@@ -12,6 +12,8 @@ import gradio as gr
 from gan_core import checkpoint
 from gan_core.data import toy2d
 
+from .labels import LABELS, in_words, quoted, show
+
 log = logging.getLogger(__name__)
 
 EXPECTED = (toy2d.PointsError, checkpoint.CheckpointError, ValueError, TypeError, KeyError)
@@ -24,9 +26,9 @@ _PATH = re.compile(r"(?:[A-Za-z]:)?(?:[\\/][^\s'\"\\/:]+)+[\\/]([^\s'\"\\/]+)")
 
 
 def public_message(text: str, limit: int = 300) -> str:
-    """A message fit for a visitor: folders of absolute paths removed (the file name stays), one line,
-    at most `limit` characters."""
-    text = _PATH.sub(r"\1", str(text)).strip()
+    """A message fit for a visitor: folders of absolute paths removed (the file name stays), settings
+    named by their labels (app.common.labels), one line, at most `limit` characters."""
+    text = in_words(_PATH.sub(r"\1", str(text)).strip())
     if len(text) > 1 and text[0] == text[-1] and text[0] in "'\"":  # a KeyError's message comes quoted
         text = text[1:-1]
     line = text.splitlines()[0] if text else ""
@@ -51,12 +53,17 @@ def guarded(fn):
     return wrapper
 
 
-def parse_fields(names: tuple[str, ...], values, ints=INT_FIELDS, floats=FLOAT_FIELDS) -> dict:
-    """Widget values -> typed settings, with a clear message for a value that is not a number."""
+def parse_fields(names: tuple[str, ...], values, current: dict | None = None, labels: dict = LABELS,
+                 ints=INT_FIELDS, floats=FLOAT_FIELDS) -> dict:
+    """Widget values -> typed settings. A value that is not a number raises a ValueError naming the
+    widget's label (`labels`), quoting what was typed and, given the settings in force (`current`), the
+    value that is kept: "D learning rate must be a number, got 'abc'; keeping 0.001"."""
     out = {}
     for name, v in zip(names, values):
         try:
             out[name] = int(float(v)) if name in ints else float(v) if name in floats else v
-        except (TypeError, ValueError):
-            raise ValueError(f"{name} must be a number, got {v!r}") from None
+        except (TypeError, ValueError, OverflowError):
+            kept = f"; keeping {show(current[name])}" if current and name in current else ""
+            what = "a whole number" if name in ints else "a number"
+            raise ValueError(f"{labels.get(name, name)} must be {what}, got {quoted(v)}{kept}") from None
     return out

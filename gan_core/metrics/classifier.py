@@ -34,7 +34,10 @@ CLASSES_COVERED, CLASS_ENTROPY = "classes_covered", "class_entropy"
 CONFIDENT, HISTOGRAM = "confident", "histogram"
 FD, FD_FLOOR, CONDITIONAL_ACCURACY = "fd", "fd_floor", "conditional_accuracy"
 MAX_SHARE_ERR = "max_share_rel_err"
-COVER_FRAC = 0.01  # a class is covered when it holds at least this share of the samples (and >= 1)
+# A class is covered when at least max(COVER_MIN, COVER_FRAC of the samples) samples are classified into
+# it with a top softmax probability >= COVER_P: blotchy samples the classifier only half reads as a digit
+# do not count (10 of 1,000 samples at an evaluation).
+COVER_P, COVER_FRAC, COVER_MIN = 0.5, 0.01, 3
 CONFIDENT_P = 0.9  # a sample is confidently classified when its top softmax probability is >= this
 MIN_SHARE = 0.01  # class-share errors count only for classes covering at least this share of real pixels
 
@@ -69,10 +72,10 @@ def features(model: nn.Module, images, batch: int = 256) -> np.ndarray:
 def class_histogram(model: nn.Module, images, batch: int = 256) -> dict:
     """Label images by argmax of the classifier's logits.
 
-    Returns `histogram` (list of counts per class), `classes_covered` (classes holding at least
-    max(1, 1% of the samples) by argmax), `class_entropy` (entropy in nats of the argmax histogram; ln K
-    when K classes are equally frequent) and `confident` (share of samples whose top softmax probability
-    is >= 0.9)."""
+    Returns `histogram` (list of counts per class), `classes_covered` (classes into which at least
+    max(3, 1% of the samples) are classified with a top softmax probability >= 0.5), `class_entropy`
+    (entropy in nats of the argmax histogram; ln K when K classes are equally frequent) and `confident`
+    (share of samples whose top softmax probability is >= 0.9)."""
     logits = _run(model, fit_images(model, images), batch)  # (N, K)
     return histogram_of_logits(logits)
 
@@ -82,14 +85,16 @@ def histogram_of_logits(logits: torch.Tensor) -> dict:
     logits = logits.double()
     n, k = logits.shape
     prob = logits.softmax(1)
-    counts = torch.bincount(logits.argmax(1), minlength=k)
+    top, label = prob.max(1)
+    counts = torch.bincount(label, minlength=k)
+    sure = torch.bincount(label[top >= COVER_P], minlength=k)
     p = counts.double() / n
     nz = p[p > 0]
     return {
         HISTOGRAM: [int(c) for c in counts],
-        CLASSES_COVERED: int((counts >= max(1.0, COVER_FRAC * n)).sum()),
+        CLASSES_COVERED: int((sure >= max(COVER_MIN, COVER_FRAC * n)).sum()),
         CLASS_ENTROPY: float(-(nz * nz.log()).sum()) + 0.0,
-        CONFIDENT: float((prob.max(1).values >= CONFIDENT_P).double().mean()),
+        CONFIDENT: float((top >= CONFIDENT_P).double().mean()),
     }
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import re
 
+from ...common.labels import quoted
 from .state import PSI_MAX, check_psi
 
 MAX_SEEDS = 16  # seeds per list (interpolation keys, arithmetic terms)
@@ -45,10 +46,13 @@ def parse_psis(text) -> list[float]:
 
 
 def int_in(v, lo: int, hi: int, what: str) -> int:
+    """`v` as a whole number in [lo, hi]; the message names the widget (`what`, as its label reads) and
+    quotes what was typed ("Seed must be a whole number, got an empty box")."""
+    what = what[:1].upper() + what[1:]
     try:
         f = float(v)
     except (TypeError, ValueError):
-        raise ValueError(f"{what} must be a whole number, got {v!r}") from None
+        raise ValueError(f"{what} must be a whole number, got {quoted(v)}") from None
     if not math.isfinite(f) or f != int(f) or not lo <= f <= hi:
-        raise ValueError(f"{what} must be a whole number from {lo} to {hi}, got {v}")
+        raise ValueError(f"{what} must be a whole number from {lo} to {hi}, got {quoted(v)}")
     return int(f)

@@ -20,6 +20,7 @@ from ...common.sessions import VIEW_WAIT_S
 from ...common.checkpoints import save_training, shipped_file, uploaded
 from ...common.guard import guarded, parse_fields
 from ...common.models import require_output, start_training
+from ...common.settings import apply_settings, in_force
 from .state import SLOT, shipped_checkpoints
 from .view import counter_markdown, drawing_mask, n_modes, status_record
 
@@ -79,7 +80,7 @@ class Train2DEvents:
         """Reset the session with the model widgets' settings on `data` (default: the current data)."""
         snap = us.training.snapshot(wait=VIEW_WAIT_S)
         data = data if data is not None else snap.data
-        spec = {**snap.cfg.model, **parse_fields(MODEL_FIELDS, model_values)}
+        spec = {**snap.cfg.model, **parse_fields(MODEL_FIELDS, model_values, snap.cfg.model)}
         models.get(snap.cfg.family).config_cls.from_dict(spec)  # validate before touching the session
         name = getattr(data, "name", snap.cfg.dataset)
         us.training.reset(snap.cfg.replace(model=spec, dataset=name), data=data)
@@ -183,8 +184,13 @@ class Train2DEvents:
     @guarded
     def set_hparams(self, request: gr.Request, layers, *values):
         us = self._session(request)
-        us.training.set_hparams(**parse_fields(TRAIN_FIELDS, values))
+        apply_settings(us.training, TRAIN_FIELDS, values)
         return self.view(us, layers)
+
+    @guarded
+    def settings_in_force(self, request: gr.Request):
+        """The training widgets showing the settings in force (after a refused change)."""
+        return in_force(self._session(request).training, self.w.train)
 
     @guarded
     def set_speed(self, request: gr.Request, speed):

@@ -19,11 +19,13 @@ OLD_NAMES = {  # new name (without the prefix) -> the name it answered to before
 }
 
 
-def listen(trigger, fn, inputs, outputs, name: str, **kwargs) -> None:
-    """`trigger(fn, ...)` as `t2d_<name>`, and the same handler under its old api name."""
+def listen(trigger, fn, inputs, outputs, name: str, **kwargs):
+    """`trigger(fn, ...)` as `t2d_<name>`, and the same handler under its old api name; returns the
+    event (for `.failure`)."""
     kwargs = {**QUIET, **kwargs}
-    trigger(fn, inputs, outputs, api_name=PREFIX + name, **kwargs)
+    event = trigger(fn, inputs, outputs, api_name=PREFIX + name, **kwargs)
     alias(fn, inputs, outputs, OLD_NAMES[name], **kwargs)
+    return event
 
 
 def wire(w, ev, demo: gr.Blocks) -> None:
@@ -51,7 +53,9 @@ def wire(w, ev, demo: gr.Blocks) -> None:
     def any_setting(fn, inputs, outputs, **kwargs):  # a trigger for every training setting
         return gr.on(triggers, fn, inputs, outputs, **kwargs)
 
-    listen(any_setting, ev.set_hparams, [w.layers, *train_in], shown, "set_hparams")
+    changed = listen(any_setting, ev.set_hparams, [w.layers, *train_in], shown, "set_hparams")
+    # a refused setting: its error shows, then the widgets go back to the settings in force
+    changed.failure(ev.settings_in_force, None, train_in, api_visibility="private", **QUIET)
     listen(w.speed.input, ev.set_speed, [w.speed], None, "set_speed")
     panel, loaded = w.ckpt, [*ev.config_widgets, w.preset, w.preset_info, *shown]
     listen(panel.save.click, ev.save_checkpoint, None, [panel.download], "save_checkpoint")

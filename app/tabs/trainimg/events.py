@@ -24,8 +24,9 @@ from ...common import plots
 from ...common.choices import ALERT_STATES
 from ...common.sessions import VIEW_WAIT_S
 from ...common.checkpoints import save_training, shipped_file, uploaded
-from ...common.guard import guarded, parse_fields
+from ...common.guard import guarded
 from ...common.models import require_output, start_training
+from ...common.settings import apply_settings, in_force
 from .state import SLOT, shipped_image_checkpoints
 from .view import (
     ImageView,
@@ -210,8 +211,13 @@ class ImageEvents:
     @guarded
     def set_hparams(self, request: gr.Request, *values):
         us = self._session(request)
-        us.training.set_hparams(**parse_fields(TRAIN_FIELDS, values))
+        apply_settings(us.training, TRAIN_FIELDS, values)
         return self.view(us)
+
+    @guarded
+    def settings_in_force(self, request: gr.Request):
+        """The training widgets showing the settings in force (after a refused change)."""
+        return in_force(self._session(request).training, self.w.train)
 
     @guarded
     def set_speed(self, request: gr.Request, speed):

@@ -62,7 +62,7 @@ def _buttons(w: Widgets) -> None:
 
 
 def _grid_panel(w: Widgets) -> None:
-    w.headline = gr.Markdown("## classes covered ? / ?", elem_id="img-headline")
+    w.headline = gr.Markdown("## classes covered (confidently) ? / ?", elem_id="img-headline")
     w.grid = gr.Image(label="Fixed-noise samples", type="numpy", format="png", interactive=False, height=560,
                       buttons=["download"], elem_id="img-grid")
     w.caption = gr.Markdown("", elem_id="img-grid-caption")

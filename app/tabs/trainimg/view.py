@@ -48,6 +48,8 @@ LEGEND = """
   every evaluation. A healthy GAN fills every bar; **mode collapse** shows as bars emptying out while a
   few classes take over. The picture below the bars keeps the histograms over time: one column per
   evaluation, one row per class, bright = many samples; a collapsed GAN draws a few bright rows.
+- **Classes covered (confidently)**: a class counts when at least 10 of the 1,000 samples (1 %) are
+  read as it with at least 50 % confidence; blotchy samples fill the histogram but cover nothing.
 - **FD** (Frechet distance in the classifier's features): lower is closer to the real data. The grey
   floor is the distance between two halves of the real data: the best a perfect generator could show.
 - **Scenes**: a segmenter labels every pixel; the table compares how much of the picture each class
@@ -192,7 +194,7 @@ def headline(snap: Snapshot) -> tuple[str, str]:
     figures = [fd, f"confident {_fmt(m.get(cm.CONFIDENT), '.0f', 100.0)} %"]
     if n_classes_asked(snap):
         figures.append(f"conditional accuracy {_fmt(m.get(cm.CONDITIONAL_ACCURACY), '.0f', 100.0)} %")
-    return f"classes covered {m.get(cm.CLASSES_COVERED, '?')} / {k}", " · ".join(figures + [when])
+    return f"classes covered (confidently) {m.get(cm.CLASSES_COVERED, '?')} / {k}", " · ".join(figures + [when])
 
 
 def headline_markdown(snap: Snapshot) -> str:

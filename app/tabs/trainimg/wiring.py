@@ -27,7 +27,9 @@ def wire(w, ev, ctx) -> None:
     w.step_d.click(ev.step_d, None, shown, api_name="img_step_d", **QUIET)
     w.step_g.click(ev.step_g, None, shown, api_name="img_step_g", **QUIET)
     triggers = [c.release if isinstance(c, gr.Slider) else c.input for c in train_in]
-    gr.on(triggers, ev.set_hparams, train_in, shown, api_name="img_set_hparams", **QUIET)
+    changed = gr.on(triggers, ev.set_hparams, train_in, shown, api_name="img_set_hparams", **QUIET)
+    # a refused setting: its error shows, then the widgets go back to the settings in force
+    changed.failure(ev.settings_in_force, None, train_in, api_visibility="private", **QUIET)
     w.speed.input(ev.set_speed, [w.speed], None, api_name="img_set_speed", **QUIET)
     w.timeline.release(ev.scrub, [w.timeline], shown, api_name="img_scrub", **QUIET)
     w.follow.input(ev.follow, [w.follow], shown, api_name="img_follow", **QUIET)
