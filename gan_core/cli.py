@@ -13,6 +13,7 @@ from tqdm import tqdm
 from . import checkpoint, models
 from .device import pick_device, set_threads
 from .training import presets
+from .viz import timeline
 from .training.trainer import Trainer, TrainingDiverged, trainer_from_checkpoint
 
 
@@ -73,8 +74,9 @@ def cmd_train(args) -> dict:
     trainer = Trainer(cfg, device=device)
     t0 = time.perf_counter()
     diverged = None
+    recorder = timeline.Recorder(trainer.step_count, cfg.steps) if trainer.is_image else None
     try:
-        _run_with_progress(trainer, cfg.steps)
+        _run_with_progress(trainer, cfg.steps, recorder)
     except TrainingDiverged as e:
         diverged = str(e)
     seconds = time.perf_counter() - t0
@@ -85,12 +87,14 @@ def cmd_train(args) -> dict:
             "torch": torch.__version__, "command": f"python -m gan_core train --preset {preset.name} "
             f"--seed {args.seed}" + (f" --steps {args.steps}" if args.steps else "")
             + (f" --threads {args.threads}" if args.threads else "") + f" --out {args.out}"}
-    checkpoint.save(ckpt, trainer, card)
+    if recorder is not None:
+        recorder(trainer)  # the last step's grid, whatever the schedule said
+    checkpoint.save(ckpt, trainer, card, timeline=recorder.items if recorder else None)
     with open(os.path.join(args.out, f"{preset.name}.metrics.jsonl"), "w") as f:
         trainer.history.write_jsonl(f)
     out = {"preset": preset.name, "seed": args.seed, "steps": trainer.step_count, "seconds": round(seconds, 3),
            "steps_per_s": round(trainer.step_count / max(seconds, 1e-9), 1), **_metrics_out(trainer.metrics),
-           **({"min_classes": trainer.min_classes} if trainer.is_image else {"min_modes": trainer.min_modes}),
+           **({"min_classes": trainer.min_classes} if trainer.is_image else {"min_modes": trainer.min_modes, "max_modes": trainer.max_modes}),
            "engine": trainer.engine, "device": str(device),
            "checkpoint": ckpt}
     out.pop("mode_counts", None)
@@ -99,12 +103,15 @@ def cmd_train(args) -> dict:
     return out
 
 
-def _run_with_progress(trainer: Trainer, steps: int) -> None:
+def _run_with_progress(trainer: Trainer, steps: int, recorder=None) -> None:
+    """Train `steps` with a tqdm bar on stderr; `recorder` (a timeline.Recorder) sees every tick."""
     from tqdm import tqdm
 
     with tqdm(total=steps, desc="train", unit="step", file=sys.stderr, mininterval=0.5,
               disable=not sys.stderr.isatty() and os.environ.get("GAN_PROGRESS") != "1") as bar:
         def tick(t: Trainer) -> None:
+            if recorder is not None:
+                recorder(t)
             bar.update(t.step_count - bar.n)
             m = t.metrics
             if "modes" in m:
@@ -112,6 +119,8 @@ def _run_with_progress(trainer: Trainer, steps: int) -> None:
             elif "fd" in m:
                 bar.set_postfix({k: m[k] if isinstance(m[k], int) else f"{m[k]:.3g}"
                                  for k in ("classes_covered", "confident", "fd") if k in m}, refresh=False)
+        if recorder is not None:
+            recorder(trainer)  # the grid before training
         trainer.run(steps, on_tick=tick, tick_every=200 if trainer.engine == "fused" else 20)
         bar.update(trainer.step_count - bar.n)
 

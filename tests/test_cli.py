@@ -93,6 +93,8 @@ def test_image_train_then_eval_prints_the_image_metrics(tmp_path):
     ck = tmp_path / "digits-conditional.safetensors"
     card = json.loads((tmp_path / "digits-conditional.json").read_text())
     assert card["preset"] == "digits-conditional" and card["model_config"]["n_classes"] == 10
+    from gan_core import checkpoint
+    assert [step for step, _ in checkpoint.load(str(ck)).timeline] == [0, 6], "the grid before and after"
     e = cli("eval", str(ck), "--json")
     assert e.returncode == 0, e.stderr
     ev = last_json(e.stdout)

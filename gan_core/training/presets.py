@@ -47,7 +47,7 @@ register(Preset(
     "D learns to reject that spot, and G jumps to another mode: the mode counter stays at 0-1 of 8 while "
     "the fake points hop around the ring. Remedies to try live: unroll D (5 steps), or reset with pack 2.",
     TrainConfig(dataset="ring", model=_mlp(128, 2, 16, d_hidden=128, d_layers=1), loss="nonsaturating",
-                lr_d=1e-3, lr_g=1e-3, batch_size=256, steps=6_000, eval_every=200)))
+                lr_d=3e-4, lr_g=3e-4, batch_size=256, steps=6_000, eval_every=200)))
 
 register(Preset(
     "stable-grid", "Stable: the 25-mode grid",

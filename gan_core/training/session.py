@@ -141,13 +141,13 @@ class TrainingSession:
             raise ValueError(f"speed must be one of {', '.join(SPEEDS)}")
         self.speed = SPEEDS[name]
 
-    def save_checkpoint(self, path: str, card: dict | None = None) -> str:
+    def save_checkpoint(self, path: str, card: dict | None = None, timeline: list | None = None) -> str:
         """Write a checkpoint of the current weights under the lock (training never tears it); returns
-        the model card's path (see gan_core.checkpoint.save)."""
+        the model card's path (see gan_core.checkpoint.save; `timeline`: the run's grids, if drawn)."""
         from .. import checkpoint
 
         with self._lock:
-            return checkpoint.save(path, self.trainer, card)
+            return checkpoint.save(path, self.trainer, card, timeline=timeline)
 
     def close(self) -> None:
         self._closed.set()

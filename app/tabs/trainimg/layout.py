@@ -70,6 +70,9 @@ def _grid_panel(w: Widgets) -> None:
         w.timeline = gr.Slider(0, 100, value=100, step=0.5, label="Timeline: % of the run (100 = live)",
                                scale=4, elem_id="img-timeline")
         w.follow = gr.Checkbox(value=True, label="Follow the live grid", scale=1, elem_id="img-follow")
+        w.replay = gr.Button("Replay the run", scale=1, elem_id="img-replay")
+    w.replay_view = gr.Image(label="Replay", type="filepath", interactive=False, visible=False, height=560,
+                             buttons=["download"], elem_id="img-replay-view")
 
 
 def _plots_panel(w: Widgets) -> None:
