@@ -1,4 +1,4 @@
-"""Command line: `python -m gan_core {presets,train,eval,interpolate,bench}`.
+"""Command line: `python -m gan_core {presets,train,eval,interpolate,bench,demos}`.
 
 Errors exit non-zero with a one-line reason on stderr. With `--json` the last line of stdout is one JSON
 object (progress bars go to stderr).
@@ -63,10 +63,20 @@ def _add_bench(sub) -> None:
     b.add_argument("--json", action="store_true")
 
 
+def _add_demos(sub) -> None:
+    d = sub.add_parser("demos", help="check that each demo preset keeps its promise over seeds")
+    d.add_argument("--preset", action="append", default=None,
+                   help="a demo preset to check (repeatable; default: every preset with a promise)")
+    d.add_argument("--seeds", default="0-4", help="seeds as 0-4 or 0,2,3 (default 0-4)")
+    d.add_argument("--steps", type=int, default=None, help="run length (default: the preset's)")
+    d.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: per preset)")
+    d.add_argument("--json", action="store_true")
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m gan_core", description=__doc__)
     sub = p.add_subparsers(dest="cmd", required=True)
-    for add in (_add_presets, _add_train, _add_eval, _add_interpolate, _add_bench):
+    for add in (_add_presets, _add_train, _add_eval, _add_interpolate, _add_bench, _add_demos):
         add(sub)
     return p
 

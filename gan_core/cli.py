@@ -225,3 +225,48 @@ def cmd_bench(args) -> dict:
     name = args.preset or presets.DEFAULT_2D
     preset = _preset(name)
     return bench.run(preset, steps=args.steps, ui=args.ui, device=device)
+
+
+def _seeds(text: str) -> list[int]:
+    """'0-4' or '0,2,3' -> seeds; CLIError naming --seeds otherwise."""
+    try:
+        if "-" in text.strip("-"):
+            a, b = (int(x) for x in text.split("-", 1))
+            seeds = list(range(a, b + 1))
+        else:
+            seeds = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise CLIError(f"--seeds must look like 0-4 or 0,2,3, got {text!r}") from None
+    if not seeds or len(seeds) > 100 or min(seeds) < 0:
+        raise CLIError(f"--seeds must name 1 to 100 seeds >= 0, got {text!r}")
+    return seeds
+
+
+def cmd_demos(args) -> dict:
+    """Train each demo preset (one with a promise) for each seed and check its promise at every
+    evaluation: the demo shows its phenomenon from start to end."""
+    names = args.preset or [p.name for p in presets.PRESETS.values() if p.promise is not None]
+    chosen = [_preset(n) for n in names]
+    for p in chosen:
+        if p.promise is None:
+            raise CLIError(f"preset {p.name!r} demonstrates no phenomenon to check (no promise)")
+    seeds = _seeds(args.seeds)
+    if args.steps is not None and args.steps < 1:
+        raise CLIError("--steps must be at least 1")
+    out = {}
+    for p in chosen:
+        cfg0 = p.config if args.steps is None else p.config.replace(
+            steps=args.steps, eval_every=min(p.config.eval_every, args.steps))
+        set_threads(args.threads if args.threads else models.get(cfg0.family).train_threads)
+        runs = {}
+        for seed in seeds:
+            trainer = Trainer(cfg0.replace(seed=seed))
+            t0 = time.perf_counter()
+            _run_with_progress(trainer, cfg0.steps)
+            if trainer.metrics.get("step") != trainer.step_count:
+                trainer.evaluate()
+            runs[str(seed)] = {**p.promise.check(trainer.history.rows),
+                               "seconds": round(time.perf_counter() - t0, 1)}
+        out[p.name] = {"promise": p.promise.text, "steps": cfg0.steps, "seeds": runs,
+                       "holds": all(r["holds"] for r in runs.values())}
+    return {"demos": out, "all_hold": all(d["holds"] for d in out.values())}
