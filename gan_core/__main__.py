@@ -25,6 +25,9 @@ def _add_train(sub) -> None:
     t.add_argument("--out", default="runs")
     t.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     t.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: per preset)")
+    t.add_argument("--ddp", action="store_true",
+                   help="train with DistributedDataParallel in the processes torchrun starts "
+                        "(torchrun --nproc_per_node=N -m gan_core train ... --ddp)")
     t.add_argument("--json", action="store_true")
 
 

@@ -65,6 +65,8 @@ def cmd_train(args) -> dict:
             raise CLIError("--steps must be at least 1")
         cfg = cfg.replace(steps=args.steps, eval_every=min(cfg.eval_every, args.steps))
     device = _device(args.device)
+    if getattr(args, "ddp", False):
+        return _train_ddp(args, preset, cfg, device)
     threads = set_threads(args.threads if args.threads else models.get(cfg.family).train_threads)
     try:
         os.makedirs(args.out, exist_ok=True)
@@ -216,3 +218,52 @@ def cmd_bench(args) -> dict:
     name = args.preset or presets.DEFAULT_2D
     preset = _preset(name)
     return bench.run(preset, steps=args.steps, ui=args.ui, device=device)
+
+
+def _train_ddp(args, preset, cfg, device) -> dict | None:
+    """`train --ddp` in each process torchrun starts: DDP over the group, rank 0 saves and reports (with
+    `world_size` and `params_identical`); the other ranks print nothing."""
+    from .training import distributed
+
+    if not distributed.launched():
+        raise CLIError("--ddp needs torchrun: torchrun --nproc_per_node=2 -m gan_core train --preset "
+                       f"{preset.name} --ddp")
+    local_world = int(os.environ.get("LOCAL_WORLD_SIZE", os.environ["WORLD_SIZE"]))
+    threads = set_threads(args.threads or max(1, (os.cpu_count() or 1) // local_world))
+    group = distributed.join(device)
+    if group.rank == 0:
+        try:
+            os.makedirs(args.out, exist_ok=True)
+        except OSError as e:
+            raise CLIError(f"cannot create output folder {args.out}: {e.strerror}") from None
+
+    def run(trainer):
+        if group.rank == 0:
+            _run_with_progress(trainer, cfg.steps)
+        else:
+            trainer.run(cfg.steps)
+
+    try:
+        trainer, seconds, identical = distributed.train(cfg, group, run)
+        if trainer.metrics.get("step") != trainer.step_count:
+            trainer.evaluate()
+        out = None
+        if group.rank == 0:
+            ckpt = os.path.join(args.out, f"{preset.name}.safetensors")
+            card = {"preset": preset.name, "seconds": round(seconds, 2), "device": str(group.device),
+                    "threads": threads, "world_size": group.world_size, "torch": torch.__version__,
+                    "command": f"torchrun --nproc_per_node={group.world_size} -m gan_core train --preset "
+                               f"{preset.name} --seed {args.seed} --steps {cfg.steps} --ddp --out {args.out}"}
+            checkpoint.save(ckpt, trainer, card)
+            sps = trainer.step_count / max(seconds, 1e-9)
+            out = {"preset": preset.name, "seed": args.seed, "steps": trainer.step_count,
+                   "seconds": round(seconds, 3), "steps_per_s": round(sps, 1),
+                   "samples_per_s": round(sps * trainer.batch * group.world_size, 1),
+                   **_metrics_out(trainer.metrics),
+                   **({"min_classes": trainer.min_classes} if trainer.is_image else {"min_modes": trainer.min_modes}),
+                   "engine": trainer.engine, "device": str(group.device), "threads": threads,
+                   "world_size": group.world_size, "params_identical": identical, "checkpoint": ckpt}
+            out.pop("mode_counts", None)
+    finally:
+        distributed.leave()
+    return out
