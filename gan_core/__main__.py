@@ -66,10 +66,19 @@ def _add_bench(sub) -> None:
     b.add_argument("--json", action="store_true")
 
 
+def _add_load(sub) -> None:
+    ld = sub.add_parser("load", help="simulated students against a local server: latency, fairness, memory")
+    ld.add_argument("--students", type=int, default=40, help="simulated students (default 40)")
+    ld.add_argument("--trainings", type=int, default=6, help="students who train a 2D model (default 6)")
+    ld.add_argument("--seconds", type=float, default=120.0, help="how long the class works (default 120)")
+    ld.add_argument("--seed", type=int, default=0)
+    ld.add_argument("--json", action="store_true")
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m gan_core", description=__doc__)
     sub = p.add_subparsers(dest="cmd", required=True)
-    for add in (_add_presets, _add_train, _add_eval, _add_interpolate, _add_bench):
+    for add in (_add_presets, _add_train, _add_eval, _add_interpolate, _add_bench, _add_load):
         add(sub)
     return p
 

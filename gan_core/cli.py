@@ -267,3 +267,20 @@ def _train_ddp(args, preset, cfg, device) -> dict | None:
     finally:
         distributed.leave()
     return out
+
+
+def cmd_load(args) -> dict:
+    """A class of simulated students against a fresh local server (gan_core.load)."""
+    from . import load
+
+    with tqdm(total=100, desc="load", unit="%", file=sys.stderr, leave=False) as bar:
+        def progress(frac: float) -> None:
+            bar.n = round(100 * frac)
+            bar.refresh()
+
+        try:
+            return load.run(args.students, args.trainings, args.seconds, args.seed, progress=progress)
+        except ValueError as e:
+            raise CLIError(str(e)) from None
+        except load.LoadError as e:
+            raise CLIError(f"load test: {e}") from None
