@@ -7,8 +7,10 @@ of steps:
 
 - at most `slots` trainings compute at once (default: the cores left after one for the web server and
   rendering, divided by the torch threads of one training; at least 1);
-- waiting trainings are served first come, first served, and a training that finishes a chunk queues
-  again at the back: round-robin in chunks, so every running model advances;
+- a fair queue: the waiting training that has used the least CPU so far goes first (a newcomer starts
+  level with the least served one, as Linux's fair scheduler does), and a training that finishes a
+  chunk queues again: with chunks of equal cost this is round-robin in chunks, and a chunk cut short by
+  a render costs its owner only the time it took, so every running model gets its share of steps;
 - rendering comes first: while a render holds `rendering()`, no turn is granted, and a training that is
   computing ends its chunk after the current step (`yield_now()`);
 - `ahead(who)` says how many trainings wait before `who` (the page shows "waiting for CPU (n ahead)").
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections import Counter, deque
 from contextlib import contextmanager
 from typing import Callable, Hashable
@@ -40,8 +43,9 @@ class CPUScheduler:
             raise ValueError(f"trainings at once must be at least 1, got {slots}")
         self.slots = slots or default_slots(threads_per_training)  # trainings computing at once
         self._cond = threading.Condition()
-        self._waiting: deque = deque()  # keys waiting for a turn, first come first served
-        self._computing: set = set()  # keys holding a turn now
+        self._waiting: deque = deque()  # keys waiting for a turn, in arrival order (ties: first come first)
+        self._computing: dict = {}  # keys holding a turn now -> when it began
+        self.used: dict = {}  # key -> CPU seconds (or work units given to `release`) used so far
         self._renders = 0  # renders in progress (turns wait for them)
         self.turns: Counter = Counter()  # turns granted per key (for tests and the teacher view)
 
@@ -53,6 +57,8 @@ class CPUScheduler:
         with self._cond:
             if who not in self._waiting:
                 self._waiting.append(who)
+            if who not in self.used:  # a newcomer starts level with the least served training
+                self.used[who] = min((self.used[k] for k in self.used), default=0.0)
             told = None
             while not self._may_start(who):
                 if cancelled():
@@ -65,37 +71,45 @@ class CPUScheduler:
                     told = n
                 self._cond.wait(poll_s)
             self._waiting.remove(who)
-            self._computing.add(who)
+            self._computing[who] = time.perf_counter()
             self.turns[who] += 1
             self._cond.notify_all()
             return True
 
-    def release(self, who: Hashable) -> None:
-        """End `who`'s turn (it queues again with its next `acquire`, at the back)."""
+    def release(self, who: Hashable, work: float | None = None) -> None:
+        """End `who`'s turn, charging it `work` (default: the seconds the turn lasted)."""
         with self._cond:
-            self._computing.discard(who)
+            began = self._computing.pop(who, None)
+            if began is not None:
+                spent = time.perf_counter() - began if work is None else work
+                self.used[who] = self.used.get(who, 0.0) + spent
             self._cond.notify_all()
 
     @contextmanager
     def turn(self, who: Hashable, cancelled: Callable[[], bool] = lambda: False,
-             on_wait: Callable[[int], None] | None = None):
-        """`with scheduler.turn(key) as granted:` (granted is False when cancelled while waiting)."""
+             on_wait: Callable[[int], None] | None = None, work: float | None = None):
+        """`with scheduler.turn(key) as granted:` (granted is False when cancelled while waiting); the
+        turn costs `work` (default: its seconds)."""
         granted = self.acquire(who, cancelled, on_wait)
         try:
             yield granted
         finally:
             if granted:
-                self.release(who)
+                self.release(who, work)
+
+    def _order(self) -> list:
+        """The waiting keys, least served first (ties in arrival order)."""
+        return sorted(self._waiting, key=lambda k: self.used.get(k, 0.0))
 
     def _may_start(self, who) -> bool:
         free = self.slots - len(self._computing)
-        return self._renders == 0 and free > 0 and who in list(self._waiting)[:free]
+        return self._renders == 0 and free > 0 and who in self._order()[:free]
 
     def _ahead_locked(self, who) -> int:
         """Trainings that start before `who`: those computing now and those queued before it, less the
         free slots."""
         try:
-            pos = list(self._waiting).index(who)
+            pos = self._order().index(who)
         except ValueError:
             return 0
         return max(0, len(self._computing) + pos - (self.slots - 1))
@@ -110,8 +124,9 @@ class CPUScheduler:
         with self._cond:
             if who in self._waiting:
                 self._waiting.remove(who)
-            self._computing.discard(who)
+            self._computing.pop(who, None)
             self.turns.pop(who, None)
+            self.used.pop(who, None)
             self._cond.notify_all()
 
     # ----- rendering ------------------------------------------------------------------------------------
