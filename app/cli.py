@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 # the shipped models of a checkout (or of `pip install -e .`); a plain `pip install .` does not copy them
+SWITCH_INTERVAL_S = 0.0005  # how often a thread holding the interpreter lets another run (Python: 5 ms)
 PROJECT_CHECKPOINTS = Path(__file__).resolve().parent.parent / "checkpoints"
 
 
@@ -99,6 +100,9 @@ def main(argv: list[str] | None = None) -> None:
     import torch
 
     torch.set_num_threads(1)  # each session trains in its own thread: one core each, no oversubscription
+    # a training thread runs Python between its small tensor ops; with the default 5 ms switch interval a
+    # request thread waits up to 5 ms for the interpreter at every op it runs (a render: dozens of ops)
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
 
     from app.server import build_app, launch_options
 

@@ -195,7 +195,7 @@ def build_app(device: str = "auto", data_dir: str | Path = "data", checkpoints_d
             ctx.tab = None
         demo.unload(ctx.sessions.close_request)
     demo.app_context = ctx
-    demo.event_groups = configure_queue(demo, limits)
+    demo.event_groups = configure_queue(demo, limits, ctx.scheduler)
     return demo
 
 

@@ -40,10 +40,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent  # the checkout holding launch.py
 LAYERS = ["heatmap", "real", "fake"]
 PRESETS = ("stable-ring", "collapse-ring")  # what the training students load, alternately
-POLL_S = 0.25  # the trainers' poll interval (the page's timer)
-BURST = (8, 20)  # renders per slider drag
+POLL_S = 0.3  # the trainers' poll interval (the Train (2D) page's timer)
+BURST = (5, 15)  # renders per slider drag
 RENDER_GAP_S = 0.04  # between two renders of a drag (the page sends the next one when the last is drawn)
-THINK_S = (1.0, 3.0)  # pause after a drag
+THINK_S = (2.0, 6.0)  # looking at the picture, reading, choosing the next slider
 
 
 class LoadError(RuntimeError):
@@ -206,10 +206,12 @@ def _dragger(s: Student, token: str, stop: threading.Event, rng: random.Random) 
 def _student(i: int, s: Student, trainings: int, stop: threading.Event, go: threading.Event,
              results: dict, seed: int) -> None:
     rng = random.Random(seed * 1000 + i)
-    out = results[i] = {"token": None, "trainer": i < trainings}
+    out = results.setdefault(i, {"token": None})
+    out["trainer"] = i < trainings
     try:
-        time.sleep(rng.uniform(0, 3))  # students arrive over a few seconds
-        out["token"] = _open_tabs(s)
+        if out["token"] is None:
+            time.sleep(rng.uniform(0, 3))  # students arrive over a few seconds
+            out["token"] = _open_tabs(s)
         go.wait()
         if i < trainings:
             _trainer(s, PRESETS[i % len(PRESETS)], stop, out)
@@ -297,9 +299,25 @@ def run(students: int = 40, trainings: int = 6, seconds: float = 120.0, seed: in
                 proc.kill()
 
 
+def _reference(s: Student, n: int = 30) -> dict:
+    """The same requests on the idle server (one student, nothing else running): the in-run reference
+    for the latencies under load (this machine may be shared, so absolute times move between runs)."""
+    token = _open_tabs(s)
+    idle = Tally()
+    ref = Student(s.port, idle)
+    ref.session, ref.conn = s.session, s.conn
+    for i in range(n):
+        ref.render(token, [round(-2 + 4 * i / n, 2), 0.0])
+    for _ in range(n // 3):
+        ref.call("t2d_poll", LAYERS, kind="poll")
+    return token, {"render_idle_p50_ms": idle.pct("render", 0.5), "poll_idle_p50_ms": idle.pct("poll", 0.5)}
+
+
 def _drive(port, proc, students, trainings, seconds, seed, tally, progress) -> dict:
     class_ = [Student(port, tally) for _ in range(students)]
     stop, go, results = threading.Event(), threading.Event(), {}
+    token, reference = _reference(class_[0])
+    results[0] = {"token": token}
     threads = [threading.Thread(target=_student, args=(i, s, trainings, stop, go, results, seed), daemon=True)
                for i, s in enumerate(class_)]
     for t in threads:
@@ -329,7 +347,7 @@ def _drive(port, proc, students, trainings, seconds, seed, tally, progress) -> d
             "poll_p50_ms": tally.pct("poll", 0.5), "poll_p95_ms": tally.pct("poll", 0.95),
             "polls": len(tally.ms.get("poll", [])),
             "open_p95_ms": tally.pct("open", 0.95), "move_p95_ms": tally.pct("move", 0.95),
-            "steps": steps, "min_fair_share": round(min(steps) / mean, 3) if mean > 0 else 0.0,
+            **reference, "steps": steps, "min_fair_share": round(min(steps) / mean, 3) if mean > 0 else 0.0,
             "peak_rss_gb": None if rss is None else round(rss, 3),
             "cross_session_leaks": len(tally.leaks), "leak_examples": tally.leaks[:5],
             "class_full": full}

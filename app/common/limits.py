@@ -16,6 +16,8 @@ concurrency groups (`configure_queue`), so one visitor's heavy request never hol
 from __future__ import annotations
 
 import fnmatch
+import functools
+import inspect
 from dataclasses import asdict, dataclass, fields
 
 # api names (shell patterns) of expensive events: they share the "heavy" group's limit
@@ -81,10 +83,21 @@ def group_of(api_name: str | None) -> str:
     return "default"
 
 
-def configure_queue(demo, limits: ClassLimits) -> dict:
+def render_first(fn, scheduler):
+    """`fn` holding `scheduler.rendering()` while it runs: no training chunk starts meanwhile (Gradio
+    reads the handler's parameters through `__wrapped__`, so gr.Request still reaches it)."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        with scheduler.rendering():
+            return fn(*args, **kwargs)
+    return wrapper
+
+
+def configure_queue(demo, limits: ClassLimits, scheduler=None) -> dict:
     """Turn on Gradio's queue with the limits: heavy events share one concurrency group, cheap ones keep
-    a group per event (their own limit), others run `default_at_once` per event. Returns api name ->
-    group (for tests and the docs)."""
+    a group per event (their own limit) and, given the training `scheduler`, go before training chunks
+    (they draw what a visitor waits for: a poll's picture, a released slider's); others run
+    `default_at_once` per event. Returns api name -> group (for tests and the docs)."""
     groups = {}
     for fn in demo.fns.values():
         group = group_of(fn.api_name)
@@ -93,5 +106,8 @@ def configure_queue(demo, limits: ClassLimits) -> dict:
             fn.concurrency_id, fn.concurrency_limit = "heavy", limits.heavy_at_once
         elif group == "cheap":
             fn.concurrency_limit = limits.cheap_at_once
+            if scheduler is not None and fn.fn is not None and not inspect.isgeneratorfunction(fn.fn) \
+                    and not inspect.iscoroutinefunction(fn.fn):
+                fn.fn = render_first(fn.fn, scheduler)
     demo.queue(default_concurrency_limit=limits.default_at_once, max_size=limits.queue_size)
     return groups
