@@ -229,7 +229,8 @@ def _train_ddp(args, preset, cfg, device) -> dict | None:
         raise CLIError("--ddp needs torchrun: torchrun --nproc_per_node=2 -m gan_core train --preset "
                        f"{preset.name} --ddp")
     local_world = int(os.environ.get("LOCAL_WORLD_SIZE", os.environ["WORLD_SIZE"]))
-    threads = set_threads(args.threads or max(1, (os.cpu_count() or 1) // local_world))
+    per_family = models.get(cfg.family).train_threads or os.cpu_count() or 1  # as a headless run, but the
+    threads = set_threads(args.threads or max(1, min(per_family, (os.cpu_count() or 1) // local_world)))  # cores shared
     group = distributed.join(device)
     if group.rank == 0:
         try:
