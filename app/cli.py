@@ -38,11 +38,13 @@ def add_class_args(p: argparse.ArgumentParser) -> None:
     c.add_argument("--max-image-trainings", type=int, default=d.max_image_trainings,
                    help=f"image training sessions open at once (default {d.max_image_trainings})")
     c.add_argument("--idle-minutes", type=float, default=d.idle_minutes,
-                   help=f"close a session untouched this long, freeing its place (default {d.idle_minutes:g})")
+                   help=f"close a session untouched this long, freeing its place "
+                        f"(default {d.idle_minutes:g})")
     c.add_argument("--quota-mb", type=float, default=d.quota_mb,
                    help=f"saved files one student may keep, in MB (default {d.quota_mb:g})")
     c.add_argument("--trainings-at-once", type=int, default=None,
-                   help="trainings computing at once, the others wait their turn (default: the cores but one)")
+                   help="trainings computing at once, the others wait their turn "
+                        "(default: the cores but one)")
     c.add_argument("--queue-size", type=int, default=d.queue_size,
                    help=f"events waiting in the queue at once (default {d.queue_size})")
     c.add_argument("--teacher-password", default=os.environ.get("GAN_EXPLORER_TEACHER_PASSWORD"),

@@ -73,9 +73,9 @@ class AppContext:
         path.mkdir(parents=True, exist_ok=True)
         used = folder_bytes(path)
         if used >= self.limits.quota_mb * 2**20:
-            raise ValueError(f"Your saved files take {used / 2**20:.0f} MB, the most each student may keep on "
-                             f"this server ({self.limits.quota_mb:g} MB): download what you need; your files "
-                             "are removed when you close the page")
+            raise ValueError(f"Your saved files take {used / 2**20:.0f} MB, the most each student may "
+                             f"keep on this server ({self.limits.quota_mb:g} MB): download what you need; "
+                             "your files are removed when you close the page")
         return path
 
     def remove_files(self, key: str) -> None:

@@ -229,8 +229,9 @@ def _train_ddp(args, preset, cfg, device) -> dict | None:
         raise CLIError("--ddp needs torchrun: torchrun --nproc_per_node=2 -m gan_core train --preset "
                        f"{preset.name} --ddp")
     local_world = int(os.environ.get("LOCAL_WORLD_SIZE", os.environ["WORLD_SIZE"]))
-    per_family = models.get(cfg.family).train_threads or os.cpu_count() or 1  # as a headless run, but the
-    threads = set_threads(args.threads or max(1, min(per_family, (os.cpu_count() or 1) // local_world)))  # cores shared
+    # threads as a headless run of the family, within the cores each process of this machine gets
+    per_family = models.get(cfg.family).train_threads or os.cpu_count() or 1
+    threads = set_threads(args.threads or max(1, min(per_family, (os.cpu_count() or 1) // local_world)))
     group = distributed.join(device)
     if group.rank == 0:
         try:
@@ -261,7 +262,8 @@ def _train_ddp(args, preset, cfg, device) -> dict | None:
                    "seconds": round(seconds, 3), "steps_per_s": round(sps, 1),
                    "samples_per_s": round(sps * trainer.batch * group.world_size, 1),
                    **_metrics_out(trainer.metrics),
-                   **({"min_classes": trainer.min_classes} if trainer.is_image else {"min_modes": trainer.min_modes}),
+                   **({"min_classes": trainer.min_classes} if trainer.is_image
+                      else {"min_modes": trainer.min_modes}),
                    "engine": trainer.engine, "device": str(group.device), "threads": threads,
                    "world_size": group.world_size, "params_identical": identical, "checkpoint": ckpt}
             out.pop("mode_counts", None)

@@ -252,7 +252,8 @@ def _peak_rss_gb(pid: int) -> float | None:
     return None
 
 
-def start_server(students: int, data_dir: str, port: int, log_path: str, extra: list[str] = ()) -> subprocess.Popen:
+def start_server(students: int, data_dir: str, port: int, log_path: str,
+                 extra: list[str] = ()) -> subprocess.Popen:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
     cmd = [sys.executable, str(ROOT / "launch.py"), "--port", str(port), "--data-dir", data_dir,
            "--max-students", str(students), *extra]

@@ -126,8 +126,10 @@ def test_scheduler_counts_who_is_ahead_and_renders_go_first():
     sched.used["b"] = sched.used["c"] = 0.0  # equally served so far: first come, first served
     assert sched.acquire("a")
     waiting = {}
-    threads = [threading.Thread(target=lambda n=n: sched.acquire(n, on_wait=lambda k, n=n: waiting.setdefault(n, k)))
-               for n in ("b", "c")]
+    def queue(n):
+        sched.acquire(n, on_wait=lambda k: waiting.setdefault(n, k))
+
+    threads = [threading.Thread(target=queue, args=(n,)) for n in ("b", "c")]
     threads[0].start()
     wait_until(lambda: {"b": sched.ahead("b")}, lambda s: s["b"] is not None, 10)
     threads[1].start()
@@ -143,9 +145,10 @@ def test_scheduler_counts_who_is_ahead_and_renders_go_first():
     sched.release("b", work=1.0)
     threads[1].join(timeout=10)
     assert sched.turns["c"] == 1
-    assert default_slots(1, cores=2) == 1 and default_slots(1, cores=8) == 7 and default_slots(4, cores=2) == 1
+    assert (default_slots(1, cores=2), default_slots(1, cores=8), default_slots(4, cores=2)) == (1, 7, 1)
 
 
+@pytest.mark.slow
 def test_live_trainings_wait_their_turn_and_all_advance():
     sched = CPUScheduler(slots=1)
     cfg = presets.get("stable-ring").config.replace(eval_every=10_000)
@@ -159,7 +162,8 @@ def test_live_trainings_wait_their_turn_and_all_advance():
             wait_until(lambda: {"waiting": [s.snapshot().extra["waiting"] for s in sessions]},
                        lambda st: None not in st["waiting"], 20)
             assert "Waiting for CPU (" in sessions[2].snapshot().message
-        wait_until(lambda: {"turns": [sched.turns[s] for s in sessions]}, lambda st: min(st["turns"]) >= 5, 120)
+        wait_until(lambda: {"turns": [sched.turns[s] for s in sessions]},
+                   lambda st: min(st["turns"]) >= 5, 120)
         assert min(s.snapshot().step for s in sessions) >= 5, "every running model advances"
     finally:
         for s in sessions:
@@ -226,7 +230,8 @@ def test_teacher_sees_the_class_students_see_only_their_own(small_class):
     caption, picture, _ = teacher.predict(run["value"], api_name="/teacher_show")
     assert rows[0][0] in caption and "step 1" in caption and picture is not None
 
-    b_status = [r for r in student_b.predict(LAYERS, api_name="/t2d_poll") if isinstance(r, dict) and "step" in r]
+    b_outputs = student_b.predict(LAYERS, api_name="/t2d_poll")
+    b_status = [r for r in b_outputs if isinstance(r, dict) and "step" in r]
     assert b_status[0]["step"] == 0 and b_status[0]["dataset"] == "ring", "B sees only B's own run"
 
     Client(small_class, verbose=False).predict("stable-ring", LAYERS, api_name="/t2d_load_preset")  # a third
@@ -244,7 +249,7 @@ def _one_process_group(tmp_path):
     return dist
 
 
-@pytest.mark.parametrize("preset", ["stable-ring", "digits-dcgan"])
+@pytest.mark.parametrize("preset", ["stable-ring", pytest.param("digits-dcgan", marks=pytest.mark.slow)])
 def test_ddp_engine_takes_the_autograd_engines_steps(tmp_path, preset):
     from gan_core.training.distributed import DDPEngine, Group
     from gan_core.training.trainer import Trainer
@@ -286,7 +291,8 @@ def test_torchrun_ddp_keeps_ranks_identical_and_the_checkpoint_loads(tmp_path):
     torchrun = Path(sys.executable).with_name("torchrun")
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
     p = subprocess.run([str(torchrun), "--standalone", "--nproc_per_node=2", "-m", "gan_core", "train",
-                        "--preset", "stable-ring", "--steps", "100", "--ddp", "--out", str(tmp_path), "--json"],
+                        "--preset", "stable-ring", "--steps", "100", "--ddp", "--out", str(tmp_path),
+                        "--json"],
                        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert p.returncode == 0, p.stderr[-800:]
     lines = [ln for ln in p.stdout.splitlines() if ln.startswith("{")]

@@ -112,7 +112,8 @@ class _Judge(nn.Module):
             f, q = self.judge(fake, fake_c)
             return f, q, None
         if self.joint:
-            out, q = self.judge(torch.cat([real, fake]), None if fake_c is None else torch.cat([real_c, fake_c]))
+            c = None if fake_c is None else torch.cat([real_c, fake_c])
+            out, q = self.judge(torch.cat([real, fake]), c)
             n = len(real)
             r, f, q = out[:n], out[n:], (None if q is None else q[n:])
         else:

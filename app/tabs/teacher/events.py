@@ -68,11 +68,11 @@ class TeacherEvents:
         w, runs = self.w, self.roster.runs()
         sched = self.ctx.scheduler.state() if self.ctx.scheduler is not None else {}
         students = len(self.ctx.sessions)
-        status = (f"**{students} / {self.ctx.limits.max_students} students** · {len(runs)} live trainings · "
-                  f"{sched.get('computing', 0)} computing, {sched.get('waiting', 0)} waiting for CPU "
+        status = (f"**{students} / {self.ctx.limits.max_students} students** · {len(runs)} live "
+                  f"trainings · {sched.get('computing', 0)} computing, {sched.get('waiting', 0)} waiting for CPU "
                   f"(at most {sched.get('slots', '?')} at once)")
-        choices = [(f"{label} · {value.split(':')[1].replace('train2d', '2D').replace('trainimg', 'images')}",
-                    value) for value, label, _ in runs]
+        tab = {"train2d": "2D", "trainimg": "images"}
+        choices = [(f"{label} · {tab[value.split(':')[1]]}", value) for value, label, _ in runs]
         keep = chosen if chosen in {v for _, v in choices} else (choices[0][1] if choices else None)
         return {w.status: status, w.table: table(runs), w.losses: g_losses(runs),
                 w.run: gr.Dropdown(choices=choices, value=keep), w.timer: gr.Timer(active=True)}

@@ -17,7 +17,8 @@ def layout() -> SimpleNamespace:
     w = SimpleNamespace()
     gr.Markdown("The class's live trainings. Enter the teacher password (set when the server was started).")
     with gr.Row():
-        w.password = gr.Textbox(label="Teacher password", type="password", scale=3, elem_id="teacher-password")
+        w.password = gr.Textbox(label="Teacher password", type="password", scale=3,
+                                elem_id="teacher-password")
         w.open = gr.Button("Open the class view", scale=1, elem_id="teacher-open")
     w.status = gr.Markdown("", elem_id="teacher-status")
     w.table = gr.Dataframe(headers=list(COLUMNS), value=[], interactive=False, label="Live trainings",
