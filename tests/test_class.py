@@ -210,6 +210,7 @@ def small_class(tmp_path_factory, shipped_dir):
         demo.app_context.shutdown()
 
 
+@pytest.mark.slow  # a second server
 def test_teacher_sees_the_class_students_see_only_their_own(small_class):
     student_a, student_b, teacher = (Client(small_class, verbose=False) for _ in range(3))
     student_a.predict("stable-ring", LAYERS, api_name="/t2d_load_preset")
