@@ -1,4 +1,4 @@
-"""Command line: `python -m gan_core {presets,train,eval,interpolate,bench,demos}`.
+"""Command line: `python -m gan_core {presets,train,eval,interpolate,bench,demos,load}`.
 
 Errors exit non-zero with a one-line reason on stderr. With `--json` the last line of stdout is one JSON
 object (progress bars go to stderr).
@@ -25,6 +25,9 @@ def _add_train(sub) -> None:
     t.add_argument("--out", default="runs")
     t.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     t.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: per preset)")
+    t.add_argument("--ddp", action="store_true",
+                   help="train with DistributedDataParallel in the processes torchrun starts "
+                        "(torchrun --nproc_per_node=N -m gan_core train ... --ddp)")
     t.add_argument("--json", action="store_true")
 
 
@@ -73,10 +76,19 @@ def _add_demos(sub) -> None:
     d.add_argument("--json", action="store_true")
 
 
+def _add_load(sub) -> None:
+    ld = sub.add_parser("load", help="simulated students against a local server: latency, fairness, memory")
+    ld.add_argument("--students", type=int, default=40, help="simulated students (default 40)")
+    ld.add_argument("--trainings", type=int, default=6, help="students who train a 2D model (default 6)")
+    ld.add_argument("--seconds", type=float, default=120.0, help="how long the class works (default 120)")
+    ld.add_argument("--seed", type=int, default=0)
+    ld.add_argument("--json", action="store_true")
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m gan_core", description=__doc__)
     sub = p.add_subparsers(dest="cmd", required=True)
-    for add in (_add_presets, _add_train, _add_eval, _add_interpolate, _add_bench, _add_demos):
+    for add in (_add_presets, _add_train, _add_eval, _add_interpolate, _add_bench, _add_demos, _add_load):
         add(sub)
     return p
 

@@ -66,6 +66,8 @@ def cmd_train(args) -> dict:
             raise CLIError("--steps must be at least 1")
         cfg = cfg.replace(steps=args.steps, eval_every=min(cfg.eval_every, args.steps))
     device = _device(args.device)
+    if getattr(args, "ddp", False):
+        return _train_ddp(args, preset, cfg, device)
     threads = set_threads(args.threads if args.threads else models.get(cfg.family).train_threads)
     try:
         os.makedirs(args.out, exist_ok=True)
@@ -94,7 +96,8 @@ def cmd_train(args) -> dict:
         trainer.history.write_jsonl(f)
     out = {"preset": preset.name, "seed": args.seed, "steps": trainer.step_count, "seconds": round(seconds, 3),
            "steps_per_s": round(trainer.step_count / max(seconds, 1e-9), 1), **_metrics_out(trainer.metrics),
-           **({"min_classes": trainer.min_classes} if trainer.is_image else {"min_modes": trainer.min_modes, "max_modes": trainer.max_modes}),
+           **({"min_classes": trainer.min_classes} if trainer.is_image
+              else {"min_modes": trainer.min_modes, "max_modes": trainer.max_modes}),
            "engine": trainer.engine, "device": str(device),
            "checkpoint": ckpt}
     out.pop("mode_counts", None)
@@ -270,3 +273,72 @@ def cmd_demos(args) -> dict:
         out[p.name] = {"promise": p.promise.text, "steps": cfg0.steps, "seeds": runs,
                        "holds": all(r["holds"] for r in runs.values())}
     return {"demos": out, "all_hold": all(d["holds"] for d in out.values())}
+
+
+def _train_ddp(args, preset, cfg, device) -> dict | None:
+    """`train --ddp` in each process torchrun starts: DDP over the group, rank 0 saves and reports (with
+    `world_size` and `params_identical`); the other ranks print nothing."""
+    from .training import distributed
+
+    if not distributed.launched():
+        raise CLIError("--ddp needs torchrun: torchrun --nproc_per_node=2 -m gan_core train --preset "
+                       f"{preset.name} --ddp")
+    local_world = int(os.environ.get("LOCAL_WORLD_SIZE", os.environ["WORLD_SIZE"]))
+    # threads as a headless run of the family, within the cores each process of this machine gets
+    per_family = models.get(cfg.family).train_threads or os.cpu_count() or 1
+    threads = set_threads(args.threads or max(1, min(per_family, (os.cpu_count() or 1) // local_world)))
+    group = distributed.join(device)
+    if group.rank == 0:
+        try:
+            os.makedirs(args.out, exist_ok=True)
+        except OSError as e:
+            raise CLIError(f"cannot create output folder {args.out}: {e.strerror}") from None
+
+    def run(trainer):
+        if group.rank == 0:
+            _run_with_progress(trainer, cfg.steps)
+        else:
+            trainer.run(cfg.steps)
+
+    try:
+        trainer, seconds, identical = distributed.train(cfg, group, run)
+        if trainer.metrics.get("step") != trainer.step_count:
+            trainer.evaluate()
+        out = None
+        if group.rank == 0:
+            ckpt = os.path.join(args.out, f"{preset.name}.safetensors")
+            card = {"preset": preset.name, "seconds": round(seconds, 2), "device": str(group.device),
+                    "threads": threads, "world_size": group.world_size, "torch": torch.__version__,
+                    "command": f"torchrun --nproc_per_node={group.world_size} -m gan_core train --preset "
+                               f"{preset.name} --seed {args.seed} --steps {cfg.steps} --ddp --out {args.out}"}
+            checkpoint.save(ckpt, trainer, card)
+            sps = trainer.step_count / max(seconds, 1e-9)
+            out = {"preset": preset.name, "seed": args.seed, "steps": trainer.step_count,
+                   "seconds": round(seconds, 3), "steps_per_s": round(sps, 1),
+                   "samples_per_s": round(sps * trainer.batch * group.world_size, 1),
+                   **_metrics_out(trainer.metrics),
+                   **({"min_classes": trainer.min_classes} if trainer.is_image
+                      else {"min_modes": trainer.min_modes}),
+                   "engine": trainer.engine, "device": str(group.device), "threads": threads,
+                   "world_size": group.world_size, "params_identical": identical, "checkpoint": ckpt}
+            out.pop("mode_counts", None)
+    finally:
+        distributed.leave()
+    return out
+
+
+def cmd_load(args) -> dict:
+    """A class of simulated students against a fresh local server (gan_core.load)."""
+    from . import load
+
+    with tqdm(total=100, desc="load", unit="%", file=sys.stderr, leave=False) as bar:
+        def progress(frac: float) -> None:
+            bar.n = round(100 * frac)
+            bar.refresh()
+
+        try:
+            return load.run(args.students, args.trainings, args.seconds, args.seed, progress=progress)
+        except ValueError as e:
+            raise CLIError(str(e)) from None
+        except load.LoadError as e:
+            raise CLIError(f"load test: {e}") from None
