@@ -125,6 +125,8 @@ def cmd_eval(args) -> dict:
     set_threads(models.get(ck.train_config.family).train_threads)
     if args.inversion:
         return _eval_inversion(args, ck)
+    if getattr(args, "codes", False):
+        return _eval_codes(args, ck)
     trainer = trainer_from_checkpoint(ck, device=device)
     m = _metrics_out(trainer.metrics)
     m.pop("mode_counts", None)
@@ -216,3 +218,19 @@ def cmd_bench(args) -> dict:
     name = args.preset or presets.DEFAULT_2D
     preset = _preset(name)
     return bench.run(preset, steps=args.steps, ui=args.ui, device=device)
+
+
+def _eval_codes(args, ck) -> dict:
+    """What an InfoGAN model's codes learned: MI bounds, category accuracy, code x factor table."""
+    from .metrics import codes, image_eval
+
+    if models.output_kind(ck.train_config.family) == "points":
+        raise CLIError(f"{args.checkpoint}: --codes needs an image generator with InfoGAN codes")
+    n = args.samples if args.samples != 64 else 2000  # --samples defaults to 64 for --inversion
+    t0 = time.perf_counter()
+    try:
+        report = codes.code_report(ck.G, ck.D, image_eval.kind_of(ck.train_config.dataset), n=n, seed=0)
+    except ValueError as e:
+        raise CLIError(f"{args.checkpoint}: {e}") from None
+    return {"checkpoint": args.checkpoint, "family": ck.train_config.family, "dataset": ck.meta["dataset"],
+            "step": ck.step, **report, "seconds": round(time.perf_counter() - t0, 2)}
