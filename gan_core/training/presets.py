@@ -170,7 +170,7 @@ register(Preset(
     TrainConfig(dataset="shapes", family="dcgan",
                 model=_dcgan(32, 3, 32, 16, n_cat=4, n_cont=4, spectral_norm=True, d_batchnorm=False),
                 loss="hinge", lr_d=2e-3, lr_g=1e-3, beta1=0.0, beta2=0.9, lr_final=0.1, batch_size=64,
-                g_ema=0.999, steps=5000, eval_every=1000, eval_samples=1000, lambda_cat=1.0,
+                g_ema=0.999, steps=3000, eval_every=500, eval_samples=1000, lambda_cat=1.0,
                 lambda_cont=0.5), kind="image"))
 
 DEFAULT_2D = "stable-ring"
