@@ -38,8 +38,8 @@ def confusion_picture(report: dict, width: int = 520, height: int = 440) -> np.n
                 ax.text(j, i, f"{100 * shares[i, j]:.0f}", ha="center", va="center", fontsize=7,
                         color="white" if shares[i, j] > 0.5 else "black")
     acc = report.get("cat_accuracy")
-    ax.set_title("Category x label (% of the category's samples)"
-                 + (f"; matched accuracy {100 * acc:.1f} %" if acc is not None else ""), fontsize=9)
+    ax.set_title("% of each category's samples" + (f"; matched accuracy {100 * acc:.1f} %" if acc is not None
+                                                    else ""), fontsize=9)
     fig.colorbar(im, ax=ax, label="% of samples").ax.tick_params(labelsize=8)
     return _rgb(fig)
 
@@ -61,7 +61,6 @@ def factor_heatmap(report: dict, width: int = 560, height: int = 320) -> np.ndar
         for j in range(r.shape[1]):
             ax.text(j, i, f"{r[i, j]:.2f}", ha="center", va="center", fontsize=8,
                     color="white" if abs(r[i, j]) > 0.6 else "black")
-    ax.set_title("Code x factor: Pearson r (ordinal factors), eta or Cramér's V (shape, colour, digit)",
-                 fontsize=8)
+    ax.set_title("r (ordinal factors); eta or Cramér's V (shape, colour, digit)", fontsize=8)
     fig.colorbar(im, ax=ax).ax.tick_params(labelsize=8)
     return _rgb(fig)
