@@ -17,11 +17,9 @@ INTRO = ("InfoGAN splits the generator's input into noise **z** and **codes**: a
          "codes. A head Q on the discriminator learns to read the codes back from the picture, and the "
          "generator is rewarded when it can, so each code comes to control something visible, without "
          "labels. Keep the noise fixed (the seed) and turn the knobs: the picture follows as you drag. "
-         f"Continuous codes were trained on [-{TRAIN_RANGE:g}, {TRAIN_RANGE:g}] (the marked band); the "
+         f"Continuous codes were trained on [-{TRAIN_RANGE:g}, {TRAIN_RANGE:g}] (each slider says so: the middle half of its track); the "
          f"knobs go to ±{KNOB_MAX:g} to see whether a code still means something beyond it.")
 STATIC = Path(__file__).resolve().parents[2] / "static"
-CSS = ("<style>#ck-knobs .ck-live input[type=range]{background:linear-gradient(to right,transparent 25%,"
-       "rgba(94,60,153,.25) 25%,rgba(94,60,153,.25) 75%,transparent 75%)}</style>")
 
 
 def live_js() -> str:
@@ -50,15 +48,15 @@ def layout(ctx) -> Widgets:
                     w.view = gr.HTML("<div>Loading…</div>", elem_id="ck-view", js_on_load=live_js(), padding=False)
                     w.readout = gr.Markdown("", elem_id="ck-readout")
                 with gr.Column(scale=4, min_width=300, elem_id="ck-knobs"):
-                    gr.HTML(CSS, padding=False)
                     with gr.Row(equal_height=True):
                         w.seed = gr.Number(0, label="Seed (the fixed noise z)", precision=0, minimum=0,
                                            elem_id="ck-seed", scale=3)
                         w.random = gr.Button("Random seed", elem_id="ck-random", scale=1, min_width=80)
                     w.cat = gr.Radio([], value=None, label="Category", elem_id="ck-cat", elem_classes=["ck-live"])
                     for i in range(KNOBS):
-                        w.knobs.append(gr.Slider(-KNOB_MAX, KNOB_MAX, value=0, step=0.01,
-                                                 label=f"Code {i + 1} (trained on ±{TRAIN_RANGE:g})",
+                        w.knobs.append(gr.Slider(-KNOB_MAX, KNOB_MAX, value=0, step=0.01, label=f"Code {i + 1}",
+                                                 info=f"trained on [-{TRAIN_RANGE:g}, {TRAIN_RANGE:g}]: the middle "
+                                                      "half of the track; the outer quarters go beyond",
                                                  elem_id=f"ck-c{i}", elem_classes=["ck-live"], visible=False))
                     w.reset = gr.Button("Codes to 0", size="sm", elem_id="ck-reset")
         with gr.Tab("Sweeps", id="ck-sweeps-tab"):
