@@ -83,7 +83,8 @@ class CodesEvents:
         txt = "**Codes:** " + " · ".join(parts)
         read = rd.classify(m, m.generate(s.latent()))
         if read:
-            txt += f"  \nThe {read['kind']} classifier reads **{read['name']}** ({100 * read['confidence']:.0f} % sure)."
+            sure = 100 * read["confidence"]
+            txt += f"  \nThe {read['kind']} classifier reads **{read['name']}** ({sure:.0f} % sure)."
         return txt
 
     def point_view(self, s: CodesSession) -> dict:
@@ -98,7 +99,8 @@ class CodesEvents:
                 + (f" (the first {KNOBS} have knobs)" if spec.n_cont > KNOBS else ""))
         mi = s.metrics.get(mc.MI_BOUND)
         if mi is not None and spec.n_cat:
-            info += f"  \nInformation bound at its last evaluation: {mi:.3f} of ln {spec.n_cat} = {np.log(spec.n_cat):.3f} nats."
+            info += (f"  \nInformation bound at its last evaluation: {mi:.3f} of ln {spec.n_cat} = "
+                     f"{np.log(spec.n_cat):.3f} nats.")
         out = {w.source: s.source, w.info: info, w.seed: s.seed,
                w.cat: gr.Radio(choices=[(str(k), k) for k in range(spec.n_cat)], value=s.cat if spec.n_cat else None,
                                visible=bool(spec.n_cat))}
@@ -203,11 +205,13 @@ class CodesEvents:
             seeds_z = m.latents(seed_list)
             if code == "category":
                 z = cx.category_latents(spec, s.base_z, seeds_z, s.cont)
-                n_cols, what = spec.n_cat, f"rows = seeds {', '.join(map(str, seed_list))}; columns = categories 0-{spec.n_cat - 1}"
+                n_cols = spec.n_cat
+                what = f"rows = seeds {', '.join(map(str, seed_list))}; columns = categories 0-{spec.n_cat - 1}"
             else:
                 names = [f"c{i + 1}" for i in range(spec.n_cont)]
                 if code not in names:
-                    raise ValueError(f"Code along the columns must be one of {', '.join(names) or 'none'}, got {str(code)[:20]!r}")
+                    raise ValueError(f"Code along the columns must be one of {', '.join(names) or 'none'}, "
+                                     f"got {str(code)[:20]!r}")
                 values = cx.sweep_values(n_cols, lo, hi)
                 idx = names.index(code)
                 z = cx.sweep_latents(spec, s.base_z, rows, idx, values, seeds_z, s.cat, s.cont)

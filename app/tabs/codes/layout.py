@@ -17,8 +17,8 @@ INTRO = ("InfoGAN splits the generator's input into noise **z** and **codes**: a
          "codes. A head Q on the discriminator learns to read the codes back from the picture, and the "
          "generator is rewarded when it can, so each code comes to control something visible, without "
          "labels. Keep the noise fixed (the seed) and turn the knobs: the picture follows as you drag. "
-         f"Continuous codes were trained on [-{TRAIN_RANGE:g}, {TRAIN_RANGE:g}] (each slider says so: the middle half of its track); the "
-         f"knobs go to ±{KNOB_MAX:g} to see whether a code still means something beyond it.")
+         f"Continuous codes were trained on [-{TRAIN_RANGE:g}, {TRAIN_RANGE:g}] (the middle half of each "
+         f"slider's track); the knobs go to ±{KNOB_MAX:g} to see whether a code still means something beyond it.")
 STATIC = Path(__file__).resolve().parents[2] / "static"
 
 
