@@ -139,6 +139,8 @@ def _eval_inversion(args, ck) -> dict:
 
     if models.output_kind(ck.train_config.family) == "points":
         raise CLIError(f"{args.checkpoint}: --inversion needs an image generator, this one is a 2D model")
+    if args.samples is None:
+        args.samples = 64
     if not 1 <= args.samples <= 1024:
         raise CLIError("--samples must be between 1 and 1024")
     try:
@@ -226,7 +228,9 @@ def _eval_codes(args, ck) -> dict:
 
     if models.output_kind(ck.train_config.family) == "points":
         raise CLIError(f"{args.checkpoint}: --codes needs an image generator with InfoGAN codes")
-    n = args.samples if args.samples != 64 else 2000  # --samples defaults to 64 for --inversion
+    n = 2000 if args.samples is None else args.samples
+    if not 10 <= n <= codes.MAX_SAMPLES:
+        raise CLIError(f"--samples must be between 10 and {codes.MAX_SAMPLES} with --codes")
     t0 = time.perf_counter()
     try:
         report = codes.code_report(ck.G, ck.D, image_eval.kind_of(ck.train_config.dataset), n=n, seed=0)
