@@ -37,7 +37,10 @@ def _add_eval(sub) -> None:
     e.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     e.add_argument("--inversion", action="store_true",
                    help="image generators: invert generated and real images (PSNR, MRE train vs held-out)")
-    e.add_argument("--samples", type=int, default=64, help="with --inversion: images per group (default 64)")
+    e.add_argument("--samples", type=int, default=None,
+                   help="with --inversion: images per group (default 64); with --codes: samples (default 2000)")
+    e.add_argument("--codes", action="store_true",
+                   help="InfoGAN models: MI bounds, category accuracy (Hungarian), code x factor correlations")
     e.add_argument("--json", action="store_true")
 
 

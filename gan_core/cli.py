@@ -137,6 +137,8 @@ def cmd_eval(args) -> dict:
     set_threads(models.get(ck.train_config.family).train_threads)
     if args.inversion:
         return _eval_inversion(args, ck)
+    if getattr(args, "codes", False):
+        return _eval_codes(args, ck)
     trainer = trainer_from_checkpoint(ck, device=device)
     m = _metrics_out(trainer.metrics)
     m.pop("mode_counts", None)
@@ -149,6 +151,8 @@ def _eval_inversion(args, ck) -> dict:
 
     if models.output_kind(ck.train_config.family) == "points":
         raise CLIError(f"{args.checkpoint}: --inversion needs an image generator, this one is a 2D model")
+    if args.samples is None:
+        args.samples = 64
     if not 1 <= args.samples <= 1024:
         raise CLIError("--samples must be between 1 and 1024")
     try:
@@ -342,3 +346,21 @@ def cmd_load(args) -> dict:
             raise CLIError(str(e)) from None
         except load.LoadError as e:
             raise CLIError(f"load test: {e}") from None
+
+
+def _eval_codes(args, ck) -> dict:
+    """What an InfoGAN model's codes learned: MI bounds, category accuracy, code x factor table."""
+    from .metrics import codes, image_eval
+
+    if models.output_kind(ck.train_config.family) == "points":
+        raise CLIError(f"{args.checkpoint}: --codes needs an image generator with InfoGAN codes")
+    n = 2000 if args.samples is None else args.samples
+    if not 10 <= n <= codes.MAX_SAMPLES:
+        raise CLIError(f"--samples must be between 10 and {codes.MAX_SAMPLES} with --codes")
+    t0 = time.perf_counter()
+    try:
+        report = codes.code_report(ck.G, ck.D, image_eval.kind_of(ck.train_config.dataset), n=n, seed=0)
+    except ValueError as e:
+        raise CLIError(f"{args.checkpoint}: {e}") from None
+    return {"checkpoint": args.checkpoint, "family": ck.train_config.family, "dataset": ck.meta["dataset"],
+            "step": ck.step, **report, "seconds": round(time.perf_counter() - t0, 2)}

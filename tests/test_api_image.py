@@ -24,8 +24,8 @@ from apihelpers import expect_app_error, wait_until
 from gan_core.training import presets
 
 REPO = Path(__file__).resolve().parent.parent
-OUTPUTS = ("headline", "grid", "timeline", "follow", "caption", "loss", "fd", "hist", "hist_time", "share",
-           "status", "timer")
+OUTPUTS = ("headline", "grid", "timeline", "follow", "caption", "loss", "fd", "mi", "hist", "hist_time",
+           "share", "status", "timer")
 TRAIN = ("nonsaturating", "adam", 0.5, "0.0002", "0.0002", 1, 64, "0.999")  # the hparam widgets' order
 
 

@@ -42,6 +42,7 @@ from .view import (
     share_table,
     status_record,
 )
+from .view import has_mi, mi_frame
 
 TRAIN_FIELDS = ("loss", "optimizer", "beta1", "lr_d", "lr_g", "d_steps", "batch_size", "g_ema")
 # torch's intra-op thread count is process-wide (set in one thread, it holds in every thread), so one
@@ -66,8 +67,8 @@ class ImageEvents:
     @property
     def display(self) -> list:
         w = self.w
-        return [w.headline, *self.picture, w.loss_plot, w.fd_plot, w.hist_plot, w.hist_time,
-                w.share_table, w.metric_panel, w.class_panel, w.scene_panel, w.status, w.timer]
+        return [w.headline, *self.picture, w.loss_plot, w.fd_plot, w.mi_plot, w.hist_plot, w.hist_time,
+                w.share_table, w.metric_panel, w.mi_panel, w.class_panel, w.scene_panel, w.status, w.timer]
 
     @property
     def config_widgets(self) -> list:
@@ -113,12 +114,14 @@ class ImageEvents:
         key = (snap.metrics.get("step"), kind, tuple(names), len(mem.hist_log))
         if not force and key == mem.plots_key:
             return {**out, **{c: gr.skip() for c in (w.fd_plot, w.hist_plot, w.hist_time, w.share_table,
-                                                       w.metric_panel, w.class_panel, w.scene_panel)}}
+                                                       w.metric_panel, w.class_panel, w.scene_panel)},
+                    w.mi_plot: gr.skip(), w.mi_panel: gr.skip()}
         mem.plots_key = key
         return {**out, w.fd_plot: fd_frame(snap.rows),
                 w.hist_plot: hist_frame(snap.metrics.get("histogram"), names),
                 w.hist_time: class_history_picture(mem.hist_log, names) if kind == "classifier" else None,
                 w.share_table: share_table(snap.metrics),
+                w.mi_plot: mi_frame(snap.rows), w.mi_panel: gr.Column(visible=has_mi(snap)),
                 w.metric_panel: gr.Column(visible=kind is not None),
                 w.class_panel: gr.Column(visible=kind == "classifier"),
                 w.scene_panel: gr.Column(visible=kind == "segmenter")}

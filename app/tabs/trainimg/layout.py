@@ -14,7 +14,7 @@ from ...common import plots
 from ...common.checkpoints import checkpoint_panel
 from ...common.controls import control_buttons, training_panel
 from .state import DEFAULT_PRESET, default_config, shipped_image_checkpoints
-from .view import FD_COLORS, FD_LABEL, LEGEND, empty_fd_frame, hist_frame
+from .view import FD_COLORS, FD_LABEL, LEGEND, MI_COLORS, MI_LABEL, empty_fd_frame, empty_mi_frame, hist_frame
 
 UPLOAD_TYPES = [".zip", ".png", ".jpg", ".jpeg"]
 POLL_SECONDS = 0.5
@@ -83,6 +83,9 @@ def _plots_panel(w: Widgets) -> None:
     with gr.Column() as w.metric_panel:  # points, not lines: the first evaluation is a single point
         w.fd_plot = gr.ScatterPlot(empty_fd_frame(), color_map=FD_COLORS, label=FD_LABEL, y_title="FD",
                                    y_lim=[0, None], elem_id="img-fd-plot", **common)
+    with gr.Column(visible=False) as w.mi_panel:  # models with an InfoGAN category
+        w.mi_plot = gr.ScatterPlot(empty_mi_frame(), color_map=MI_COLORS, label=MI_LABEL, y_title="nats",
+                                   elem_id="img-mi-plot", **common)
     with gr.Column() as w.class_panel:
         w.hist_plot = gr.BarPlot(hist_frame(None, [str(i) for i in range(10)]), x="class", y="count",
                                  y_lim=[0, None], elem_id="img-hist-plot",

@@ -250,3 +250,24 @@ def share_table(metrics: dict) -> pd.DataFrame:
         "generated %": [round(100 * r["fake_share"], 1) for r in rows],
         "relative error %": [None if r["rel_err"] is None else round(100 * r["rel_err"], 0) for r in rows],
     }, columns=["class", "real %", "generated %", "relative error %"])
+
+
+# InfoGAN: the category's information lower bound against its ceiling H(c) = ln K, at each evaluation
+MI_SERIES = {"mi_bound": "information bound", "mi_ceiling": "ceiling ln K"}
+MI_COLORS = {"information bound": "#5e3c99", "ceiling ln K": "#8c8c8c"}
+MI_LABEL = "InfoGAN: I(category; image) lower bound (purple) and its ceiling ln K (grey), nats"
+MI_ALL = tuple(MI_SERIES.values())
+
+
+def empty_mi_frame() -> pd.DataFrame:
+    return plots.placeholders(MI_ALL)
+
+
+def mi_frame(rows: list[dict]) -> pd.DataFrame:
+    """The information bound of the categorical code and its ceiling at each evaluation."""
+    return plots.frame(rows, MI_SERIES, MI_ALL)
+
+
+def has_mi(snap: Snapshot) -> bool:
+    """Whether the model has a categorical InfoGAN code (so the bound is measured)."""
+    return "mi_bound" in snap.metrics or any("mi_bound" in r for r in snap.rows[-50:])
