@@ -35,6 +35,9 @@ def _add_eval(sub) -> None:
     e.add_argument("--inversion", action="store_true",
                    help="image generators: invert generated and real images (PSNR, MRE train vs held-out)")
     e.add_argument("--samples", type=int, default=64, help="with --inversion: images per group (default 64)")
+    e.add_argument("--mixing", action="store_true",
+                   help="style-based shapes generators: what style mixing copies, noise, path lengths")
+    e.add_argument("--pairs", type=int, default=500, help="with --mixing: (A, B) pairs (default 500)")
     e.add_argument("--json", action="store_true")
 
 

@@ -219,15 +219,13 @@ class StyleGenerator(nn.Module):
         # the running mean of w: a parameter without gradients, so flat weight snapshots carry it
         self.w_avg = nn.Parameter(torch.zeros(cfg.w_dim))
         # the training random stream (mixing and noise), seeded from the global stream at build time
-        self._rng_seed = int(torch.randint(0, 2**62, (1,)))
+        self._rng_seed = int(torch.randint(0, 2**62, (1,), device="cpu"))
         self._rng: torch.Generator | None = None
 
     @property
     def rng(self) -> torch.Generator:
         if self._rng is None:
             self._rng = torch.Generator().manual_seed(self._rng_seed)
-            for m in self.synthesis_net.convs.values():
-                m.rng = self._rng
         return self._rng
 
     def mapping(self, z: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
@@ -245,8 +243,11 @@ class StyleGenerator(nn.Module):
             raise ValueError(f"noise mode must be one of {', '.join(NOISE_MODES)}, got {noise_mode!r}")
         if ws.ndim != 3 or ws.shape[1:] != (self.num_ws, self.w_dim):
             raise ValueError(f"ws must have shape (B, {self.num_ws}, {self.w_dim}), got {tuple(ws.shape)}")
-        if noise_mode == "random":
-            self.rng  # noqa: B018 (hands the stream to the layers)
+        # training noise comes from the module's own stream; in eval mode from torch's global one (callers
+        # seed it for reproducible 'random' noise)
+        rng = self.rng if self.training else None
+        for m in self.synthesis_net.convs.values():
+            m.rng = rng
         return self.synthesis_net(ws, noise_mode)
 
     def forward(self, z: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
