@@ -238,9 +238,50 @@ def path_lengths(model: LatentModel, clf, n: int = 1000, seed: int = 0, eps: flo
 
 def grid_time_ms(model: LatentModel, repeats: int = 7) -> float:
     """Median wall time (ms) of a 4x4 mixing grid with its 8 sources."""
+    mix_grid(model, [1, 2, 3, 4], [5, 6, 7, 8], "coarse")  # warm-up: first calls set up kernels
     times = []
     for r in range(repeats):
         t0 = time.perf_counter()
         mix_grid(model, [1, 2, 3, 4], [5, 6, 7, 8], "coarse")
         times.append(1000 * (time.perf_counter() - t0))
     return float(np.median(times))
+
+
+# ----- pictures ----------------------------------------------------------------------------------------------
+def figure(a: torch.Tensor, b: torch.Tensor, mixes: torch.Tensor, scale: int = 2, gap: int = 2) -> np.ndarray:
+    """The StyleGAN mixing figure as uint8 (H, W, 3): B's images along the top, A's down the left, the mix
+    of row i and column j inside; the top-left corner is blank, a wider gutter sets the sources apart."""
+    from ..viz.explore import tile
+
+    na, nb = len(a), len(b)
+    t = tile(a[0], scale)
+    h, w = t.shape[:2]
+    H = (na + 1) * h + na * gap + 2 * gap
+    W = (nb + 1) * w + nb * gap + 2 * gap
+    out = np.full((H, W, 3), 255, np.uint8)
+
+    def put(img, i, j):  # i, j: row and column in the figure (0 = the sources' row / column)
+        y = i * (h + gap) + (2 * gap if i else 0)
+        x = j * (w + gap) + (2 * gap if j else 0)
+        out[y:y + h, x:x + w] = tile(img, scale)
+
+    for j in range(nb):
+        put(b[j], 0, j + 1)
+    for i in range(na):
+        put(a[i], i + 1, 0)
+        for j in range(nb):
+            put(mixes[i, j], i + 1, j + 1)
+    return out
+
+
+def variation_figure(samples: torch.Tensor, std: torch.Tensor, scale: int = 2, cols: int = 8) -> np.ndarray:
+    """Samples in rows of `cols`, then the per-pixel standard deviation (white = most variation)."""
+    from ..viz.explore import image_grid
+
+    grid = image_grid(samples, min(cols, len(samples)), scale)
+    s = std / std.max().clamp_min(1e-8)
+    heat = (s * 2 - 1)[None, None].expand(1, 3, -1, -1)
+    heat_img = image_grid(heat, 1, scale * 2)
+    h = max(grid.shape[0], heat_img.shape[0])
+    pad = lambda x: np.pad(x, ((0, h - x.shape[0]), (0, 0), (0, 0)), constant_values=255)  # noqa: E731
+    return np.concatenate([pad(grid), np.full((h, 8, 3), 255, np.uint8), pad(heat_img)], 1)

@@ -177,7 +177,7 @@ register(Preset(
     "training mixes two latents' styles at a random layer, each layer's style learns its own job: the coarse "
     "styles (4x4, 8x8) the shape and its place, the fine ones (32x32) the colour. Try the Mixing tab.",
     TrainConfig(dataset="shapes", family="style", model=_style(32, 3), loss="hinge", lr_d=2e-3, lr_g=2e-3,
-                beta1=0.0, beta2=0.99, lr_final=0.1, batch_size=32, g_ema=0.999, steps=4000, eval_every=1000,
+                beta1=0.0, beta2=0.99, lr_final=0.1, batch_size=32, g_ema=0.999, steps=2400, eval_every=800,
                 eval_samples=1000), kind="image"))
 
 register(Preset(
@@ -185,5 +185,5 @@ register(Preset(
     "The small StyleGAN of Shapes (style-based) on the little landscapes: mix two scenes' coarse styles "
     "(the layout: horizon, mountains) with another's fine styles (the colours).",
     TrainConfig(dataset="scenes", family="style", model=_style(32, 3), loss="hinge", lr_d=2e-3, lr_g=2e-3,
-                beta1=0.0, beta2=0.99, lr_final=0.1, batch_size=32, g_ema=0.999, steps=4000, eval_every=1000,
+                beta1=0.0, beta2=0.99, lr_final=0.1, batch_size=32, g_ema=0.999, steps=2400, eval_every=800,
                 eval_samples=1000), kind="image"))
