@@ -101,8 +101,6 @@ def test_bad_mixing_input_gets_a_clear_message(mixing_app, mclient):
                      api_name="/mixing_grid", still_answers=still)
     expect_app_error(mclient, "B seeds: at most 8 seeds", "1", ",".join(map(str, range(9))), "coarse", [], 1.0, 6,
                      "constant", 0, api_name="/mixing_grid")
-    expect_app_error(mclient, "Custom styles from B must be a whole number from 0 to 5", 1, 5, "custom", [0, 9],
-                     1.0, 6, "constant", 0, api_name="/mixing_set")
     expect_app_error(mclient, "no style-based model source", "ckpt:nope.safetensors", api_name="/mixing_use")
     view = dict(zip(MODEL_OUT, mclient.predict(api_name="/mixing_init")))
     code, msg = fetch(mixing_app, f"t={token(view['view'])}&psi=7")
@@ -111,5 +109,9 @@ def test_bad_mixing_input_gets_a_clear_message(mixing_app, mclient):
     assert code == 400 and b"Truncate the first \xe2\x80\xa6 styles must be a whole number from 0 to 6" in msg
     code, msg = fetch(mixing_app, f"t={token(view['view'])}&noise=loud")
     assert code == 400 and b"Noise must be one of constant, random, off" in msg
+    code, msg = fetch(mixing_app, f"t={token(view['view'])}&cross=custom&w=0,9")
+    assert code == 400 and b"Custom styles from B must be a whole number from 0 to 5" in msg
+    code, msg = fetch(mixing_app, f"t={token(view['view'])}&a=abc")
+    assert code == 400 and b"A seed must be a whole number, got 'abc'" in msg
     assert fetch(mixing_app, "t=" + "A" * 24)[0] == 403
     assert fetch(mixing_app, f"t={token(view['view'])}&evil=1")[0] == 400

@@ -172,3 +172,27 @@ def test_shipped_model_coarse_mix_copies_b_shape():
     differ = sa != sb
     assert int(differ.sum()) >= 50
     assert float((sm == sb)[differ].float().mean()) >= 0.8
+
+
+def test_w_pca_directions_move_only_their_layers():
+    from gan_core.explore.directions import w_pca_directions
+
+    m = small_model()
+    d = w_pca_directions(m, k=4, layers=(0, 2))
+    assert d.vectors.shape == (4, 8) and d.space == "w" and d.layers == (0, 2)
+    assert torch.allclose(d.vectors @ d.vectors.T, torch.eye(4), atol=1e-4)
+    assert float(d.explained[0]) >= float(d.explained[1]) > 0
+    base = m.latent(2)
+    G = m.G
+    with TraceDict(G, list(G.feature_layers())) as plain:
+        x0 = m.render(base)
+    with TraceDict(G, list(G.feature_layers())) as moved:
+        x1 = m.render(base, [(d, [3.0, 0, 0, 0])])
+    names = list(G.feature_layers())
+    assert not torch.equal(x0, x1)
+    assert not torch.equal(plain[names[0]].output, moved[names[0]].output)  # layer 0 takes the move
+    ws = G.mapping(base[None])
+    ws[:, :2] += 3.0 * d.std[0] * d.vectors[0]
+    assert torch.allclose(x1, G.synthesis(ws), atol=1e-6)  # layers 2.. keep their style
+    with pytest.raises(ValueError, match="style-based"):
+        w_pca_directions(lx.LatentModel(models.build("dcgan", {"image_size": 16})[0], "dcgan"))

@@ -235,7 +235,7 @@ class StyleGenerator(nn.Module):
         if z.ndim != 2 or z.shape[1] != self.cfg.z_dim:
             raise ValueError(f"z must have shape (B, {self.cfg.z_dim}), got {tuple(z.shape)}")
         w = self.mapping_net(z)
-        return w[:, None, :].expand(-1, self.num_ws, -1)
+        return w[:, None, :].repeat(1, self.num_ws, 1)  # own memory: callers edit ws in place
 
     def synthesis(self, ws: torch.Tensor, noise_mode: str = "const") -> torch.Tensor:
         """ws (B, num_ws, w_dim) -> images (B, channels, S, S); noise 'random', 'const' or 'none'."""
