@@ -131,6 +131,7 @@ def test_bad_mixing_input_gets_a_clear_message():
         mx.mix_one(dc, 1, 2)
 
 
+@pytest.mark.slow
 def test_style_family_trains_tracks_w_avg_and_round_trips(tmp_path):
     cfg = TrainConfig(dataset="digits16", family="style", model=SMALL, loss="hinge", batch_size=8, steps=4,
                       eval_every=4, eval_samples=100, g_ema=0.9)
