@@ -174,8 +174,9 @@ register(Preset(
     "shapes-style", "Shapes (style-based)",
     "A small StyleGAN: a mapping network turns z into w, and w sets the styles of every layer of a "
     "synthesis network that starts from a learned constant 4x4 map; per-pixel noise adds randomness. Because "
-    "training mixes two latents' styles at a random layer, each layer's style learns its own job: the coarse "
-    "styles (4x4, 8x8) the shape and its place, the fine ones (32x32) the colour. Try the Mixing tab.",
+    "training mixes two latents' styles at a random layer, each layer's style learns its own job: in the "
+    "shipped model the coarse styles (4x4, 8x8) set the sprite's place and most often its shape, while the "
+    "colour is spread over the layers. Try the Style mixing tab.",
     TrainConfig(dataset="shapes", family="style", model=_style(32, 3), loss="hinge", lr_d=2e-3, lr_g=2e-3,
                 beta1=0.0, beta2=0.99, lr_final=0.1, batch_size=32, g_ema=0.999, steps=2400, eval_every=800,
                 eval_samples=1000), kind="image"))
