@@ -179,3 +179,23 @@ def test_shipped_model_coarse_mix_copies_b_shape_and_position():
                         float(((pm["x"] - pb["x"]).abs() <= 1)[far].float().mean()))
     assert share["coarse"][0] >= 0.5 and share["coarse"][0] > 3 * share["fine"][0], share
     assert share["coarse"][1] >= 0.85 and share["fine"][1] <= 0.3, share
+
+
+@pytest.mark.slow
+def test_eval_mixing_cli_prints_the_table_and_refuses_other_families():
+    import json
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": ROOT, "OMP_NUM_THREADS": "1"}
+    run = lambda *a: subprocess.run([sys.executable, "-m", "gan_core", "eval", *a, "--json"], cwd=ROOT,  # noqa: E731
+                                    capture_output=True, text=True, env=env, timeout=900)
+    bad = run("checkpoints/shapes-dcgan.safetensors", "--mixing")
+    assert bad.returncode == 2 and "--mixing needs a style-based generator" in bad.stderr
+    ok = run("checkpoints/shapes-style.safetensors", "--mixing", "--pairs", "40")
+    out = json.loads(ok.stdout.strip().splitlines()[-1])
+    assert set(out["mixing"]) == {"coarse", "middle", "fine"}
+    assert set(out["mixing"]["coarse"]) == {"shape", "scale", "rotation", "x", "y", "colour"}
+    assert all(0 <= v <= 1 for row in out["mixing"].values() for v in row.values())
+    assert 0 <= out["noise_unchanged"] <= 1 and out["ppl_w"] > 0 and out["ppl_z"] > 0 and out["grid_ms"] > 0
+    assert "fd" in out and "histogram" in out
