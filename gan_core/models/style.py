@@ -40,6 +40,7 @@ and no BatchNorm: each sample is judged alone.
 
 from __future__ import annotations
 
+import copy
 import math
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -267,11 +268,10 @@ class StyleGenerator(nn.Module):
         return OrderedDict((f"synthesis_net.convs.{n}", m) for n, m in self.synthesis_net.convs.items())
 
     def __deepcopy__(self, memo):
+        """A copy with its own (fresh) training stream: torch.Generator state is not shared."""
         cls = self.__class__
         new = cls.__new__(cls)
         memo[id(self)] = new
-        import copy
-
         for k, v in self.__dict__.items():
             setattr(new, k, None if k == "_rng" else copy.deepcopy(v, memo))
         for m in new.synthesis_net.convs.values():
