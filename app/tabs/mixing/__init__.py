@@ -25,7 +25,7 @@ from gan_core.explore import readout
 from ...common.choices import QUIET
 from ...common.guard import guarded
 from .route import make_routes
-from .state import (CROSSOVER_CHOICES, MAX_SEED, NOISE_CHOICES, ROUTE, SLOT, VIEW_PX, MixingSession, check_settings,
+from .state import (MAX_SEED, NOISE_CHOICES, ROUTE, SLOT, VIEW_PX, MixingSession, check_settings,
                     slot_kind, whole)
 
 TITLE = "Style mixing"
