@@ -294,8 +294,8 @@ def cmd_demos(args) -> dict:
         raise CLIError("--steps must be at least 1")
     out = {}
     for p in chosen:
-        cfg0 = p.config if args.steps is None else p.config.replace(
-            steps=args.steps, eval_every=min(p.config.eval_every, args.steps))
+        steps = args.steps or p.promise.until or p.config.steps  # default: the demo's length in the app
+        cfg0 = p.config.replace(steps=steps, eval_every=min(p.config.eval_every, steps))
         set_threads(args.threads if args.threads else models.get(cfg0.family).train_threads)
         runs = {}
         for seed in seeds:

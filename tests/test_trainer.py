@@ -221,3 +221,36 @@ def test_every_demo_promise_names_a_metric_its_runs_report():
     for p in demos:
         assert p.promise.text and p.promise.when in ("every", "end")
         assert p.promise.metric in ("modes", "hq", "classes_covered", "fd_ratio"), p.name
+
+
+def test_a_demo_pauses_at_its_length_and_says_whether_its_promise_held():
+    import time
+
+    from gan_core.training import TrainConfig
+    from gan_core.training.presets import Promise
+    from gan_core.training.session import TrainingSession
+
+    small = {"g_hidden": 16, "d_hidden": 16, "g_layers": 2, "d_layers": 2, "z_dim": 2}
+    s = TrainingSession(TrainConfig(model=small, eval_samples=200, eval_every=10), chunk=7)
+    try:
+        s.pause_at(30, Promise("modes", high=8, text="at most 8 modes"))
+        s.play()
+        deadline = time.time() + 120
+        while s.snapshot().state == "running" and time.time() < deadline:
+            time.sleep(0.05)
+        snap = s.snapshot()
+        assert (snap.state, snap.step) == ("paused", 30), "paused exactly at the demo's length"
+        assert "end of this demo" in snap.message and "kept its promise all along: at most 8 modes" in snap.message
+        s.play()  # Train again: on past the length, no second pause
+        while s.snapshot().step < 60 and time.time() < deadline:
+            time.sleep(0.05)
+        assert s.snapshot().state == "running" and s.snapshot().step >= 60
+        s.pause()
+        s.reset()
+        s.pause_at(20, Promise("modes", high=-1, text="never"))
+        s.play()
+        while s.snapshot().state == "running" and time.time() < deadline:
+            time.sleep(0.05)
+        assert s.snapshot().step == 20 and "Its promise (never) broke at step 0" in s.snapshot().message
+    finally:
+        s.close()

@@ -60,6 +60,8 @@ class TrainingSession:
         self._last_snapshot: Snapshot | None = None
         self.scheduler = None  # a CPUScheduler (training.scheduler) that hands out turns; None: train freely
         self.waiting: int | None = None  # trainings ahead of this one while it waits for a turn
+        self.stop_at: int | None = None  # pause when the trainer reaches this step (a demo's length), once
+        self.stop_promise = None  # the demo's Promise, judged and named in the message at `stop_at`
         self._build(cfg, evaluate)  # image models: an evaluation takes seconds, so callers may defer it
 
     # ----- control --------------------------------------------------------------------------------------
@@ -122,6 +124,7 @@ class TrainingSession:
         with self._lock:
             if data is not None:
                 self._data = data
+            self.stop_at = self.stop_promise = None
             self._build(cfg or self.trainer.cfg)
             self._version = 0
 
@@ -131,6 +134,7 @@ class TrainingSession:
         with self._lock:
             self.trainer = trainer
             self._data = trainer.data
+            self.stop_at = self.stop_promise = None
             self.state, self.message = "paused", message
             self._version += 1
 
@@ -188,6 +192,9 @@ class TrainingSession:
                 return
             try:
                 for _ in range(self.chunk):
+                    if self.stop_at is not None and self.trainer.step_count >= self.stop_at:
+                        self._stop_at_length()
+                        return
                     self.trainer.advance()
                     if sched is not None and sched.yield_now():
                         break
@@ -203,6 +210,26 @@ class TrainingSession:
             time.sleep(max(0.0, self.chunk / self.speed - (time.perf_counter() - t0)))
         else:
             time.sleep(0)  # let the UI thread take the GIL between chunks
+
+    def pause_at(self, step: int | None, promise=None) -> None:
+        """Pause once when training reaches `step` (None: never), saying whether `promise` (a preset's
+        Promise) held over the run; pressing Train afterwards goes on past it."""
+        with self._lock:
+            self.stop_at, self.stop_promise = step, promise
+
+    def _stop_at_length(self) -> None:
+        """The demo's length is reached: pause with a message; the caller holds the lock."""
+        step, promise = self.trainer.step_count, self.stop_promise
+        self.stop_at = self.stop_promise = None
+        self._run.clear()
+        self.state = "paused"
+        said = ""
+        if promise is not None:
+            verdict = promise.check(self.trainer.history.rows)
+            said = (f" It kept its promise all along: {promise.text}." if verdict["holds"] else
+                    f" Its promise ({promise.text}) broke at step {verdict['first_broken']:,}.")
+        self.message = (f"Paused at step {step:,}, the end of this demo.{said} Press Train to go on past it "
+                        f"(given long enough, the generator may find its way out).")
 
     def _failed(self, e: Exception) -> None:
         """Pause in state 'error' with a one-line message; the caller holds the lock."""

@@ -121,6 +121,8 @@ class Train2DEvents:
             raise ValueError(f"preset {name!r} is not a 2D preset")
         data = toy2d.get(p.config.dataset)
         us.training.reset(p.config, data=data)
+        if p.promise is not None:  # a demo pauses at its length, saying whether its phenomenon held
+            us.training.pause_at(p.promise.until or p.config.steps, p.promise)
         us.invalidate()
         return {**self.config_values(p.config, data), self.w.preset_info: p.description,
                 **self.view(us, layers, force=True)}
