@@ -26,7 +26,7 @@ from torch import nn
 from . import intervene
 from .dissect import Dissection, run_traced
 
-CANDIDATES = 16  # units tried one by one
+CANDIDATES = 12  # units tried one by one
 MAX_UNITS = 0.15  # at most this share of the layer's units
 RANDOM_DRAWS = 3
 
@@ -85,9 +85,26 @@ def find_units(G: nn.Module, d: Dissection, z: torch.Tensor, real_f: np.ndarray,
     return chosen, best
 
 
+def widest_layer(G: nn.Module) -> str:
+    """The module path of G's feature layer with the most units (the first of equals): there each unit
+    is the smallest share of its layer, so removing one disturbs the picture least."""
+    from .dissect import run_traced as _run
+
+    z = torch.zeros(2, G.latent_spec.z_dim)
+    lab = torch.zeros(2, dtype=torch.long) if G.latent_spec.n_classes else None
+    paths = {m: n for n, m in G.named_modules()}
+    best, width = None, -1
+    for m in G.feature_layers().values():
+        _, a = _run(G, paths[m], z, lab)
+        if a.shape[1] > width:
+            best, width = paths[m], a.shape[1]
+    return best
+
+
 def find_and_measure(G: nn.Module, d: Dissection, real: torch.Tensor, samples: int, segment,
                      seed: int = 0) -> dict:
-    """Find artifact units on one set of latents, measure FD before / after / random on another."""
+    """Find artifact units of layer d.path on one set of latents, measure FD before / after / random on
+    another (d supplies the layer and its unit count)."""
     from .. import models
 
     gen = torch.Generator().manual_seed(seed)
@@ -97,7 +114,7 @@ def find_and_measure(G: nn.Module, d: Dissection, real: torch.Tensor, samples: i
     z_eval = models.sample_latent(G.latent_spec, samples, torch.Generator().manual_seed(seed))
     units, _ = find_units(G, d, z_search, real_f, segment, max(1, int(MAX_UNITS * d.units)))
     before = _fd(real_f, _features(segment, intervene.generate(G, z_eval)))
-    out = {"k": len(units), "units": units, "fd_before": before, "fd_after": before, "fd_random": before,
+    out = {"layer": d.layer, "k": len(units), "units": units, "fd_before": before, "fd_after": before, "fd_random": before,
            "score": "fd_contribution"}
     if not units:
         return out

@@ -7,6 +7,7 @@ units of the same layer, the insertion of its top units in a fixed region, and t
 - `ablation[c]`: `k` (at most 15 % of the layer), `top_removed` = the share of class c's segmented pixels
   that ablating the top k units removes, `random_changed` = the mean over `RANDOM_DRAWS` sets of k random
   units (not among the top k) of |relative change| of class c's pixels.
+- `artifacts`: artifact units (`artifacts.py`) searched in the widest feature layer of G.
 - `insertion[c]`: the top k units set to their 99th percentile inside `insert_region` (the middle half of
   the lower half of the map, where the ground objects of a scene stand); see `intervene.insertion_effect`.
 """
@@ -96,7 +97,9 @@ def full_report(G: nn.Module, family: str, dataset: str, layer: str | None, samp
     out["insertion"] = insertion_table(G, d, z, segment, k, progress)
     if real is not None:
         t0 = time.perf_counter()
-        out["artifacts"] = artifacts.find_and_measure(G, d, real, samples, segment, seed=seed)
+        wide = artifacts.widest_layer(G)
+        da = d if wide == d.path else dissect(G, wide, z[:min(samples, 200)])  # units and layer name only
+        out["artifacts"] = artifacts.find_and_measure(G, da, real, samples, segment, seed=seed)
         out["artifacts"]["seconds"] = round(time.perf_counter() - t0, 2)
         if progress:
             progress("artifacts")
