@@ -7,6 +7,9 @@ built-in image set that has one (scenes: sky, cloud, sun, mountain, grass, water
 
 from __future__ import annotations
 
+import copy
+from functools import lru_cache
+
 import torch
 from torch import nn
 
@@ -17,16 +20,18 @@ class Segmentation:
     """A segmenter network and its class names; images are (N, C, S, S) in [-1, 1]."""
 
     def __init__(self, model: nn.Module, names: list[str]):
-        self.model = model.eval()
+        self.model = model.eval()  # as shipped (FD features read it)
+        # a channels-last copy labels pixels: the same values, about 1.5x faster on CPU (oneDNN)
+        self.fast = copy.deepcopy(model).eval().to(memory_format=torch.channels_last)
         self.names = list(names)
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def labels(self, images: torch.Tensor) -> torch.Tensor:
         from ..metrics.classifier import fit_images
 
-        x = fit_images(self.model, images)
-        out = [self.model(x[i:i + SEG_BATCH]).argmax(1) for i in range(0, len(x), SEG_BATCH)]
-        return torch.cat(out)  # (N, S, S)
+        x = fit_images(self.model, images).contiguous(memory_format=torch.channels_last)
+        out = [self.fast(x[i:i + SEG_BATCH]).argmax(1) for i in range(0, len(x), SEG_BATCH)]
+        return torch.cat(out).clone()  # (N, S, S)
 
     def counts(self, labels: torch.Tensor) -> torch.Tensor:
         """Pixels of each class in labels (N, S, S): (K,) float64."""
@@ -43,6 +48,13 @@ def for_dataset(dataset: str | None) -> Segmentation | None:
 
     if not dataset or image_eval.kind_of(dataset) != "scenes":
         return None
+    return _scenes()
+
+
+@lru_cache(maxsize=1)
+def _scenes() -> Segmentation:
+    from ..metrics import image_eval
+
     model, card = image_eval.evaluator("scenes")
     names = list(model.cfg.class_names) or [str(i) for i in range(model.cfg.n_classes)]
     return Segmentation(model, names)
