@@ -180,19 +180,21 @@ def region_pixels(region: torch.Tensor, size: int, margin: int = 0) -> torch.Ten
 
 
 def insertion_effect(G: nn.Module, d: Dissection, units: list[int], z: torch.Tensor, segment,
-                     region: torch.Tensor, name: str, strength: float = 1.0) -> dict[str, float]:
+                     region: torch.Tensor, name: str, strength: float = 1.0, base: torch.Tensor | None = None,
+                     margin: int | None = None) -> dict[str, float]:
     """Insert `units` in `region` (h, w cells) and measure class `name` (paper: 99th percentile values):
     `gain_inside` = class pixels inside the region after / before (before counted at least 1 pixel per
     sample so a region with none does not divide by zero), `change_inside` and `change_outside` = the
     share of pixels whose segmented class changed, inside the region and outside it grown by the layer's
-    receptive margin."""
+    receptive margin. `base` (the unedited pictures' labels) and `margin` save passes when given."""
     k = d.class_index(name)
-    x0 = generate(G, z)
     x1 = generate(G, z, d.path, insert_edit(units, d.quantiles[:, 1], region, check_strength(strength)))
-    l0, l1 = segment.labels(x0), segment.labels(x1)
+    l0 = segment.labels(generate(G, z)) if base is None else base
+    l1 = segment.labels(x1)
     size = l0.shape[-1]
     inside = region_pixels(region, size)
-    outside = ~region_pixels(region, size, receptive_margin(G, d.path, z))
+    margin = receptive_margin(G, d.path, z) if margin is None else margin
+    outside = ~region_pixels(region, size, margin)
     b = float((l0[:, inside] == k).sum())
     a = float((l1[:, inside] == k).sum())
     changed = l0 != l1

@@ -65,9 +65,12 @@ def ablation_table(G: nn.Module, d, z: torch.Tensor, segment, k: int, progress=N
 def insertion_table(G: nn.Module, d, z: torch.Tensor, segment, k: int, progress=None) -> dict:
     h, w = d.mean_maps.shape[1:]
     region = insert_region(h, w)
+    base = segment.labels(intervene.generate(G, z))
+    margin = intervene.receptive_margin(G, d.path, z)
     out = {}
     for name in d.class_names:
-        eff = intervene.insertion_effect(G, d, d.ranked(name)[:k], z, segment, region, name)
+        eff = intervene.insertion_effect(G, d, d.ranked(name)[:k], z, segment, region, name, base=base,
+                                         margin=margin)
         out[name] = {"k": k, **{key: round(v, 4) for key, v in eff.items()}}
         if progress:
             progress(f"insertion {name}")
