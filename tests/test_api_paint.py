@@ -136,7 +136,7 @@ def test_bad_input_messages_and_the_unit_viewer(pc):
 def test_2d_generator_has_units_but_no_brushes(pc):
     m = dict(zip(MODEL_OUT, pc.predict("ckpt:tiny-ring.safetensors", api_name="/paint_use")))
     assert "2D points" in m["view"]
-    expect_app_error(pc, "Painting needs an image generator", "tree", "add", 1.0, 6, REGION,
+    expect_app_error(pc, "Painting needs an image generator", None, "add", 1.0, 6, REGION,
                      api_name="/paint_stroke")
     info, mean, top = pc.predict(1, "", api_name="/paint_unit")
     assert "latent plane" in info and mean and len(top) == 1

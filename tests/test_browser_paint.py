@@ -31,5 +31,7 @@ def test_drawing_paints_trees(page, paint_url):  # noqa: F811
     pg.mouse.up()
     assert pg.evaluate("() => window.__gp.err") is None
     assert pg.evaluate(TREE) > 0, "painting trees did not add tree pixels"
+    lat = sorted(pg.evaluate("() => window.__gp.lat"))
+    print(f"stroke to picture: {len(lat)} frames, p50 {lat[len(lat) // 2]:.0f} ms")  # a figure, not a check
     pg.click("#gp-undo")
     pg.wait_for_function(f"() => ({TREE})() === 0")
