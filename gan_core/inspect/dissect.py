@@ -193,7 +193,7 @@ def dissect(G: nn.Module, layer: str, z: torch.Tensor, segment=None, labels: tor
         raise ValueError(f"the quantile level must be in [0.5, 1), got {level}")
     q = unit_quantiles(acts, [level, 0.5, 0.99, 0.999])
     peak = acts.flatten(2).amax(2)  # (N, C)
-    d = Dissection(feature_name(G, layer), layer, level, q[:, 0], q[:, 1:], acts.mean(0), 
+    d = Dissection(feature_name(G, layer), layer, level, q[:, 0], q[:, 1:], acts.mean(0),
                    peak.topk(min(TOP, len(z)), dim=0).indices.T.contiguous(), acts.mean((0, 2, 3)), len(z), 0.0)
     if segment is not None:
         lab = torch.cat(seg)
