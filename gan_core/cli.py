@@ -221,7 +221,7 @@ def cmd_bench(args) -> dict:
 def cmd_dissect(args) -> dict:
     """GAN dissection of one layer of an image generator (gan_core.inspect.report)."""
     from .data import registry
-    from .inspect import report, segment
+    from .inspect import dissect, report, segment
     from .models import copies
 
     if not 10 <= args.samples <= 5000:
@@ -240,6 +240,7 @@ def cmd_dissect(args) -> dict:
     real = registry.image_dataset(dataset).images if seg is not None else None
     G = copies.frozen_generator(family, {}, G=ck.G)
     try:
+        dissect.layer_path(G, args.layer, family)  # a bad layer name fails before any progress bar
         with tqdm(total=None, desc="dissect", file=sys.stderr, leave=False) as bar:
             def progress(what: str) -> None:
                 bar.set_postfix_str(what)
