@@ -34,4 +34,4 @@ def test_drawing_paints_trees(page, paint_url):  # noqa: F811
     lat = sorted(pg.evaluate("() => window.__gp.lat"))
     print(f"stroke to picture: {len(lat)} frames, p50 {lat[len(lat) // 2]:.0f} ms")  # a figure, not a check
     pg.click("#gp-undo")
-    pg.wait_for_function(f"() => ({TREE})() === 0")
+    pg.wait_for_function(f"() => ({TREE})() === 0", timeout=240_000)
