@@ -36,6 +36,7 @@ class PaintSession:
     seed: int = 0
     z: torch.Tensor | None = None
     stroke_ids: list = field(default_factory=list)  # the page's id of each stroke in painter.strokes
+    renders: int = 0  # pictures handed to the page (each view's HTML differs, so the page redraws it)
 
     def set_model(self, model: lx.LatentModel, source: str, step: int = -1) -> None:
         painter = None

@@ -38,7 +38,8 @@ class PaintView:
             table = ("<table class='gp-table' style='font-size:0.9em'><thead><tr><th>class</th><th>before</th>"
                      f"<th>after</th><th>change</th></tr></thead><tbody class='gp-change'>{change_rows(s.change())}"
                      "</tbody></table><div style='font-size:0.8em'>segmented pixels of the picture</div>")
-        n = len(p.strokes)
+        s.renders += 1
+        n = f"{len(p.strokes)}-{s.renders}"
         return (f"<div style='display:flex;gap:12px;flex-wrap:wrap;align-items:flex-start'>"
                 f"<div style='position:relative;{style};border:1px solid #ccc;touch-action:none'>"
                 f"<img class='gp-img' alt='the painted picture' src='{ROUTE_RENDER.lstrip('/')}?t={t}&amp;r={n}-{s.seed}' "
