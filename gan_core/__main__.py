@@ -1,4 +1,4 @@
-"""Command line: `python -m gan_core {presets,train,eval,interpolate,bench,demos,load}`.
+"""Command line: `python -m gan_core {presets,train,eval,interpolate,bench,demos,load,dissect}`.
 
 Errors exit non-zero with a one-line reason on stderr. With `--json` the last line of stdout is one JSON
 object (progress bars go to stderr).
@@ -91,10 +91,22 @@ def _add_load(sub) -> None:
     ld.add_argument("--json", action="store_true")
 
 
+def _add_dissect(sub) -> None:
+    d = sub.add_parser("dissect", help="GAN dissection of an image generator's layer: IoU, ablation, "
+                                       "insertion, artifact units")
+    d.add_argument("checkpoint")
+    d.add_argument("--layer", default=None, help="feature layer (default: the family's dissection layer)")
+    d.add_argument("--samples", type=int, default=500, help="generated samples (default 500)")
+    d.add_argument("--seed", type=int, default=0)
+    d.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: all cores, at most 4)")
+    d.add_argument("--json", action="store_true")
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m gan_core", description=__doc__)
     sub = p.add_subparsers(dest="cmd", required=True)
-    for add in (_add_presets, _add_train, _add_eval, _add_interpolate, _add_bench, _add_demos, _add_load):
+    for add in (_add_presets, _add_train, _add_eval, _add_interpolate, _add_bench, _add_demos, _add_load,
+                _add_dissect):
         add(sub)
     return p
 

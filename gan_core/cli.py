@@ -396,3 +396,38 @@ def _eval_codes(args, ck) -> dict:
         raise CLIError(f"{args.checkpoint}: {e}") from None
     return {"checkpoint": args.checkpoint, "family": ck.train_config.family, "dataset": ck.meta["dataset"],
             "step": ck.step, **report, "seconds": round(time.perf_counter() - t0, 2)}
+
+
+def cmd_dissect(args) -> dict:
+    """GAN dissection of one layer of an image generator (gan_core.inspect.report)."""
+    from .data import registry
+    from .inspect import dissect, report, segment
+    from .models import copies
+
+    if not 10 <= args.samples <= 5000:
+        raise CLIError("--samples must be between 10 and 5000")
+    if args.threads is not None and not 1 <= args.threads <= 64:
+        raise CLIError("--threads must be between 1 and 64")
+    try:
+        ck = checkpoint.load(args.checkpoint, device="cpu")
+    except checkpoint.CheckpointError as e:
+        raise CLIError(f"{args.checkpoint}: {e}") from None
+    family, dataset = ck.train_config.family, ck.train_config.dataset
+    if models.output_kind(family) != "image":
+        raise CLIError(f"{args.checkpoint}: dissect needs an image generator, this one is a 2D model")
+    set_threads(args.threads)
+    seg = segment.for_dataset(dataset)
+    real = registry.image_dataset(dataset).images if seg is not None else None
+    G = copies.frozen_generator(family, {}, G=ck.G)
+    try:
+        dissect.layer_path(G, args.layer, family)  # a bad layer name fails before any progress bar
+        with tqdm(total=None, desc="dissect", file=sys.stderr, leave=False) as bar:
+            def progress(what: str) -> None:
+                bar.set_postfix_str(what)
+                bar.update(1)
+
+            out = report.full_report(G, family, dataset, args.layer, args.samples, seg, real, progress,
+                                     seed=args.seed)
+    except ValueError as e:
+        raise CLIError(f"{args.checkpoint}: {e}") from None
+    return {"checkpoint": args.checkpoint, "family": family, "dataset": dataset, **out}
