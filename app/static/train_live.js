@@ -1,0 +1,227 @@
+// The Train tabs' live views (see app/common/live.py). Bound once per page. For each kind of view ('2d':
+// the plane on the Train (2D) tab, 'img': the sample grid on the Train (images) tab) one loop asks the live
+// route for the frame after the one it drew, draws it, waits for the next animation frame and asks again:
+// one request in flight, the newest frame wins, nothing queues. The plane is drawn from data (D's verdict
+// on a small grid, smoothed up; the points; the manifold; the arrows) with the colours and layer order of
+// gan_core/viz/plane.py; the grid arrives as one PNG. Curves are appended point by point. A view that is
+// not on screen is not fetched. window.__tl keeps counters per kind (frames drawn, frame ages in ms, the
+// steps shown) that `bench --live` and the browser tests read.
+if (!window.__tl) {
+  const ROUTES = {'2d': 'live/2d', img: 'live/img'};
+  const LUT_STOPS = [[153, 112, 171], [247, 247, 247], [90, 174, 97]];  // fake, undecided, real
+  const REAL = 'rgb(27,120,55)', FAKE = 'rgb(118,42,131)', GRID = 'rgba(40,40,40,0.35)', ARROW = 'rgba(230,97,1,0.9)';
+  const S = window.__tl = {};
+  const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+  const nextPaint = () => new Promise((r) => requestAnimationFrame(() => r()));
+  const lut = new Uint8ClampedArray(256 * 3);
+  for (let i = 0; i < 256; i++) {
+    const x = i / 255, k = x < 0.5 ? 0 : 1, f = x < 0.5 ? x / 0.5 : (x - 0.5) / 0.5;
+    for (let c = 0; c < 3; c++) lut[3 * i + c] = LUT_STOPS[k][c] + (LUT_STOPS[k + 1][c] - LUT_STOPS[k][c]) * f;
+  }
+  const q = (sel) => document.querySelector(sel);
+  const shown = (el) => !!el && el.offsetParent !== null;
+
+  // ----- curves: kept per kind and plot, appended with each frame -------------------------------------
+  const curveState = (st, plot) => (st.curves[plot] = st.curves[plot] || {series: {}, title: ''});
+  const appendCurves = (st, fr) => {
+    const c = fr.curves;
+    if (!c) return;
+    if (c.reset) st.curves = {};
+    for (const plot of Object.keys(c)) {
+      if (plot === 'reset' || plot === 'to') continue;
+      const cs = curveState(st, plot);
+      if (fr.titles && fr.titles[plot]) cs.title = fr.titles[plot];
+      for (const [name, pts] of Object.entries(c[plot])) {
+        const arr = cs.series[name] = cs.series[name] || [];
+        for (const p of pts) arr.push(p);
+        if (arr.length > 4000) cs.series[name] = arr.filter((_, i) => i % 2 === 0 || i === arr.length - 1);
+      }
+    }
+    st.since = c.to;
+  };
+  const fmt = (v, span) => {
+    const a = Math.abs(v);
+    if (a !== 0 && (a >= 1e5 || a < 1e-3)) return v.toExponential(1);
+    const d = span >= 10 ? 0 : span >= 1 ? 1 : span >= 0.1 ? 2 : 3;
+    return v.toFixed(d);
+  };
+  const drawCurve = (cv, cs, colors, state) => {
+    const dpr = window.devicePixelRatio || 1, w = Math.max(200, cv.clientWidth || 420), h = 240;
+    if (cv.width !== Math.round(w * dpr)) { cv.width = Math.round(w * dpr); cv.height = Math.round(h * dpr); cv.style.height = h + 'px'; }
+    const g = cv.getContext('2d');
+    g.setTransform(dpr, 0, 0, dpr, 0, 0);
+    g.fillStyle = '#fff'; g.fillRect(0, 0, w, h);
+    g.fillStyle = '#333'; g.font = '12px sans-serif'; g.textBaseline = 'top';
+    g.fillText((cs && cs.title) || cv.dataset.title || '', 8, 6);
+    const series = cs ? Object.entries(cs.series).filter(([, p]) => p.length) : [];
+    if (!series.length) {  // the empty state: say why, draw no axes
+      g.fillStyle = '#777'; g.textAlign = 'center';
+      g.fillText(state === 'running' ? 'waiting for the first measurement…' : 'no steps yet: press Train or a Step button', w / 2, h / 2);
+      g.textAlign = 'start';
+      return;
+    }
+    let x0 = Infinity, x1 = -Infinity, y0 = Infinity, y1 = -Infinity;
+    for (const [, pts] of series) for (const [x, y] of pts) {
+      if (x < x0) x0 = x; if (x > x1) x1 = x; if (y < y0) y0 = y; if (y > y1) y1 = y;
+    }
+    if (x1 === x0) { x1 = x0 + 1; }
+    if (y1 - y0 < 1e-9) { const m = Math.max(Math.abs(y0) * 0.1, 0.5); y0 -= m; y1 += m; }
+    const pad = (y1 - y0) * 0.05; y0 -= pad; y1 += pad;
+    const L = 48, R = 10, T = 24, B = 22, pw = w - L - R, ph = h - T - B;
+    const X = (x) => L + (x - x0) / (x1 - x0) * pw, Y = (y) => T + (1 - (y - y0) / (y1 - y0)) * ph;
+    g.strokeStyle = '#ddd'; g.lineWidth = 1; g.fillStyle = '#555'; g.font = '11px sans-serif';
+    for (let i = 0; i <= 4; i++) {
+      const yv = y0 + (y1 - y0) * i / 4, yy = Math.round(Y(yv)) + 0.5;
+      g.beginPath(); g.moveTo(L, yy); g.lineTo(L + pw, yy); g.stroke();
+      g.textAlign = 'right'; g.textBaseline = 'middle'; g.fillText(fmt(yv, y1 - y0), L - 4, yy);
+    }
+    g.textAlign = 'center'; g.textBaseline = 'top';
+    for (let i = 0; i <= 4; i++) { const xv = x0 + (x1 - x0) * i / 4; g.fillText(Math.round(xv).toLocaleString('en'), X(xv), T + ph + 4); }
+    g.textAlign = 'start';
+    for (const [name, pts] of series) {
+      g.strokeStyle = g.fillStyle = colors[name] || '#333'; g.lineWidth = 1.5;
+      if (pts.length === 1) { g.beginPath(); g.arc(X(pts[0][0]), Y(pts[0][1]), 3, 0, 7); g.fill(); continue; }
+      const stride = Math.max(1, Math.floor(pts.length / pw));
+      g.beginPath(); g.moveTo(X(pts[0][0]), Y(pts[0][1]));
+      for (let i = stride; i < pts.length; i += stride) g.lineTo(X(pts[i][0]), Y(pts[i][1]));
+      g.lineTo(X(pts[pts.length - 1][0]), Y(pts[pts.length - 1][1]));
+      g.stroke();
+    }
+  };
+  const drawCurves = (kind, st, fr) => {
+    for (const cv of document.querySelectorAll(`canvas.tl-curve[data-kind="${kind}"]`)) {
+      if (shown(cv)) drawCurve(cv, st.curves[cv.dataset.plot], st.colors, fr ? fr.state : 'idle');
+    }
+  };
+
+  // ----- the plane ---------------------------------------------------------------------------------------
+  const heatCanvas = document.createElement('canvas');
+  const drawPlane = (cv, fr) => {
+    const g = cv.getContext('2d'), W = cv.width, ext = fr.extent, s = W / (2 * ext);
+    const px = (x) => (x + ext) * s, py = (y) => (ext - y) * s;
+    if (fr.heat) {
+      const n = fr.heat.n, v = fr.heat.v;
+      heatCanvas.width = heatCanvas.height = n;
+      const hg = heatCanvas.getContext('2d'), im = hg.createImageData(n, n);
+      for (let i = 0; i < n * n; i++) {
+        const k = 3 * v[i]; im.data[4 * i] = lut[k]; im.data[4 * i + 1] = lut[k + 1]; im.data[4 * i + 2] = lut[k + 2]; im.data[4 * i + 3] = 255;
+      }
+      hg.putImageData(im, 0, 0);
+      g.imageSmoothingEnabled = true; g.imageSmoothingQuality = 'high';
+      g.drawImage(heatCanvas, 0, 0, W, W);
+    } else { g.fillStyle = '#fff'; g.fillRect(0, 0, W, W); }
+    g.lineWidth = 1;
+    for (let v = Math.ceil(-ext); v <= Math.floor(ext); v++) {  // the axes and unit lines
+      g.strokeStyle = v === 0 ? 'rgba(0,0,0,0.25)' : 'rgba(0,0,0,0.1)';
+      const k = Math.round(px(v)) + 0.5;
+      g.beginPath(); g.moveTo(k, 0); g.lineTo(k, W); g.moveTo(0, W - k); g.lineTo(W, W - k); g.stroke();
+    }
+    if (fr.manifold) {
+      const m = fr.manifold, P = m.points, v = m.v;
+      g.strokeStyle = GRID; g.beginPath();
+      for (let l = 0; l < m.lines; l++) {
+        for (let p = 0; p < P; p++) {
+          const i = 2 * (l * P + p), x = v[i], y = v[i + 1];
+          if (x === null || y === null) continue;
+          if (p === 0) g.moveTo(px(x), py(y)); else g.lineTo(px(x), py(y));
+        }
+      }
+      g.stroke();
+    }
+    const dots = (v, colour, r) => {
+      if (!v) return;
+      g.fillStyle = colour; g.beginPath();
+      for (let i = 0; i < v.length; i += 2) {
+        if (v[i] === null || v[i + 1] === null) continue;
+        const x = px(v[i]), y = py(v[i + 1]); g.moveTo(x + r, y); g.arc(x, y, r, 0, 2 * Math.PI);
+      }
+      g.fill();
+    };
+    dots(fr.real, REAL, 2.5);
+    dots(fr.fake, FAKE, 2.5);
+    if (fr.arrows) {
+      const v = fr.arrows, ends = [];
+      g.strokeStyle = ARROW; g.beginPath();
+      for (let i = 0; i < v.length; i += 4) {
+        if (v[i] === null || v[i + 2] === null) continue;
+        g.moveTo(px(v[i]), py(v[i + 1])); g.lineTo(px(v[i + 2]), py(v[i + 3])); ends.push(v[i + 2], v[i + 3]);
+      }
+      g.stroke();
+      dots(ends, ARROW, 1.5);
+    }
+  };
+  const layersWanted = () => {
+    const boxes = document.querySelectorAll('#layers input[type=checkbox]');
+    if (!boxes.length) return 'heatmap,real,fake';
+    const names = [];
+    for (const b of boxes) {
+      if (!b.checked) continue;
+      const label = b.closest('label');
+      const name = (b.value && b.value !== 'on' ? b.value : (label ? label.innerText : '')).trim();
+      if (name) names.push(name);
+    }
+    return names.join(',');
+  };
+
+  // ----- the image grid ---------------------------------------------------------------------------------
+  const drawGrid = async (cv, fr) => {
+    if (!fr.grid) return false;
+    const img = new Image();
+    img.src = fr.grid;
+    await img.decode();
+    const scale = Math.max(1, Math.floor(512 / Math.max(img.width, img.height)));
+    const w = img.width * scale, h = img.height * scale;
+    if (cv.width !== w || cv.height !== h) { cv.width = w; cv.height = h; cv.style.width = w + 'px'; }
+    const g = cv.getContext('2d');
+    g.imageSmoothingEnabled = false;
+    g.drawImage(img, 0, 0, w, h);
+    return true;
+  };
+
+  // ----- the loop -------------------------------------------------------------------------------------
+  const run = async (kind) => {
+    const st = S[kind] = {frames: 0, ages: [], steps: [], err: null, frame: -1, since: -1, run: 0, token: null,
+                          layers: null, curves: {}, colors: {}, state: 'idle', drawnAt: []};
+    drawCurves(kind, st, null);
+    for (;;) {
+      const cv = q(`canvas.tl-view[data-kind="${kind}"]`);
+      if (!shown(cv) || !cv.dataset.token) { await sleep(200); continue; }
+      if (cv.dataset.token !== st.token) {  // a new page or a new slot: start again
+        st.token = cv.dataset.token; st.frame = -1; st.since = -1; st.curves = {};
+      }
+      const p = new URLSearchParams({t: st.token, f: String(st.frame), s: String(st.since), run: String(st.run)});
+      if (kind === '2d') {
+        const layers = layersWanted();
+        if (layers !== st.layers) { st.layers = layers; p.set('f', '-1'); }
+        p.set('layers', layers);
+      } else if (st.gridStep !== undefined) { p.set('g', String(st.gridStep)); }
+      let res;
+      try { res = await fetch(ROUTES[kind] + '?' + p.toString(), {cache: 'no-store'}); }
+      catch (e) { st.err = String(e); await sleep(1000); continue; }
+      if (res.status === 204) continue;
+      const msg = q(`.tl-msg[data-kind="${kind}"]`);
+      if (!res.ok) {
+        st.err = await res.text();
+        if (msg) msg.textContent = 'Live view: ' + st.err;
+        await sleep(1000); continue;
+      }
+      const fr = await res.json();
+      if (st.run !== fr.run) { st.run = fr.run; }
+      st.frame = fr.frame; st.state = fr.state;
+      if (fr.colors) Object.assign(st.colors, fr.colors);
+      appendCurves(st, fr);
+      const view = q(`canvas.tl-view[data-kind="${kind}"]`);
+      if (view) {
+        if (kind === '2d') drawPlane(view, fr);
+        else if (await drawGrid(view, fr)) st.gridStep = fr.grid_step;
+      }
+      drawCurves(kind, st, fr);
+      if (msg && msg.textContent) msg.textContent = '';
+      st.frames++; st.steps.push(fr.step); st.ages.push(Date.now() - fr.t_ms); st.drawnAt.push(performance.now());
+      if (st.ages.length > 2000) { st.ages.splice(0, 1000); st.steps.splice(0, 1000); st.drawnAt.splice(0, 1000); }
+      await nextPaint();
+    }
+  };
+  run('2d');
+  run('img');
+}
