@@ -13,6 +13,7 @@ if (!window.__tl) {
   const S = window.__tl = {};
   const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
   const nextPaint = () => new Promise((r) => requestAnimationFrame(() => r()));
+  const MIN_MS = 1000 / 30;  // at most 30 frames a second: smooth to the eye, and the server and training keep the rest
   const lut = new Uint8ClampedArray(256 * 3);
   for (let i = 0; i < 256; i++) {
     const x = i / 255, k = x < 0.5 ? 0 : 1, f = x < 0.5 ? x / 0.5 : (x - 0.5) / 0.5;
@@ -46,13 +47,8 @@ if (!window.__tl) {
     return v.toFixed(d);
   };
   const drawCurve = (cv, cs, colors, state) => {
-    const dpr = window.devicePixelRatio || 1, w = Math.max(200, cv.clientWidth || 420), h = 240;
-    if (cv.width !== Math.round(w * dpr)) { cv.width = Math.round(w * dpr); cv.height = Math.round(h * dpr); cv.style.height = h + 'px'; }
-    const g = cv.getContext('2d');
-    g.setTransform(dpr, 0, 0, dpr, 0, 0);
-    g.fillStyle = '#fff'; g.fillRect(0, 0, w, h);
-    g.fillStyle = '#333'; g.font = '12px sans-serif'; g.textBaseline = 'top';
-    g.fillText((cs && cs.title) || cv.dataset.title || '', 8, 6);
+    const h = 240, [g, w] = fit(cv, h);
+    if (cs && cs.title && cs.title !== cv.dataset.title) { cv.dataset.title = cs.title; fit(cv, h); }
     const series = cs ? Object.entries(cs.series).filter(([, p]) => p.length) : [];
     if (!series.length) {  // the empty state: say why, draw no axes
       g.fillStyle = '#777'; g.textAlign = 'center';
@@ -88,9 +84,41 @@ if (!window.__tl) {
       g.stroke();
     }
   };
+  const fit = (cv, h) => {  // the canvas's pixels follow its width on the page
+    const dpr = window.devicePixelRatio || 1, w = Math.max(200, cv.clientWidth || 420);
+    if (cv.width !== Math.round(w * dpr)) { cv.width = Math.round(w * dpr); cv.height = Math.round(h * dpr); cv.style.height = h + 'px'; }
+    const g = cv.getContext('2d');
+    g.setTransform(dpr, 0, 0, dpr, 0, 0);
+    g.fillStyle = '#fff'; g.fillRect(0, 0, w, h);
+    g.fillStyle = '#333'; g.font = '12px sans-serif'; g.textBaseline = 'top'; g.textAlign = 'start';
+    g.fillText(cv.dataset.title || '', 8, 6);
+    return [g, w];
+  };
+  const drawBars = (cv, hist) => {  // the class histogram of the last evaluation
+    const h = 240, [g, w] = fit(cv, h);
+    const counts = hist && hist.counts;
+    if (!counts || !counts.length) {
+      g.fillStyle = '#777'; g.textAlign = 'center';
+      g.fillText(hist && hist.evaluator === null ? 'no evaluator for these images' : 'no evaluation yet: it runs every few hundred steps', w / 2, h / 2);
+      return;
+    }
+    const top = Math.max(1, ...counts), L = 40, B = 22, T = 24, pw = w - L - 10, ph = h - T - B, bw = pw / counts.length;
+    g.fillStyle = '#555'; g.font = '11px sans-serif'; g.textAlign = 'right'; g.textBaseline = 'middle';
+    for (let i = 0; i <= 4; i++) { const v = top * i / 4, y = T + ph - ph * i / 4; g.fillText(String(Math.round(v)), L - 4, y);
+      g.strokeStyle = '#ddd'; g.beginPath(); g.moveTo(L, Math.round(y) + 0.5); g.lineTo(L + pw, Math.round(y) + 0.5); g.stroke(); }
+    g.textAlign = 'center'; g.textBaseline = 'top';
+    for (let i = 0; i < counts.length; i++) {
+      const bh = ph * counts[i] / top;
+      g.fillStyle = '#5e3c99'; g.fillRect(L + i * bw + 2, T + ph - bh, Math.max(1, bw - 4), bh);
+      g.fillStyle = '#555'; g.fillText(String((hist.names || [])[i] ?? i), L + (i + 0.5) * bw, T + ph + 4);
+    }
+  };
   const drawCurves = (kind, st, fr) => {
     for (const cv of document.querySelectorAll(`canvas.tl-curve[data-kind="${kind}"]`)) {
       if (shown(cv)) drawCurve(cv, st.curves[cv.dataset.plot], st.colors, fr ? fr.state : 'idle');
+    }
+    for (const cv of document.querySelectorAll(`canvas.tl-bars[data-kind="${kind}"]`)) {
+      if (shown(cv)) drawBars(cv, st.hist);
     }
   };
 
@@ -99,8 +127,9 @@ if (!window.__tl) {
   const drawPlane = (cv, fr) => {
     const g = cv.getContext('2d'), W = cv.width, ext = fr.extent, s = W / (2 * ext);
     const px = (x) => (x + ext) * s, py = (y) => (ext - y) * s;
-    if (fr.heat) {
-      const n = fr.heat.n, v = fr.heat.v;
+    const A = fr.arrays;
+    if (A.heat) {
+      const n = A.heat.shape[0], v = A.heat.v;
       heatCanvas.width = heatCanvas.height = n;
       const hg = heatCanvas.getContext('2d'), im = hg.createImageData(n, n);
       for (let i = 0; i < n * n; i++) {
@@ -116,13 +145,13 @@ if (!window.__tl) {
       const k = Math.round(px(v)) + 0.5;
       g.beginPath(); g.moveTo(k, 0); g.lineTo(k, W); g.moveTo(0, W - k); g.lineTo(W, W - k); g.stroke();
     }
-    if (fr.manifold) {
-      const m = fr.manifold, P = m.points, v = m.v;
+    if (A.manifold) {
+      const [lines, P] = A.manifold.shape, v = A.manifold.v;
       g.strokeStyle = GRID; g.beginPath();
-      for (let l = 0; l < m.lines; l++) {
+      for (let l = 0; l < lines; l++) {
         for (let p = 0; p < P; p++) {
           const i = 2 * (l * P + p), x = v[i], y = v[i + 1];
-          if (x === null || y === null) continue;
+          if (!isFinite(x) || !isFinite(y)) continue;
           if (p === 0) g.moveTo(px(x), py(y)); else g.lineTo(px(x), py(y));
         }
       }
@@ -132,18 +161,18 @@ if (!window.__tl) {
       if (!v) return;
       g.fillStyle = colour; g.beginPath();
       for (let i = 0; i < v.length; i += 2) {
-        if (v[i] === null || v[i + 1] === null) continue;
+        if (!isFinite(v[i]) || !isFinite(v[i + 1])) continue;
         const x = px(v[i]), y = py(v[i + 1]); g.moveTo(x + r, y); g.arc(x, y, r, 0, 2 * Math.PI);
       }
       g.fill();
     };
-    dots(fr.real, REAL, 2.5);
-    dots(fr.fake, FAKE, 2.5);
-    if (fr.arrows) {
-      const v = fr.arrows, ends = [];
+    dots(A.real && A.real.v, REAL, 2.5);
+    dots(A.fake && A.fake.v, FAKE, 2.5);
+    if (A.arrows) {
+      const v = A.arrows.v, ends = [];
       g.strokeStyle = ARROW; g.beginPath();
       for (let i = 0; i < v.length; i += 4) {
-        if (v[i] === null || v[i + 2] === null) continue;
+        if (!isFinite(v[i] + v[i + 1] + v[i + 2] + v[i + 3])) continue;
         g.moveTo(px(v[i]), py(v[i + 1])); g.lineTo(px(v[i + 2]), py(v[i + 3])); ends.push(v[i + 2], v[i + 3]);
       }
       g.stroke();
@@ -165,23 +194,36 @@ if (!window.__tl) {
 
   // ----- the image grid ---------------------------------------------------------------------------------
   const drawGrid = async (cv, fr) => {
-    if (!fr.grid) return false;
-    const img = new Image();
-    img.src = fr.grid;
-    await img.decode();
+    if (!fr.arrays.grid) return false;
+    const img = await createImageBitmap(new Blob([fr.arrays.grid.v], {type: 'image/png'}));  // off the main thread
     const scale = Math.max(1, Math.floor(512 / Math.max(img.width, img.height)));
     const w = img.width * scale, h = img.height * scale;
     if (cv.width !== w || cv.height !== h) { cv.width = w; cv.height = h; cv.style.width = w + 'px'; }
     const g = cv.getContext('2d');
     g.imageSmoothingEnabled = false;
     g.drawImage(img, 0, 0, w, h);
+    img.close();
     return true;
+  };
+
+  // a frame: uint32 header length, JSON header, then the arrays it lists (float32, then uint8)
+  const parse = (buf) => {
+    const n = new DataView(buf).getUint32(0, true), base = 4 + n;
+    const fr = JSON.parse(new TextDecoder().decode(new Uint8Array(buf, 4, n)));
+    const a = {};
+    for (const [k, [dt, off, shape]] of Object.entries(fr.arrays || {})) {
+      const count = shape.reduce((x, y) => x * y, 1);
+      a[k] = {shape, v: dt === 'f4' ? new Float32Array(buf, base + off, count) : new Uint8Array(buf, base + off, count)};
+    }
+    fr.arrays = a;
+    return fr;
   };
 
   // ----- the loop -------------------------------------------------------------------------------------
   const run = async (kind) => {
     const st = S[kind] = {frames: 0, ages: [], steps: [], err: null, frame: -1, since: -1, run: 0, token: null,
-                          layers: null, curves: {}, colors: {}, state: 'idle', drawnAt: []};
+                          layers: null, curves: {}, colors: {}, state: 'idle', drawnAt: [],
+                          fetchMs: [], drawMs: []};
     drawCurves(kind, st, null);
     for (;;) {
       const cv = q(`canvas.tl-view[data-kind="${kind}"]`);
@@ -189,6 +231,9 @@ if (!window.__tl) {
       if (cv.dataset.token !== st.token) {  // a new page or a new slot: start again
         st.token = cv.dataset.token; st.frame = -1; st.since = -1; st.curves = {};
       }
+      const wait = MIN_MS - (performance.now() - (st.asked || 0));
+      if (wait > 1) await sleep(wait);
+      st.asked = performance.now();
       const p = new URLSearchParams({t: st.token, f: String(st.frame), s: String(st.since), run: String(st.run)});
       if (kind === '2d') {
         const layers = layersWanted();
@@ -196,6 +241,7 @@ if (!window.__tl) {
         p.set('layers', layers);
       } else if (st.gridStep !== undefined) { p.set('g', String(st.gridStep)); }
       let res;
+      const t1 = performance.now();
       try { res = await fetch(ROUTES[kind] + '?' + p.toString(), {cache: 'no-store'}); }
       catch (e) { st.err = String(e); await sleep(1000); continue; }
       if (res.status === 204) continue;
@@ -205,10 +251,12 @@ if (!window.__tl) {
         if (msg) msg.textContent = 'Live view: ' + st.err;
         await sleep(1000); continue;
       }
-      const fr = await res.json();
+      const fr = parse(await res.arrayBuffer());
+      const t2 = performance.now();
       if (st.run !== fr.run) { st.run = fr.run; }
       st.frame = fr.frame; st.state = fr.state;
       if (fr.colors) Object.assign(st.colors, fr.colors);
+      if (fr.hist) st.hist = fr.hist;
       appendCurves(st, fr);
       const view = q(`canvas.tl-view[data-kind="${kind}"]`);
       if (view) {
@@ -217,11 +265,13 @@ if (!window.__tl) {
       }
       drawCurves(kind, st, fr);
       if (msg && msg.textContent) msg.textContent = '';
+      st.fetchMs.push(t2 - t1); st.drawMs.push(performance.now() - t2);
       st.frames++; st.steps.push(fr.step); st.ages.push(Date.now() - fr.t_ms); st.drawnAt.push(performance.now());
-      if (st.ages.length > 2000) { st.ages.splice(0, 1000); st.steps.splice(0, 1000); st.drawnAt.splice(0, 1000); }
+      if (st.ages.length > 2000) for (const k of ['ages', 'steps', 'drawnAt', 'fetchMs', 'drawMs']) st[k].splice(0, 1000);
       await nextPaint();
     }
   };
-  run('2d');
-  run('img');
+  const guard = (kind) => run(kind).catch((e) => { S[kind].err = String(e); setTimeout(() => guard(kind), 1000); });
+  guard('2d');
+  guard('img');
 }

@@ -15,8 +15,9 @@ from gan_core.viz.plane import LAYERS
 
 from ...common import plots
 from ...common.checkpoints import checkpoint_panel
+from ...common.live import curve_html
 from ...common.controls import control_buttons, live_js, training_panel
-from .live import curve_html, view_html
+from .live import view_html
 from .state import DEFAULT_PRESET, default_config, default_data, shipped_checkpoints
 from .view import LEGEND, n_modes
 
@@ -89,8 +90,8 @@ def _plots_panel(w: Widgets) -> None:
     common = {"x": "step", "y": "value", "color": "series", "x_title": "step", "height": 280,
               "colors_in_legend": []}  # colours are named in the labels
     # the page draws the curves on canvases, appended with each live frame; the plots stay for API clients
-    w.loss_live = gr.HTML(curve_html("loss", plots.LOSS_LABEL), elem_id="loss-live", padding=False)
-    w.cover_live = gr.HTML(curve_html("cover", plots.coverage_label(n_modes(default_data()))),
+    w.loss_live = gr.HTML(curve_html("2d", "loss", plots.LOSS_LABEL), elem_id="loss-live", padding=False)
+    w.cover_live = gr.HTML(curve_html("2d", "cover", plots.coverage_label(n_modes(default_data()))),
                            elem_id="coverage-live", padding=False)
     w.loss_plot = gr.LinePlot(plots.empty_loss_frame(), color_map=plots.LOSS_COLORS, label=plots.LOSS_LABEL,
                               y_title="loss", elem_id="loss-plot", visible=False, **common)

@@ -48,8 +48,10 @@ def curve_spec(n: int | None) -> dict:
     return {"loss": loss, "cover": cover}
 
 
-def frame_json(slot, req: live.Request, wait: float = live.WAIT_S) -> dict | None:
-    """The next frame for the page (None when nothing new came within `wait`)."""
+def frame(slot, req: live.Request, wait: float = live.WAIT_S) -> tuple[dict, dict] | None:
+    """The next frame for the page as (header, arrays) (None when nothing new came within `wait`):
+    arrays `heat` (r, r) uint8 (D's verdict x 255, row 0 at the top), `real`, `fake` (N, 2), `manifold`
+    (L, P, 2) and `arrows` (M, 2, 2) float32, each only when its layer is asked for."""
     got = live.next_frame(slot.training, req, wait)
     if got is None:
         return None
@@ -59,25 +61,20 @@ def frame_json(slot, req: live.Request, wait: float = live.WAIT_S) -> dict | Non
         data = slot.renderer.frame_data(snap, layers, HEAT_RES)
     n = n_modes(snap.data)
     big, second = headline(snap)
-    out = {**live.stamp(no, snap), "extent": data["extent"], "layers": list(layers),
-           "headline": big, "second": second,
-           "curves": live.curves(snap, req, curve_spec(n)),
-           "titles": {"loss": plots.LOSS_LABEL, "cover": plots.coverage_label(n)},
-           "colors": {**plots.LOSS_COLORS, **plots.COVERAGE_COLORS}}
+    header = {**live.stamp(no, snap), "extent": data["extent"], "layers": list(layers),
+              "headline": big, "second": second,
+              "curves": live.curves(snap, req, curve_spec(n)),
+              "titles": {"loss": plots.LOSS_LABEL, "cover": plots.coverage_label(n)},
+              "colors": {**plots.LOSS_COLORS, **plots.COVERAGE_COLORS}}
+    arrays = {k: data[k] for k in ("real", "fake", "manifold", "arrows") if k in data}
     if "heat" in data:
-        out["heat"] = {"n": HEAT_RES, "v": np.clip(data["heat"] * 255, 0, 255).astype(np.uint8).reshape(-1).tolist()}
-    for key in ("real", "fake", "arrows"):
-        if key in data:
-            out[key] = live.flat(data[key])
-    if "manifold" in data:
-        m = data["manifold"]
-        out["manifold"] = {"lines": int(m.shape[0]), "points": int(m.shape[1]), "v": live.flat(m)}
-    return out
+        arrays["heat"] = np.clip(np.rint(data["heat"] * 255), 0, 255).astype(np.uint8)
+    return header, arrays
 
 
 def make_routes(store) -> list:
     return [live.route(ROUTE, store, SLOT, {"layers": parse_layers},
-                       lambda req: frame_json(req.slot, req))]
+                       lambda req: frame(req.slot, req))]
 
 
 STYLE = "max-width:100%;display:block;border:1px solid #ccc;background:#fff"
@@ -90,9 +87,3 @@ def view_html(token: str | None) -> str:
     return (f"<canvas class='tl-view' data-kind='2d' data-token='{html.escape(token)}' width='{VIEW_PX}' "
             f"height='{VIEW_PX}' style='width:{VIEW_PX}px;{STYLE}' aria-label='data space: D's verdict, real "
             f"and generated points'></canvas><div class='tl-msg' data-kind='2d'></div>")
-
-
-def curve_html(plot: str, title: str, kind: str = "2d") -> str:
-    """A curve canvas the page script appends to with each frame; it says what it will show until then."""
-    return (f"<canvas class='tl-curve' data-kind='{kind}' data-plot='{plot}' data-title='{html.escape(title)}' "
-            f"width='420' height='240' style='width:100%;{STYLE}'></canvas>")
