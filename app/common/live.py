@@ -154,6 +154,7 @@ def decode(body: bytes) -> tuple[dict, dict]:
 def stamp(frame_no: int, snap) -> dict:
     """What every frame carries: its number, the training's step, state, run and when it was taken."""
     return {"frame": frame_no, "step": snap.step, "state": snap.state, "run": snap.extra.get("run", 0),
+            "dataset": getattr(snap.data, "name", snap.cfg.dataset),
             "steps_per_s": round(float(snap.steps_per_s), 1), "t_ms": round(time.time() * 1000, 1)}
 
 
