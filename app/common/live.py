@@ -105,7 +105,10 @@ def curves(snap, req: Request, plots: dict[str, dict]) -> dict:
     {series label -> [[step, value], ...]}}. `plots` maps a plot name to {row key: (label, scale)}."""
     reset = req.run != snap.extra.get("run", 0) or req.since < 0 or snap.step < req.since
     since = -1 if reset else req.since
-    new = [r for r in snap.rows if r.get("step", -1) > since]
+    k = len(snap.rows)  # rows are in step order: scan back from the newest
+    while k > 0 and snap.rows[k - 1].get("step", -1) > since:
+        k -= 1
+    new = snap.rows[k:]
     out: dict = {"reset": reset, "to": max([since, *(int(r["step"]) for r in new if "step" in r)])}
     for plot, spec in plots.items():
         table = curve_table(new, tuple(spec), MAX_CURVE_POINTS)

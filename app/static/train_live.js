@@ -10,10 +10,10 @@ if (!window.__tl) {
   const ROUTES = {'2d': 'live/2d', img: 'live/img'};
   const LUT_STOPS = [[153, 112, 171], [247, 247, 247], [90, 174, 97]];  // fake, undecided, real
   const REAL = 'rgb(27,120,55)', FAKE = 'rgb(118,42,131)', GRID = 'rgba(40,40,40,0.35)', ARROW = 'rgba(230,97,1,0.9)';
-  const S = window.__tl = {};
+  const S = window.__tl = {hold: {}};  // hold[kind]: stop fetching that view (the live bench's unviewed phase)
   const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
   const nextPaint = () => new Promise((r) => requestAnimationFrame(() => r()));
-  const MIN_MS = 1000 / 30;  // at most 30 frames a second: smooth to the eye, and the server and training keep the rest
+  const MIN_MS = 1000 / 25;  // at most 25 frames a second: smooth to the eye; the server and training keep the rest
   const lut = new Uint8ClampedArray(256 * 3);
   for (let i = 0; i < 256; i++) {
     const x = i / 255, k = x < 0.5 ? 0 : 1, f = x < 0.5 ? x / 0.5 : (x - 0.5) / 0.5;
@@ -227,7 +227,7 @@ if (!window.__tl) {
     drawCurves(kind, st, null);
     for (;;) {
       const cv = q(`canvas.tl-view[data-kind="${kind}"]`);
-      if (!shown(cv) || !cv.dataset.token) { await sleep(200); continue; }
+      if (S.hold[kind] || !shown(cv) || !cv.dataset.token) { await sleep(100); continue; }
       if (cv.dataset.token !== st.token) {  // a new page or a new slot: start again
         st.token = cv.dataset.token; st.frame = -1; st.since = -1; st.curves = {};
       }
@@ -270,6 +270,13 @@ if (!window.__tl) {
       if (st.ages.length > 2000) for (const k of ['ages', 'steps', 'drawnAt', 'fetchMs', 'drawMs']) st[k].splice(0, 1000);
       await nextPaint();
     }
+  };
+  // one frame now, without drawing it: {step, t_ms} (the live bench reads training's pace with it)
+  S.probe = async (kind) => {
+    const cv = q(`canvas.tl-view[data-kind="${kind}"]`);
+    const res = await fetch(ROUTES[kind] + '?' + new URLSearchParams({t: cv.dataset.token, f: '-1', s: '1000000000'}), {cache: 'no-store'});
+    const fr = parse(await res.arrayBuffer());
+    return {step: fr.step, t_ms: fr.t_ms, state: fr.state};
   };
   const guard = (kind) => run(kind).catch((e) => { S[kind].err = String(e); setTimeout(() => guard(kind), 1000); });
   guard('2d');

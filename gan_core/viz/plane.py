@@ -55,6 +55,13 @@ class PlaneRenderer:
         copies.load_flat(self._d_flat, snap.d_state)
         return self.G, self.D
 
+    def _latents(self, G) -> torch.Tensor:
+        """The fixed latents of the fake points (the same at every frame, so points move only with G)."""
+        if getattr(self, "_z_key", None) is not self._key:
+            self._z = models.sample_latent(G.latent_spec, self.n_points, torch.Generator().manual_seed(2))
+            self._z_key = self._key
+        return self._z
+
     def _real(self, data) -> torch.Tensor:
         if self._real_key is not data:
             self._real_pts = data.sample(self.n_points, torch.Generator().manual_seed(1))
@@ -117,8 +124,7 @@ class PlaneRenderer:
                 out["manifold"] = np.stack(_manifold_lines(G))
             if "real" in layers:
                 out["real"] = self._real(snap.data).numpy()
-            z = models.sample_latent(G.latent_spec, self.n_points, torch.Generator().manual_seed(2))
-            fake = G(z)
+            fake = G(self._latents(G))
         if "fake" in layers:
             out["fake"] = fake.numpy()
         if "gradients" in layers:

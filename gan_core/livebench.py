@@ -1,0 +1,137 @@
+"""`bench --live`: how smooth the Train tabs' live views are in a real browser while a model trains.
+
+Starts the app (`launch.py`, in a subprocess on a free local port with a temporary data folder), opens it
+in Chromium through Playwright and, on the Train (2D) tab's default preset (collapse-ring), trains at
+full speed while the page draws the live channel's frames:
+
+- `fps_2d`: plane frames drawn per second over `seconds` (the page's own count);
+- `frame_age_ms_p50`, `frame_age_ms_p95`: how old a frame's data is when it is drawn (from the moment the
+  server took the snapshot to the canvas drawn, on the same machine's clock);
+- `train_slowdown`: 1 - (training rounds per second while viewed) / (the same session's rate while the
+  page does not fetch frames; measured before and after the viewed phase and averaged). The page's
+  Gradio timer (the counter, every 0.3 s) runs in both phases;
+- `fps_images`: grid frames drawn per second on the Train (images) tab training its default preset
+  (digits-dcgan) for `seconds`.
+
+Training's pace is read from the server's own step counter at both ends of each phase. `loadavg` gives
+the machine's 1-minute load average before and after: on a machine shared with other work the figures
+are pessimistic. Nothing is downloaded: Chromium is the system's.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+from .latency import ARGS, ROOT, LatencyError, _free_port, _pct, _wait_up, find_chromium
+
+WARMUP_S = 2.0
+
+
+def run(seconds: float = 10.0, chromium: str | None = None, port: int | None = None) -> dict:
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        raise LatencyError("bench --live needs Playwright: pip install playwright (no browser download "
+                           "needed, the system's Chromium is used)") from None
+    if not 2 <= seconds <= 120:
+        raise LatencyError("--seconds must be between 2 and 120")
+    exe = find_chromium(chromium)
+    port = port or _free_port()
+    url = f"http://127.0.0.1:{port}/"
+    data = tempfile.mkdtemp(prefix="gan-explorer-live-")
+    load0 = os.getloadavg()[0]
+    proc = subprocess.Popen([sys.executable, str(ROOT / "launch.py"), "--port", str(port), "--data-dir", data],
+                            cwd=str(ROOT), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        _wait_up(url, proc)
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=exe, args=ARGS)
+            try:
+                pg = browser.new_page(viewport={"width": 1400, "height": 1000})
+                pg.set_default_timeout(180_000)
+                out = _measure_2d(pg, url, seconds)
+                out.update(_measure_images(pg, seconds))
+            finally:
+                browser.close()
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        shutil.rmtree(data, ignore_errors=True)
+    out["loadavg"] = [round(load0, 2), round(os.getloadavg()[0], 2)]
+    out["cpus"] = os.cpu_count()
+    out["browser"] = "chromium (playwright)"
+    return out
+
+
+_STATE = ("(k) => { const s = window.__tl[k]; return {frames: s.frames, ages: s.ages.slice(), "
+          "steps: s.steps.slice(), err: s.err}; }")
+
+
+def _rate(pg, kind: str, seconds: float) -> float:
+    """Training rounds per second over `seconds`, from the server's step counter at both ends."""
+    a = pg.evaluate("(k) => window.__tl.probe(k)", kind)
+    time.sleep(seconds)
+    b = pg.evaluate("(k) => window.__tl.probe(k)", kind)
+    if a["state"] != "running" or b["state"] != "running":
+        raise LatencyError(f"the {kind} training is not running ({b['state']})")
+    return (b["step"] - a["step"]) / max(1e-3, (b["t_ms"] - a["t_ms"]) / 1000)
+
+
+def _viewed(pg, kind: str, seconds: float) -> tuple[float, list[float], dict]:
+    """Frames per second and the frames' ages over `seconds` of drawing."""
+    s0 = pg.evaluate(_STATE, kind)
+    time.sleep(seconds)
+    s1 = pg.evaluate(_STATE, kind)
+    if s1["err"]:
+        raise LatencyError(f"the {kind} live view failed: {s1['err']}")
+    n = s1["frames"] - s0["frames"]
+    ages = s1["ages"][-n:] if n else []
+    return n / seconds, ages, s1
+
+
+def _measure_2d(pg, url: str, seconds: float) -> dict:
+    pg.goto(url)
+    pg.wait_for_function("() => window.__tl && window.__tl['2d'] && window.__tl['2d'].frames > 0")
+    preset = pg.input_value("#preset-select input")
+    pg.click("#train-play")
+    pg.wait_for_function("() => { const s = window.__tl['2d']; return s.steps[s.steps.length - 1] > 0; }")
+    time.sleep(WARMUP_S)
+    pg.evaluate("() => { window.__tl.hold['2d'] = true; }")
+    free1 = _rate(pg, "2d", seconds / 2)
+    pg.evaluate("() => { window.__tl.hold['2d'] = false; }")
+    a = pg.evaluate("(k) => window.__tl.probe(k)", "2d")
+    fps, ages, _ = _viewed(pg, "2d", seconds)
+    b = pg.evaluate("(k) => window.__tl.probe(k)", "2d")
+    viewed = (b["step"] - a["step"]) / max(1e-3, (b["t_ms"] - a["t_ms"]) / 1000)
+    pg.evaluate("() => { window.__tl.hold['2d'] = true; }")
+    free2 = _rate(pg, "2d", seconds / 2)
+    pg.evaluate("() => { window.__tl.hold['2d'] = false; }")
+    pg.click("#train-pause")
+    free = (free1 + free2) / 2
+    if not ages:
+        raise LatencyError("the 2D live view drew no frame while training")
+    return {"fps_2d": round(fps, 1), "frame_age_ms_p50": round(_pct(ages, 0.5), 1),
+            "frame_age_ms_p95": round(_pct(ages, 0.95), 1), "train_slowdown": round(max(0.0, 1 - viewed / free), 3),
+            "steps_per_s_viewed": round(viewed, 1), "steps_per_s_unviewed": round(free, 1),
+            "preset_2d": preset, "seconds": seconds}
+
+
+def _measure_images(pg, seconds: float) -> dict:
+    pg.get_by_role("tab", name="Train (images)").click()
+    pg.wait_for_function("() => window.__tl.img && window.__tl.img.frames > 0")
+    preset = pg.input_value("#img-preset-select input")
+    pg.click("#img-train-play")
+    pg.wait_for_function("() => { const s = window.__tl.img; return s.steps[s.steps.length - 1] > 0; }")
+    time.sleep(WARMUP_S)
+    fps, ages, _ = _viewed(pg, "img", seconds)
+    pg.click("#img-train-pause")
+    return {"fps_images": round(fps, 1), "images_frame_age_ms_p95": round(_pct(ages, 0.95), 1) if ages else None,
+            "preset_images": preset}
