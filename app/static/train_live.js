@@ -72,7 +72,11 @@ if (!window.__tl) {
       g.textAlign = 'right'; g.textBaseline = 'middle'; g.fillText(fmt(yv, y1 - y0), L - 4, yy);
     }
     g.textAlign = 'center'; g.textBaseline = 'top';
-    for (let i = 0; i <= 4; i++) { const xv = x0 + (x1 - x0) * i / 4; g.fillText(Math.round(xv).toLocaleString('en'), X(xv), T + ph + 4); }
+    for (let i = 0; i <= 4; i++) {  // the end labels keep inside the canvas
+      const xv = x0 + (x1 - x0) * i / 4;
+      g.textAlign = i === 0 ? 'left' : i === 4 ? 'right' : 'center';
+      g.fillText(Math.round(xv).toLocaleString('en'), X(xv), T + ph + 4);
+    }
     g.textAlign = 'start';
     for (const [name, pts] of series) {
       g.strokeStyle = g.fillStyle = colors[name] || '#333'; g.lineWidth = 1.5;
