@@ -45,8 +45,8 @@ def run(seconds: float = 10.0, chromium: str | None = None, port: int | None = N
     url = f"http://127.0.0.1:{port}/"
     data = tempfile.mkdtemp(prefix="gan-explorer-live-")
     load0 = os.getloadavg()[0]
-    proc = subprocess.Popen([sys.executable, str(ROOT / "launch.py"), "--port", str(port), "--data-dir", data],
-                            cwd=str(ROOT), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    cmd = [sys.executable, str(ROOT / "launch.py"), "--port", str(port), "--data-dir", data]
+    proc = subprocess.Popen(cmd, cwd=str(ROOT), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         _wait_up(url, proc)
         with sync_playwright() as p:
@@ -72,7 +72,16 @@ def run(seconds: float = 10.0, chromium: str | None = None, port: int | None = N
 
 
 _STATE = ("(k) => { const s = window.__tl[k]; return {frames: s.frames, ages: s.ages.slice(), "
-          "steps: s.steps.slice(), err: s.err}; }")
+          "steps: s.steps.slice(), fetch: s.fetchMs.slice(), draw: s.drawMs.slice(), "
+          "server: s.serverMs.slice(), wait: s.waitMs.slice(), err: s.err}; }")
+
+
+def _parts(s: dict, n: int, prefix: str) -> dict:
+    """Medians of where a frame's time went over the last `n` frames: the request's round trip, of it
+    the server's time (waiting for the frame included) and the wait alone, and drawing."""
+    keys = ("fetch", "server", "wait", "draw")
+    last = {k: [x for x in s[k][-n:] if x is not None] for k in keys} if n else {}
+    return {f"{prefix}{k}_ms_p50": round(_pct(v, 0.5), 1) for k, v in last.items() if v}
 
 
 def _rate(pg, kind: str, seconds: float) -> float:
@@ -86,7 +95,7 @@ def _rate(pg, kind: str, seconds: float) -> float:
 
 
 def _viewed(pg, kind: str, seconds: float) -> tuple[float, list[float], dict]:
-    """Frames per second and the frames' ages over `seconds` of drawing."""
+    """Frames per second, the frames' ages and where their time went over `seconds` of drawing."""
     s0 = pg.evaluate(_STATE, kind)
     time.sleep(seconds)
     s1 = pg.evaluate(_STATE, kind)
@@ -94,7 +103,7 @@ def _viewed(pg, kind: str, seconds: float) -> tuple[float, list[float], dict]:
         raise LatencyError(f"the {kind} live view failed: {s1['err']}")
     n = s1["frames"] - s0["frames"]
     ages = s1["ages"][-n:] if n else []
-    return n / seconds, ages, s1
+    return n / seconds, ages, _parts(s1, n, "")
 
 
 def _measure_2d(pg, url: str, seconds: float) -> dict:
@@ -108,7 +117,7 @@ def _measure_2d(pg, url: str, seconds: float) -> dict:
     free1 = _rate(pg, "2d", seconds / 2)
     pg.evaluate("() => { window.__tl.hold['2d'] = false; }")
     a = pg.evaluate("(k) => window.__tl.probe(k)", "2d")
-    fps, ages, _ = _viewed(pg, "2d", seconds)
+    fps, ages, parts = _viewed(pg, "2d", seconds)
     b = pg.evaluate("(k) => window.__tl.probe(k)", "2d")
     viewed = (b["step"] - a["step"]) / max(1e-3, (b["t_ms"] - a["t_ms"]) / 1000)
     pg.evaluate("() => { window.__tl.hold['2d'] = true; }")
@@ -119,9 +128,10 @@ def _measure_2d(pg, url: str, seconds: float) -> dict:
     if not ages:
         raise LatencyError("the 2D live view drew no frame while training")
     return {"fps_2d": round(fps, 1), "frame_age_ms_p50": round(_pct(ages, 0.5), 1),
-            "frame_age_ms_p95": round(_pct(ages, 0.95), 1), "train_slowdown": round(max(0.0, 1 - viewed / free), 3),
+            "frame_age_ms_p95": round(_pct(ages, 0.95), 1),
+            "train_slowdown": round(max(0.0, 1 - viewed / free), 3),
             "steps_per_s_viewed": round(viewed, 1), "steps_per_s_unviewed": round(free, 1),
-            "preset_2d": preset, "seconds": seconds}
+            "preset_2d": preset, "seconds": seconds, **parts}
 
 
 def _measure_images(pg, seconds: float) -> dict:
@@ -131,7 +141,8 @@ def _measure_images(pg, seconds: float) -> dict:
     pg.click("#img-train-play")
     pg.wait_for_function("() => { const s = window.__tl.img; return s.steps[s.steps.length - 1] > 0; }")
     time.sleep(WARMUP_S)
-    fps, ages, _ = _viewed(pg, "img", seconds)
+    fps, ages, parts = _viewed(pg, "img", seconds)
     pg.click("#img-train-pause")
-    return {"fps_images": round(fps, 1), "images_frame_age_ms_p95": round(_pct(ages, 0.95), 1) if ages else None,
-            "preset_images": preset}
+    return {"fps_images": round(fps, 1),
+            "images_frame_age_ms_p95": round(_pct(ages, 0.95), 1) if ages else None,
+            "preset_images": preset, **{f"images_{k}": v for k, v in parts.items()}}

@@ -11,7 +11,8 @@ PIXELS = """() => { const c = document.querySelector('#plane-live canvas.tl-view
     for (let i = 0; i < d.length; i += 4) { h = (h * 31 + d[i] + 7 * d[i + 1] + 13 * d[i + 2]) | 0;
         if (d[i] === 118 && d[i + 1] === 42 && d[i + 2] === 131) purple++; }
     return {hash: h, purple}; }"""
-LIVE = "() => { const s = window.__tl && window.__tl['2d']; return s ? {frames: s.frames, steps: s.steps.slice(), err: s.err} : null; }"
+LIVE = ("() => { const s = window.__tl && window.__tl['2d'];"
+        " return s ? {frames: s.frames, steps: s.steps.slice(), err: s.err} : null; }")
 
 
 @pytest.mark.browser

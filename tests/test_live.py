@@ -166,7 +166,8 @@ def test_curves_come_as_new_points_only(slot):
 
 def test_nothing_new_is_answered_with_nothing(slot):
     header, _ = plane_frame(slot, request(slot), wait=0)
-    assert plane_frame(slot, request(slot, header["frame"]), wait=0.05) is None, "a paused session has no new frame"
+    nothing = plane_frame(slot, request(slot, header["frame"]), wait=0.05)
+    assert nothing is None, "a paused session has no new frame"
     slot.training.step("both")
     header2, _ = plane_frame(slot, request(slot, header["frame"]), wait=0.05)
     assert header2["step"] == 1

@@ -62,7 +62,8 @@ def _int(text: str, name: str, lo: int, hi: int) -> int:
     return v
 
 
-def parse(store, kind: str, params: dict[str, list[str]], query_len: int, extra: dict[str, Callable]) -> Request:
+def parse(store, kind: str, params: dict[str, list[str]], query_len: int,
+          extra: dict[str, Callable]) -> Request:
     """Validate a frame request's query (name -> values) for slots of `kind`; `extra` maps the tab's own
     parameter names to their parsers (text -> value, ValueError when bad). LiveError(status, reason)."""
     if query_len > MAX_QUERY:
@@ -95,8 +96,11 @@ def parse(store, kind: str, params: dict[str, list[str]], query_len: int, extra:
 
 
 def next_frame(training, req: Request, wait: float = WAIT_S):
-    """(frame number, snapshot) newer than the page's, or None when none came within `wait`."""
-    return training.frame(req.after, timeout=wait)
+    """(frame number, snapshot, ms waited for it) newer than the page's, or None when none came within
+    `wait`."""
+    t0 = time.perf_counter()
+    got = training.frame(req.after, timeout=wait)
+    return None if got is None else (*got, round((time.perf_counter() - t0) * 1000, 1))
 
 
 def curves(snap, req: Request, plots: dict[str, dict]) -> dict:
@@ -126,8 +130,8 @@ DTYPES = {"f4": "float32", "u1": "uint8"}
 def encode(header: dict, arrays: dict) -> bytes:
     """A frame as bytes: a little-endian uint32 length, the JSON header (padded with spaces to 4 bytes)
     and the arrays' raw bytes (float32 ones first, then uint8), which the header lists as
-    `arrays: {name: [dtype, byte offset after the header, shape]}`. The page reads them as typed arrays without parsing
-    numbers (JSON of the same numbers took longer to write than the frame took to compute)."""
+    `arrays: {name: [dtype, byte offset after the header, shape]}`. The page reads them as typed arrays
+    without parsing numbers (JSON of the same numbers took longer to write than the frame took to compute)."""
     import numpy as np
 
     parts = [(k, np.ascontiguousarray(v, dtype=np.float32)) for k, v in arrays.items() if v.dtype != np.uint8]
@@ -168,6 +172,7 @@ def route(path: str, store, kind: str, extra: dict[str, Callable], build: Callab
     from starlette.routing import Route
 
     def endpoint(request):  # a sync endpoint: Starlette runs it in its thread pool
+        t0 = time.perf_counter()
         params: dict[str, list[str]] = {}
         for k, v in request.query_params.multi_items():
             params.setdefault(k, []).append(v)
@@ -180,6 +185,7 @@ def route(path: str, store, kind: str, extra: dict[str, Callable], build: Callab
             return PlainTextResponse(f"frame failed ({type(e).__name__})", status_code=500, headers=HEADERS)
         if frame is None:
             return Response(status_code=204, headers=HEADERS)
+        frame[0]["server_ms"] = round((time.perf_counter() - t0) * 1000, 1)  # waiting included
         return Response(encode(*frame), media_type="application/octet-stream", headers=HEADERS)
 
     return Route(path, endpoint, methods=["GET"])

@@ -1,7 +1,7 @@
 // The Train tabs' live views (see app/common/live.py). Bound once per page. For each kind of view ('2d':
 // the plane on the Train (2D) tab, 'img': the sample grid on the Train (images) tab) one loop asks the live
-// route for the frame after the one it drew, draws it, waits for the next animation frame and asks again:
-// one request in flight, the newest frame wins, nothing queues. The plane is drawn from data (D's verdict
+// route for the frame after the one it drew, draws it and asks again (one request in flight, see `lane`):
+// the newest frame wins, nothing queues. The plane is drawn from data (D's verdict
 // on a small grid, smoothed up; the points; the manifold; the arrows) with the colours and layer order of
 // gan_core/viz/plane.py; the grid arrives as one PNG. Curves are appended point by point. A view that is
 // not on screen is not fetched. window.__tl keeps counters per kind (frames drawn, frame ages in ms, the
@@ -12,7 +12,6 @@ if (!window.__tl) {
   const REAL = 'rgb(27,120,55)', FAKE = 'rgb(118,42,131)', GRID = 'rgba(40,40,40,0.35)', ARROW = 'rgba(230,97,1,0.9)';
   const S = window.__tl = {hold: {}};  // hold[kind]: stop fetching that view (the live bench's unviewed phase)
   const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-  const nextPaint = () => new Promise((r) => requestAnimationFrame(() => r()));
   const MIN_MS = 1000 / 25;  // at most 25 frames a second: smooth to the eye; the server and training keep the rest
   const lut = new Uint8ClampedArray(256 * 3);
   for (let i = 0; i < 256; i++) {
@@ -34,11 +33,11 @@ if (!window.__tl) {
       if (fr.titles && fr.titles[plot]) cs.title = fr.titles[plot];
       for (const [name, pts] of Object.entries(c[plot])) {
         const arr = cs.series[name] = cs.series[name] || [];
-        for (const p of pts) arr.push(p);
+        for (const p of pts) if (!arr.length || p[0] > arr[arr.length - 1][0]) arr.push(p);  // lanes may overlap
         if (arr.length > 4000) cs.series[name] = arr.filter((_, i) => i % 2 === 0 || i === arr.length - 1);
       }
     }
-    st.since = c.to;
+    st.since = Math.max(c.reset ? -1 : st.since, c.to);
   };
   const fmt = (v, span) => {
     const a = Math.abs(v);
@@ -224,24 +223,33 @@ if (!window.__tl) {
   };
 
   // ----- the loop -------------------------------------------------------------------------------------
-  const run = async (kind) => {
-    const st = S[kind] = {frames: 0, ages: [], steps: [], err: null, frame: -1, since: -1, run: 0, token: null,
-                          layers: null, curves: {}, colors: {}, state: 'idle', drawnAt: [],
-                          fetchMs: [], drawMs: []};
-    drawCurves(kind, st, null);
+  // LANES loops per view, each with one request in flight: lane k asks for a frame k after the one drawn,
+  // so lanes overlap a round trip without fetching the same frame; a frame older than the one drawn is
+  // dropped, never drawn late. Together at most 25 frames a second. One lane: on the 2-core test machine
+  // under load a second one drew no more frames (the browser, not the round trip, was the limit) and
+  // doubled the frames' age.
+  const LANES = 1;
+  const fresh = () => ({frames: 0, ages: [], steps: [], err: null, frame: -1, since: -1, run: 0, token: null,
+                        layers: null, curves: {}, colors: {}, state: 'idle', drawnAt: [],
+                        fetchMs: [], drawMs: [], serverMs: [], waitMs: []});
+  const lane = async (kind, k) => {
+    const st = S[kind];
+    await sleep(k * MIN_MS);
+    let asked = 0;
     for (;;) {
       const cv = q(`canvas.tl-view[data-kind="${kind}"]`);
       if (S.hold[kind] || !shown(cv) || !cv.dataset.token) { await sleep(100); continue; }
       if (cv.dataset.token !== st.token) {  // a new page or a new slot: start again
         st.token = cv.dataset.token; st.frame = -1; st.since = -1; st.curves = {};
       }
-      const wait = MIN_MS - (performance.now() - (st.asked || 0));
+      const wait = LANES * MIN_MS - (performance.now() - asked);
       if (wait > 1) await sleep(wait);
-      st.asked = performance.now();
-      const p = new URLSearchParams({t: st.token, f: String(st.frame), s: String(st.since), run: String(st.run)});
+      asked = performance.now();
+      const p = new URLSearchParams({t: st.token, f: String(st.frame < 0 ? -1 : st.frame + k), s: String(st.since),
+                                     run: String(st.run)});
       if (kind === '2d') {
         const layers = layersWanted();
-        if (layers !== st.layers) { st.layers = layers; p.set('f', '-1'); }
+        if (layers !== st.layers) { st.layers = layers; st.frame = -1; p.set('f', '-1'); }
         p.set('layers', layers);
       } else if (st.gridStep !== undefined) { p.set('g', String(st.gridStep)); }
       let res;
@@ -257,8 +265,9 @@ if (!window.__tl) {
       }
       const fr = parse(await res.arrayBuffer());
       const t2 = performance.now();
-      if (st.run !== fr.run) { st.run = fr.run; }
-      st.frame = fr.frame; st.state = fr.state;
+      const newRun = fr.run !== st.run;
+      if (!newRun && fr.frame <= st.frame) continue;  // the other lane drew this one or a newer one
+      st.frame = fr.frame; st.run = fr.run; st.state = fr.state;
       if (fr.colors) Object.assign(st.colors, fr.colors);
       if (fr.hist) st.hist = fr.hist;
       appendCurves(st, fr);
@@ -269,10 +278,9 @@ if (!window.__tl) {
       }
       drawCurves(kind, st, fr);
       if (msg && msg.textContent) msg.textContent = '';
-      st.fetchMs.push(t2 - t1); st.drawMs.push(performance.now() - t2);
+      st.fetchMs.push(t2 - t1); st.drawMs.push(performance.now() - t2); st.serverMs.push(fr.server_ms); st.waitMs.push(fr.wait_ms);
       st.frames++; st.steps.push(fr.step); st.ages.push(Date.now() - fr.t_ms); st.drawnAt.push(performance.now());
-      if (st.ages.length > 2000) for (const k of ['ages', 'steps', 'drawnAt', 'fetchMs', 'drawMs']) st[k].splice(0, 1000);
-      await nextPaint();
+      if (st.ages.length > 2000) for (const key of ['ages', 'steps', 'drawnAt', 'fetchMs', 'drawMs', 'serverMs', 'waitMs']) st[key].splice(0, 1000);
     }
   };
   // one frame now, without drawing it: {step, t_ms} (the live bench reads training's pace with it)
@@ -282,7 +290,9 @@ if (!window.__tl) {
     const fr = parse(await res.arrayBuffer());
     return {step: fr.step, t_ms: fr.t_ms, state: fr.state};
   };
-  const guard = (kind) => run(kind).catch((e) => { S[kind].err = String(e); setTimeout(() => guard(kind), 1000); });
-  guard('2d');
-  guard('img');
+  const guard = (kind, k) => lane(kind, k).catch((e) => { S[kind].err = String(e); setTimeout(() => guard(kind, k), 1000); });
+  for (const kind of Object.keys(ROUTES)) {
+    S[kind] = fresh();
+    for (let k = 0; k < LANES; k++) guard(kind, k);
+  }
 }

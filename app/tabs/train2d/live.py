@@ -55,13 +55,13 @@ def frame(slot, req: live.Request, wait: float = live.WAIT_S) -> tuple[dict, dic
     got = live.next_frame(slot.training, req, wait)
     if got is None:
         return None
-    no, snap = got
+    no, snap, waited = got
     layers = req.extra.get("layers", ("heatmap", "real", "fake"))
     with slot.render_lock:
         data = slot.renderer.frame_data(snap, layers, HEAT_RES)
     n = n_modes(snap.data)
     big, second = headline(snap)
-    header = {**live.stamp(no, snap), "extent": data["extent"], "layers": list(layers),
+    header = {**live.stamp(no, snap), "wait_ms": waited, "extent": data["extent"], "layers": list(layers),
               "headline": big, "second": second,
               "curves": live.curves(snap, req, curve_spec(n)),
               "titles": {"loss": plots.LOSS_LABEL, "cover": plots.coverage_label(n)},

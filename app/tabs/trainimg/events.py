@@ -103,7 +103,8 @@ class ImageEvents:
         w = self.w
         if mem.following:
             if grid is None:  # the page: the live channel draws the grid
-                return {w.grid: gr.skip(), w.timeline: 100, w.follow: True, w.caption: grid_caption(mem, snap)}
+                return {w.grid: gr.skip(), w.timeline: 100, w.follow: True,
+                        w.caption: grid_caption(mem, snap)}
             mem.shown_step = snap.step
             return {w.grid: mem.display(grid), w.timeline: 100, w.follow: True,
                     w.caption: grid_caption(mem, snap)}

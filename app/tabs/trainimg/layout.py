@@ -66,8 +66,8 @@ def _buttons(w: Widgets) -> None:
 def _grid_panel(w: Widgets) -> None:
     w.headline = gr.Markdown("## classes covered (confidently) ? / ?", elem_id="img-headline")
     # the page draws the grid on a canvas from the live channel; the picture stays for API clients
-    w.live = gr.HTML(view_html(None), label="Fixed-noise samples", elem_id="img-grid-live", js_on_load=live_js(),
-                     padding=False)
+    w.live = gr.HTML(view_html(None), label="Fixed-noise samples", elem_id="img-grid-live",
+                     js_on_load=live_js(), padding=False)
     w.grid = gr.Image(label="Fixed-noise samples", type="numpy", format="png", interactive=False, height=560,
                       buttons=["download"], elem_id="img-grid", visible=False)
     w.caption = gr.Markdown("", elem_id="img-grid-caption")

@@ -51,12 +51,12 @@ def frame(slot, req: live.Request, wait: float = live.WAIT_S) -> tuple[dict, dic
     mem, g = slot.renderer, req.extra.get("g")
     scrubbed = _shown(mem)
     if scrubbed is not None and g != scrubbed:  # the visitor chose another kept grid: show it now
-        no, snap = req.after, slot.training.snapshot(wait=0.25)
+        no, snap, waited = req.after, slot.training.snapshot(wait=0.25), 0.0
     else:
         got = live.next_frame(slot.training, req, wait)
         if got is None:
             return None
-        no, snap = got
+        no, snap, waited = got
     with slot.render_lock:
         if mem.following:
             grid, step = mem.draw(snap), snap.step
@@ -67,11 +67,11 @@ def frame(slot, req: live.Request, wait: float = live.WAIT_S) -> tuple[dict, dic
     big, second = headline(snap)
     names = class_names(snap)
     hist = snap.metrics.get("histogram")
-    header = {**live.stamp(no, snap), "grid_step": step, "following": mem.following, "headline": big, "second": second,
-            "curves": live.curves(snap, req, CURVES), "titles": TITLES,
-            "colors": {**plots.LOSS_COLORS, **FD_COLORS},
-            "hist": {"names": names, "counts": [int(x) for x in hist] if hist is not None else None,
-                     "step": snap.metrics.get("step"), "evaluator": evaluator_kind(snap)}}
+    header = {**live.stamp(no, snap), "wait_ms": waited, "grid_step": step, "following": mem.following,
+              "headline": big, "second": second, "curves": live.curves(snap, req, CURVES), "titles": TITLES,
+              "colors": {**plots.LOSS_COLORS, **FD_COLORS},
+              "hist": {"names": names, "counts": [int(x) for x in hist] if hist is not None else None,
+                       "step": snap.metrics.get("step"), "evaluator": evaluator_kind(snap)}}
     return header, ({"grid": png_bytes(grid)} if grid is not None else {})
 
 

@@ -20,8 +20,8 @@ def wire(w, ev, ctx) -> None:
     polled = gr.Button(visible=False, render=True)
     polled.click(ev.poll, None, shown, api_name="img_poll", trigger_mode="once", concurrency_limit=4,
                  concurrency_id="img_poll", **QUIET)
-    w.timer.tick(ev.poll_page, None, shown, api_name="img_poll_page", trigger_mode="once", concurrency_limit=4,
-                 concurrency_id="img_poll", **QUIET)
+    w.timer.tick(ev.poll_page, None, shown, api_name="img_poll_page", trigger_mode="once",
+                 concurrency_limit=4, concurrency_id="img_poll", **QUIET)
     w.preset.input(ev.describe_preset, [w.preset], [w.preset_info], api_name="img_describe_preset", **QUIET)
     w.load_preset.click(ev.load_preset, [w.preset], [*config, w.preset_info, *shown],
                         api_name="img_load_preset", **QUIET)
