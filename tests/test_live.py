@@ -85,6 +85,7 @@ def test_route_refuses_bad_and_foreign_tokens(make_client, app_url):
     assert get(app_url, ok)[0] == 200, "the route still serves after the refusals"
 
 
+@pytest.mark.slow
 def test_two_sessions_see_only_their_own_frames(make_client, app_url):
     a, b = make_client(), make_client()
     a.predict("stable-grid", LAYERS, api_name="/t2d_load_preset")
@@ -105,6 +106,7 @@ def plane_extent(name: str) -> float:
     return float(toy2d.get(name).extent)
 
 
+@pytest.mark.slow
 def test_an_image_frame_holds_the_grid_as_png(make_client, app_url):
     from io import BytesIO
 
@@ -208,3 +210,17 @@ def test_full_speed_frames_follow_training(slot):
 def test_unknown_speed_is_refused(slot):
     with pytest.raises(ValueError, match="speed must be one of full, 100, 10, 1"):
         slot.training.set_speed("fast")
+
+
+@pytest.mark.slow
+def test_a_scrubbed_back_grid_is_sent_at_once(make_client, app_url):
+    c = make_client()
+    token = token_of(c.predict(api_name="/img_live_view"))
+    for _ in range(2):
+        c.predict(api_name="/img_step")
+    first, _ = frame_over_http(app_url, "live/img", token)
+    assert first["following"] is True and first["grid_step"] == 2
+    c.predict(0, api_name="/img_scrub")  # back to the start of the run: the kept grid of step 0 or 1
+    status, body = get(app_url, f"live/img?t={token}&f={first['frame']}&g=2")
+    header, arrays = live.decode(body)
+    assert status == 200 and header["following"] is False and header["grid_step"] < 2 and "grid" in arrays

@@ -266,7 +266,8 @@ if (!window.__tl) {
       const fr = parse(await res.arrayBuffer());
       const t2 = performance.now();
       const newRun = fr.run !== st.run;
-      if (!newRun && fr.frame <= st.frame) continue;  // the other lane drew this one or a newer one
+      const chosen = kind === 'img' && fr.grid_step !== st.gridStep && !fr.following;  // a scrubbed-back grid
+      if (!newRun && !chosen && fr.frame <= st.frame) continue;  // the other lane drew this one or a newer one
       st.frame = fr.frame; st.run = fr.run; st.state = fr.state;
       if (fr.colors) Object.assign(st.colors, fr.colors);
       if (fr.hist) st.hist = fr.hist;

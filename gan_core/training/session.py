@@ -264,6 +264,8 @@ class TrainingSession:
         old; at a paced speed the frame holds exactly the N rounds since the last. None when nothing
         new came within the timeout (the viewer asks again: frames never queue)."""
         with self._published:
+            if after > self._frame_no:  # a number this session never gave: answer now
+                after = -1
             if self._frame_no <= after:
                 self._frame_wanted.set()
                 self._published.wait_for(lambda: self._frame_no > after, timeout=timeout)

@@ -51,7 +51,7 @@ def frame(slot, req: live.Request, wait: float = live.WAIT_S) -> tuple[dict, dic
     mem, g = slot.renderer, req.extra.get("g")
     scrubbed = _shown(mem)
     if scrubbed is not None and g != scrubbed:  # the visitor chose another kept grid: show it now
-        no, snap, waited = req.after, slot.training.snapshot(wait=0.25), 0.0
+        (no, snap), waited = slot.training.frame(-1, timeout=0.0), 0.0
     else:
         got = live.next_frame(slot.training, req, wait)
         if got is None:
