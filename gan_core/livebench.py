@@ -8,8 +8,9 @@ full speed while the page draws the live channel's frames:
 - `frame_age_ms_p50`, `frame_age_ms_p95`: how old a frame's data is when it is drawn (from the moment the
   server took the snapshot to the canvas drawn, on the same machine's clock);
 - `train_slowdown`: 1 - (training rounds per second while viewed) / (the same session's rate while the
-  page does not fetch frames; measured before and after the viewed phase and averaged). The page's
-  Gradio timer (the counter, every 0.3 s) runs in both phases;
+  page does not fetch frames). Viewed and unviewed windows alternate five times (`seconds` in all for
+  each), so a changing load on the machine falls on both; the page's Gradio timer (the counter, every
+  0.3 s) runs in both;
 - `fps_images`: grid frames drawn per second on the Train (images) tab training its default preset
   (digits-dcgan) for `seconds`.
 
@@ -30,6 +31,7 @@ import time
 from .latency import ARGS, ROOT, LatencyError, _free_port, _pct, _wait_up, find_chromium
 
 WARMUP_S = 2.0
+CYCLES = 5  # viewed and unviewed windows alternate this many times
 
 
 def run(seconds: float = 10.0, chromium: str | None = None, port: int | None = None) -> dict:
@@ -84,16 +86,6 @@ def _parts(s: dict, n: int, prefix: str) -> dict:
     return {f"{prefix}{k}_ms_p50": round(_pct(v, 0.5), 1) for k, v in last.items() if v}
 
 
-def _rate(pg, kind: str, seconds: float) -> float:
-    """Training rounds per second over `seconds`, from the server's step counter at both ends."""
-    a = pg.evaluate("(k) => window.__tl.probe(k)", kind)
-    time.sleep(seconds)
-    b = pg.evaluate("(k) => window.__tl.probe(k)", kind)
-    if a["state"] != "running" or b["state"] != "running":
-        raise LatencyError(f"the {kind} training is not running ({b['state']})")
-    return (b["step"] - a["step"]) / max(1e-3, (b["t_ms"] - a["t_ms"]) / 1000)
-
-
 def _viewed(pg, kind: str, seconds: float) -> tuple[float, list[float], dict]:
     """Frames per second, the frames' ages and where their time went over `seconds` of drawing."""
     s0 = pg.evaluate(_STATE, kind)
@@ -106,32 +98,55 @@ def _viewed(pg, kind: str, seconds: float) -> tuple[float, list[float], dict]:
     return n / seconds, ages, _parts(s1, n, "")
 
 
+def _probe(pg, kind: str) -> dict:
+    return pg.evaluate("(k) => window.__tl.probe(k)", kind)
+
+
+def _steps_per_s(a: dict, b: dict) -> float:
+    if a["state"] != "running" or b["state"] != "running":
+        raise LatencyError(f"the training is not running ({b['state']})")
+    return (b["step"] - a["step"]) / max(1e-3, (b["t_ms"] - a["t_ms"]) / 1000)
+
+
 def _measure_2d(pg, url: str, seconds: float) -> dict:
+    """Viewed and unviewed windows alternate CYCLES times (seconds / CYCLES each), so the machine's
+    changing load falls on both alike; fps and ages come from the viewed windows."""
     pg.goto(url)
     pg.wait_for_function("() => window.__tl && window.__tl['2d'] && window.__tl['2d'].frames > 0")
     preset = pg.input_value("#preset-select input")
     pg.click("#train-play")
     pg.wait_for_function("() => { const s = window.__tl['2d']; return s.steps[s.steps.length - 1] > 0; }")
     time.sleep(WARMUP_S)
-    pg.evaluate("() => { window.__tl.hold['2d'] = true; }")
-    free1 = _rate(pg, "2d", seconds / 2)
-    pg.evaluate("() => { window.__tl.hold['2d'] = false; }")
-    a = pg.evaluate("(k) => window.__tl.probe(k)", "2d")
-    fps, ages, parts = _viewed(pg, "2d", seconds)
-    b = pg.evaluate("(k) => window.__tl.probe(k)", "2d")
-    viewed = (b["step"] - a["step"]) / max(1e-3, (b["t_ms"] - a["t_ms"]) / 1000)
-    pg.evaluate("() => { window.__tl.hold['2d'] = true; }")
-    free2 = _rate(pg, "2d", seconds / 2)
+    window = seconds / CYCLES
+    steps = {"viewed": 0.0, "unviewed": 0.0}
+    spent = {"viewed": 0.0, "unviewed": 0.0}
+    frames, ages, last = 0, [], None
+    for _ in range(CYCLES):
+        for phase in ("unviewed", "viewed"):
+            pg.evaluate("(h) => { window.__tl.hold['2d'] = h; }", phase == "unviewed")
+            time.sleep(0.3)  # the page's last request ends
+            s0, a = pg.evaluate(_STATE, "2d"), _probe(pg, "2d")
+            time.sleep(window)
+            b, s1 = _probe(pg, "2d"), pg.evaluate(_STATE, "2d")
+            steps[phase] += b["step"] - a["step"]
+            spent[phase] += (b["t_ms"] - a["t_ms"]) / 1000
+            _steps_per_s(a, b)
+            if phase == "viewed":
+                n = s1["frames"] - s0["frames"]
+                frames, last = frames + n, s1
+                ages += s1["ages"][-n:] if n else []
     pg.evaluate("() => { window.__tl.hold['2d'] = false; }")
     pg.click("#train-pause")
-    free = (free1 + free2) / 2
+    if last["err"]:
+        raise LatencyError(f"the 2D live view failed: {last['err']}")
     if not ages:
         raise LatencyError("the 2D live view drew no frame while training")
-    return {"fps_2d": round(fps, 1), "frame_age_ms_p50": round(_pct(ages, 0.5), 1),
+    viewed, free = steps["viewed"] / spent["viewed"], steps["unviewed"] / spent["unviewed"]
+    return {"fps_2d": round(frames / spent["viewed"], 1), "frame_age_ms_p50": round(_pct(ages, 0.5), 1),
             "frame_age_ms_p95": round(_pct(ages, 0.95), 1),
             "train_slowdown": round(max(0.0, 1 - viewed / free), 3),
             "steps_per_s_viewed": round(viewed, 1), "steps_per_s_unviewed": round(free, 1),
-            "preset_2d": preset, "seconds": seconds, **parts}
+            "preset_2d": preset, "seconds": seconds, **_parts(last, min(frames, 1000), "")}
 
 
 def _measure_images(pg, seconds: float) -> dict:
