@@ -64,6 +64,8 @@ class TrainingSession:
         self._frame_taken = threading.Event()  # paced speeds: the frame of the last N rounds was taken
         self._published = threading.Condition(threading.Lock())  # notified at each frame boundary
         self._frame_no = 0  # frame boundaries so far (a paced run publishes one per N rounds)
+        self._frame_snap: Snapshot | None = None  # the last boundary's snapshot, taken at it (paced speeds)
+        self._frame_seen: tuple | None = None  # (version, state, run, step) of the last frame handed out
         self._run_id = 0  # increases with every new run (reset, load): a viewer's curves start again
         self.device = device
         self._data = data
@@ -187,7 +189,9 @@ class TrainingSession:
                 self._frame_taken.clear()
                 if not self._rounds(n):
                     continue
-                self._publish()
+                with self._lock:  # the frame is this moment exactly, however late the viewer comes
+                    snap = self._take_snapshot()
+                self._publish(snap)
                 last_frame = self._pace(last_frame)
             elif self._rounds(self.chunk, early=True):
                 self._publish()
@@ -229,9 +233,11 @@ class TrainingSession:
             now += gap
         return now
 
-    def _publish(self) -> None:
+    def _publish(self, snap: Snapshot | None = None) -> None:
+        """A frame boundary; `snap`: the frame itself (paced speeds), else a viewer takes one."""
         with self._published:
             self._frame_no += 1
+            self._frame_snap = snap
             self._published.notify_all()
 
     def _failed(self, e: Exception) -> None:
@@ -259,28 +265,37 @@ class TrainingSession:
 
     def frame(self, after: int = -1, timeout: float = 0.5) -> tuple[int, Snapshot] | None:
         """The next frame for a live viewer: waits up to `timeout` s for a frame boundary newer than
-        `after` (a frame number this returned before; -1: now), then a snapshot of it and its number.
+        `after` (a frame number this returned before; -1: now), then its number and a snapshot of it.
         At full speed the running chunk ends after its current round, so the frame is at most one round
-        old; at a paced speed the frame holds exactly the N rounds since the last. None when nothing
+        old, and a frame that would show what the last one showed is skipped; at a paced speed the frame
+        is the snapshot taken at the boundary, exactly N rounds after the previous one. None when nothing
         new came within the timeout (the viewer asks again: frames never queue)."""
-        with self._published:
-            if after > self._frame_no:  # a number this session never gave: answer now
-                after = -1
-            if self._frame_no <= after:
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._published:
+                if after > self._frame_no:  # a number this session never gave: answer now
+                    after = -1
+                if self._frame_no <= after:
+                    self._frame_wanted.set()
+                    self._published.wait_for(lambda: self._frame_no > after,
+                                             timeout=max(0.0, deadline - time.monotonic()))
+                no, snap = self._frame_no, self._frame_snap
+            if no <= after:
+                self._frame_wanted.clear()
+                return None
+            if snap is None:
                 self._frame_wanted.set()
-                self._published.wait_for(lambda: self._frame_no > after, timeout=timeout)
-            no = self._frame_no
-        if no <= after:
-            self._frame_wanted.clear()
-            return None
-        self._frame_wanted.set()
-        try:
-            with self._lock:
-                snap = self._take_snapshot()
-        finally:
-            self._frame_wanted.clear()
-        self._frame_taken.set()
-        return no, snap
+                try:
+                    with self._lock:
+                        snap = self._take_snapshot()
+                finally:
+                    self._frame_wanted.clear()
+            self._frame_taken.set()
+            seen = (snap.version, snap.state, snap.extra.get("run"), snap.step)
+            if after < 0 or seen != self._frame_seen or time.monotonic() >= deadline:
+                self._frame_seen = seen
+                return no, snap
+            after = no  # the same picture as the last frame: wait for the next boundary
 
     def _take_snapshot(self) -> Snapshot:
         """Build a snapshot; the caller holds the lock."""
