@@ -70,6 +70,8 @@ class TrainingSession:
         self.device = device
         self._data = data
         self._last_snapshot: Snapshot | None = None
+        self.scheduler = None  # a CPUScheduler (training.scheduler) that hands out turns; None: train freely
+        self.waiting: int | None = None  # trainings ahead of this one while it waits for a turn
         self._build(cfg, evaluate)  # image models: an evaluation takes seconds, so callers may defer it
 
     # ----- control --------------------------------------------------------------------------------------
@@ -162,19 +164,21 @@ class TrainingSession:
         self.per_frame = SPEEDS[name]
         self._frame_taken.set()
 
-    def save_checkpoint(self, path: str, card: dict | None = None) -> str:
+    def save_checkpoint(self, path: str, card: dict | None = None, timeline: list | None = None) -> str:
         """Write a checkpoint of the current weights under the lock (training never tears it); returns
-        the model card's path (see gan_core.checkpoint.save)."""
+        the model card's path (see gan_core.checkpoint.save; `timeline`: the run's grids, if drawn)."""
         from .. import checkpoint
 
         with self._lock:
-            return checkpoint.save(path, self.trainer, card)
+            return checkpoint.save(path, self.trainer, card, timeline=timeline)
 
     def close(self) -> None:
         self._closed.set()
         self._run.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
+        if self.scheduler is not None:
+            self.scheduler.forget(self)
 
     # ----- the loop -------------------------------------------------------------------------------------
     def _loop(self) -> None:
@@ -184,23 +188,42 @@ class TrainingSession:
                 continue
             if self._closed.is_set():
                 break
-            n = self.per_frame
-            if n is not None:  # paced: N rounds, then a frame boundary, then wait for the viewer
-                self._frame_taken.clear()
-                if not self._rounds(n):
-                    continue
-                with self._lock:  # the frame is this moment exactly, however late the viewer comes
-                    snap = self._take_snapshot()
-                self._publish(snap)
-                last_frame = self._pace(last_frame)
-            elif self._rounds(self.chunk, early=True):
-                self._publish()
-                time.sleep(0)  # let the UI thread take the GIL between chunks
+            if self.scheduler is None:
+                last_frame = self._work(last_frame)
+                continue
+            stop = lambda: not self._run.is_set() or self._closed.is_set()  # noqa: E731
+            with self.scheduler.turn(self, stop, self._set_waiting) as granted:
+                self.waiting = None
+                if granted:
+                    paced = self._work(last_frame, pace=False)
+            if granted and self.per_frame is not None:  # wait for the viewer outside the turn
+                last_frame = self._pace(paced)
+
+    def _set_waiting(self, n: int) -> None:
+        self.waiting = n
+
+    def _work(self, last_frame: float, pace: bool = True) -> float:
+        """One piece of training: at full speed a chunk (ended early when a viewer or, through the
+        scheduler, a render waits), then a frame boundary; at a paced speed N rounds, a frame boundary
+        with its snapshot and (with `pace`) the wait for the viewer. Returns the time of the last frame."""
+        n = self.per_frame
+        if n is not None:  # paced: N rounds, then a frame boundary, then wait for the viewer
+            self._frame_taken.clear()
+            if not self._rounds(n):
+                return last_frame
+            with self._lock:  # the frame is this moment exactly, however late the viewer comes
+                snap = self._take_snapshot()
+            self._publish(snap)
+            return self._pace(last_frame) if pace else last_frame
+        if self._rounds(self.chunk, early=True):
+            self._publish()
+            time.sleep(0)  # let the UI thread take the GIL between chunks
+        return last_frame
 
     def _rounds(self, n: int, early: bool = False) -> bool:
         """`n` rounds in chunks of at most `self.chunk` under the lock (the lock is free in between);
         with `early`, a waiting viewer ends the chunk after the current round. False when stopped."""
-        done = 0
+        done, sched = 0, self.scheduler
         while done < n:
             with self._lock:
                 if not self._run.is_set() or self._closed.is_set():
@@ -211,6 +234,8 @@ class TrainingSession:
                         done += 1
                         if early and self._frame_wanted.is_set():
                             done = n
+                            break
+                        if sched is not None and sched.yield_now():  # a render waits for the CPU
                             break
                     self._version += 1
                 except TrainingDiverged as e:
@@ -255,7 +280,7 @@ class TrainingSession:
         message, so a poll never hangs and always sees play/pause."""
         if not self._lock.acquire(timeout=-1 if wait is None else wait):
             if self._last_snapshot is not None:
-                return dataclasses.replace(self._last_snapshot, state=self.state, message=self.message)
+                return dataclasses.replace(self._last_snapshot, state=self.state, message=self._message())
             self._lock.acquire()
         try:
             self._last_snapshot = self._take_snapshot()
@@ -297,6 +322,13 @@ class TrainingSession:
                 return no, snap
             after = no  # the same picture as the last frame: wait for the next boundary
 
+    def _message(self) -> str:
+        """The message, or "Waiting for CPU (n ahead)" while a running session waits for its turn."""
+        n = self.waiting
+        if self.state == "running" and n is not None:
+            return f"Waiting for CPU ({n} ahead): the server trains a few models at a time, in turns."
+        return self.message
+
     def _take_snapshot(self) -> Snapshot:
         """Build a snapshot; the caller holds the lock."""
         t = self.trainer
@@ -306,12 +338,13 @@ class TrainingSession:
         if now - t_prev >= 0.5:
             rate = (last_step - s_prev) / (now - t_prev) if self.state == "running" else 0.0
             self._rate = (now, last_step, rate)
-        return Snapshot(step=t.step_count, state=self.state, message=self.message, cfg=t.cfg,
+        return Snapshot(step=t.step_count, state=self.state, message=self._message(), cfg=t.cfg,
                         metrics=dict(t.metrics), rows=list(t.history.rows), g_state=g,
                         d_state=t.d_flat.data.clone(), data=t.data, steps_per_s=rate,
                         version=self._version,
                         extra={"engine": t.engine, "min_modes": t.min_modes, "min_classes": t.min_classes,
-                               "has_evaluator": t.metric_fn is not None, "run": self._run_id})
+                               "has_evaluator": t.metric_fn is not None, "run": self._run_id,
+                               "waiting": self.waiting})
 
 
 _PATH = re.compile(r"""(?<![\w.])(?:[A-Za-z]:)?(?:[\\/][^\s'"\\/:]*)+[\\/]""")  # a folder part of a path: /a/b/ or C:\a\

@@ -16,7 +16,7 @@ from ...common.controls import control_buttons, live_js, training_panel
 from ...common.live import curve_html
 from .live import HIST_TITLE, view_html
 from .state import DEFAULT_PRESET, default_config, shipped_image_checkpoints
-from .view import FD_COLORS, FD_LABEL, LEGEND, empty_fd_frame, hist_frame
+from .view import FD_COLORS, FD_LABEL, LEGEND, MI_COLORS, MI_LABEL, empty_fd_frame, empty_mi_frame, hist_frame
 
 UPLOAD_TYPES = [".zip", ".png", ".jpg", ".jpeg"]
 POLL_SECONDS = 0.5
@@ -75,6 +75,9 @@ def _grid_panel(w: Widgets) -> None:
         w.timeline = gr.Slider(0, 100, value=100, step=0.5, label="Timeline: % of the run (100 = live)",
                                scale=4, elem_id="img-timeline")
         w.follow = gr.Checkbox(value=True, label="Follow the live grid", scale=1, elem_id="img-follow")
+        w.replay = gr.Button("Replay the run", scale=1, elem_id="img-replay")
+    w.replay_view = gr.Image(label="Replay", type="filepath", interactive=False, visible=False, height=560,
+                             buttons=["download"], elem_id="img-replay-view")
 
 
 def _plots_panel(w: Widgets) -> None:
@@ -89,6 +92,9 @@ def _plots_panel(w: Widgets) -> None:
         w.fd_live = gr.HTML(curve_html("img", "fd", FD_LABEL), elem_id="img-fd-live", padding=False)
         w.fd_plot = gr.ScatterPlot(empty_fd_frame(), color_map=FD_COLORS, label=FD_LABEL, y_title="FD",
                                    y_lim=[0, None], elem_id="img-fd-plot", visible=False, **common)
+    with gr.Column(visible=False) as w.mi_panel:  # models with an InfoGAN category
+        w.mi_plot = gr.ScatterPlot(empty_mi_frame(), color_map=MI_COLORS, label=MI_LABEL, y_title="nats",
+                                   elem_id="img-mi-plot", **common)
     with gr.Column() as w.class_panel:
         w.hist_live = gr.HTML(curve_html("img", "hist", HIST_TITLE, bars=True), elem_id="img-hist-live",
                               padding=False)
