@@ -114,13 +114,24 @@ class Train2DEvents:
 
     @guarded
     def poll_page(self, request: gr.Request, layers):
-        """The page's refresh: counter, status and timer (the live channel draws picture and curves)."""
-        return self.view(self._session(request), layers, page=True)
+        """The page's refresh: counter, status and timer (the live channel draws picture and curves);
+        the live canvas with its token once the visitor's slot exists (opening the page makes none)."""
+        us = self._shown(request)
+        out = self.view(us, layers, page=True)
+        token = getattr(us, "token", None) if us is not self.ctx.preview(SLOT) else None
+        fresh = token is not None and not getattr(us, "live_sent", False)
+        if fresh:
+            us.live_sent = True
+        return {**out, self.w.live: view_html(token) if fresh else gr.skip()}
 
     @guarded
     def live_view(self, request: gr.Request):
-        """The live canvas with this visitor's own token."""
-        return view_html(self._session(request).token)
+        """The live canvas with this visitor's own token (a waiting canvas before their first real use:
+        the page's refresh hands it the token then)."""
+        us = self.ctx.sessions.peek(getattr(request, "session_hash", None), SLOT)
+        if us is not None:
+            us.live_sent = True
+        return view_html(us.token if us is not None else None)
 
     def describe_preset(self, name):
         p = presets.PRESETS.get(name)

@@ -83,7 +83,7 @@ STYLE = "max-width:100%;display:block;border:1px solid #ccc;background:#fff"
 def view_html(token: str | None) -> str:
     """The live plane: a canvas the page script fills from this visitor's frames."""
     if not token:
-        return "<div class='tl-empty'>Loading…</div>"
+        return "<div class='tl-empty'>The live view starts with your first Train, Step or preset.</div>"
     return (f"<canvas class='tl-view' data-kind='2d' data-token='{html.escape(token)}' width='{VIEW_PX}' "
             f"height='{VIEW_PX}' style='width:{VIEW_PX}px;{STYLE}' aria-label='data space: D's verdict, real "
             f"and generated points'></canvas><div class='tl-msg' data-kind='2d'></div>")

@@ -38,7 +38,7 @@ def wire(w, ev, demo: gr.Blocks) -> None:
     polled = gr.Button(visible=False, render=True)
     listen(polled.click, ev.poll, layers, shown, "poll", trigger_mode="once", concurrency_limit=4,
            concurrency_id="t2d_poll")
-    w.timer.tick(ev.poll_page, layers, shown, api_name=PREFIX + "poll_page", trigger_mode="once",
+    w.timer.tick(ev.poll_page, layers, [*shown, w.live], api_name=PREFIX + "poll_page", trigger_mode="once",
                  concurrency_limit=4, concurrency_id="t2d_poll", **QUIET)
     listen(w.layers.change, ev.poll, layers, shown, "set_layers")
     listen(w.preset.input, ev.describe_preset, [w.preset], [w.preset_info], "describe_preset")
