@@ -59,6 +59,8 @@ def request(s, after=-1, since=-1, run=0, **extra):
 
 
 def test_route_refuses_bad_and_foreign_tokens(client, app_url):
+    assert "data-token" not in client.predict(api_name="/t2d_live_view"), "opening the page makes no slot"
+    client.predict("collapse-ring", LAYERS, api_name="/t2d_load_preset")  # the first real use
     t2d = token_of(client.predict(api_name="/t2d_live_view"))
     ok = f"live/2d?t={t2d}&f=-1"
     assert get(app_url, ok)[0] == 200
