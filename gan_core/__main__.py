@@ -69,6 +69,10 @@ def _add_bench(sub) -> None:
     b.add_argument("--moves", type=int, default=50, help="with --latency: slider moves timed (default 50)")
     b.add_argument("--chromium", default=None, help="with --latency: the Chromium binary (default: found on PATH)")
     b.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda"])
+    b.add_argument("--live", action="store_true",
+                   help="the Train tabs' live views in Chromium while training: fps, frame age, slowdown")
+    b.add_argument("--seconds", type=float, default=10.0,
+                   help="with --live: seconds per measured phase (default 10)")
     b.add_argument("--json", action="store_true")
 
 

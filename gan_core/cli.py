@@ -253,6 +253,13 @@ def cmd_interpolate(args) -> dict:
 def cmd_bench(args) -> dict:
     from . import bench
 
+    if getattr(args, "live", False):
+        from . import latency, livebench
+
+        try:
+            return livebench.run(seconds=args.seconds, chromium=args.chromium)
+        except latency.LatencyError as e:
+            raise CLIError(str(e)) from None
     if args.latency:
         from . import latency
 

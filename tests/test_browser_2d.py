@@ -39,9 +39,9 @@ def test_collapse_preset_trains_live(page, app, app_url):
     pg.wait_for_function(
         f"(b) => {{ const t = document.querySelector('{COUNTER}').innerText;"
         " return t !== b && t.includes('training') && !/step 0\\b/.test(t); }", arg=before)
-    pg.wait_for_function(  # the Vega line marks of the loss plot are drawn, long enough and coloured
-        "() => [...document.querySelectorAll('#loss-plot svg g.mark-line path')]"
-        ".filter(p => (p.getAttribute('d') || '').length > 50 && p.getAttribute('stroke')).length >= 2")
+    pg.wait_for_function(  # the live loss curves have points (drawn on their canvas with each frame)
+        "() => { const c = window.__tl && window.__tl['2d'].curves.loss;"
+        " return !!c && ['D loss', 'G loss'].every(k => (c.series[k] || []).length >= 2); }")
     during = counter_text(pg)
     assert re.search(r"modes covered \d / 8", during), during
 
@@ -49,7 +49,7 @@ def test_collapse_preset_trains_live(page, app, app_url):
     pg.wait_for_function(f"document.querySelector('{COUNTER}').innerText.includes('paused')")
     paused = step_of(counter_text(pg))
     assert paused > 0
-    assert pg.locator("#plane img").count() == 1, "the data-space picture is shown"
+    assert pg.locator("#plane-live canvas.tl-view").count() == 1, "the data-space canvas is shown"
 
     mine = sessions.keys("train2d") - known
     assert len(mine) == 1, "the page owns exactly one new session"

@@ -3,10 +3,12 @@ buttons. Each tab passes its element-id prefix and what differs (the batch-size 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import gradio as gr
 
 from gan_core.losses import LOSSES
-from gan_core.training.session import SPEEDS
+from gan_core.training.session import SPEED_LABELS, SPEEDS
 
 from .choices import EMA_CHOICES, LR_CHOICES
 
@@ -33,7 +35,8 @@ def training_panel(w, cfg, batch_max: int, beta1: bool = False, unroll: bool = F
             w.train["unroll"] = gr.Slider(0, 10, value=cfg.unroll, step=1, label="Unrolled D steps (0 = off)")
         w.train["g_ema"] = gr.Dropdown(EMA_CHOICES, value=cfg.g_ema, label="G weight EMA (0 = off)",
                                        allow_custom_value=True)
-        w.speed = gr.Radio(list(SPEEDS), value="full", label="Speed")
+        w.speed = gr.Radio([(SPEED_LABELS[k], k) for k in SPEEDS], value="full",
+                           label="Speed (training rounds per frame of the live view)")
 
 
 def control_buttons(w, prefix: str = "") -> None:
@@ -47,3 +50,14 @@ def control_buttons(w, prefix: str = "") -> None:
         w.step_d = gr.Button("Step D", size="sm", elem_id=f"{prefix}step-d", min_width=60)
         w.step_g = gr.Button("Step G", size="sm", elem_id=f"{prefix}step-g", min_width=60)
         w.step_both = gr.Button("Step both", size="sm", elem_id=f"{prefix}step-both", min_width=60)
+
+
+LIVE_JS = Path(__file__).resolve().parents[1] / "static" / "train_live.js"
+
+
+def live_js() -> str:
+    """The Train tabs' page script (app/static/train_live.js): draws the live channel's frames."""
+    lines = LIVE_JS.read_text(encoding="utf-8").splitlines()
+    while lines and lines[0].startswith("//"):  # the header comment stays in the file
+        lines.pop(0)
+    return "\n".join(lines)

@@ -17,6 +17,7 @@ thread.
 from __future__ import annotations
 
 import logging
+import secrets
 import threading
 import time
 from dataclasses import dataclass, field
@@ -69,6 +70,8 @@ class TrainingSlot:
     render_lock: threading.Lock = field(default_factory=threading.Lock)
     last_view: tuple | None = None  # what the last frame sent to the page showed (None = must redraw)
     last_state: str = "idle"  # training state at the last poll, to announce a divergence once
+    token: str = field(default_factory=lambda: secrets.token_urlsafe(24))  # the live channel's key
+    live_sent: bool = False  # the page has its live canvas with this token
 
     def invalidate(self) -> None:
         """The next view must be drawn even if the snapshot version looks unchanged (after a reset)."""
@@ -85,7 +88,8 @@ def training_kind(name: str, make_training: Callable[[], Any], make_renderer: Ca
                   cap: int) -> SlotKind:
     """A slot kind holding a TrainingSlot: paused when unwatched, its training closed with the slot."""
     return SlotKind(name, lambda key: TrainingSlot(key, make_training(), make_renderer()), cap,
-                    noun="training sessions", close=lambda s: s.training.close(), idle=_pause_running)
+                    noun="training sessions", close=lambda s: s.training.close(), idle=_pause_running,
+                    token=lambda s: s.token)
 
 
 @dataclass(frozen=True)

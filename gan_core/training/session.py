@@ -23,7 +23,12 @@ from .config import TrainConfig
 from .trainer import Trainer, TrainingDiverged
 
 log = logging.getLogger(__name__)
-SPEEDS = {"full": None, "fast": 400.0, "medium": 100.0, "slow": 20.0}
+# speed setting -> training rounds per shown frame (None: full speed, the frames show what they catch)
+SPEEDS = {"full": None, "100": 100, "10": 10, "1": 1}
+SPEED_LABELS = {"full": "full speed", "100": "100 rounds / frame", "10": "10 rounds / frame",
+                "1": "1 round / frame"}
+FRAME_HZ = 30.0  # paced speeds: at most this many frames (of N rounds each) per second
+FRAME_WAIT_S = 0.25  # paced speeds: the next N rounds start at the latest this long after the last frame
 
 
 @dataclass(frozen=True)
@@ -54,7 +59,14 @@ class TrainingSession:
         self._closed = threading.Event()
         self._thread: threading.Thread | None = None
         self.chunk = chunk
-        self.speed: float | None = None
+        self.per_frame: int | None = None  # rounds per shown frame (None: full speed)
+        self._frame_wanted = threading.Event()  # a viewer waits for a frame: end the chunk early
+        self._frame_taken = threading.Event()  # paced speeds: the frame of the last N rounds was taken
+        self._published = threading.Condition(threading.Lock())  # notified at each frame boundary
+        self._frame_no = 0  # frame boundaries so far (a paced run publishes one per N rounds)
+        self._frame_snap: Snapshot | None = None  # the last boundary's snapshot, taken at it (paced speeds)
+        self._frame_seen: tuple | None = None  # (version, state, run, step) of the last frame handed out
+        self._run_id = 0  # increases with every new run (reset, load): a viewer's curves start again
         self.device = device
         self._data = data
         self._last_snapshot: Snapshot | None = None
@@ -73,6 +85,8 @@ class TrainingSession:
             self.state, self.message = "idle", "Ready. Press Train to start."
             self._version = 0
             self._rate = (time.perf_counter(), 0, 0.0)
+            self._run_id += 1
+        self._publish()
 
     def play(self) -> None:
         with self._lock:
@@ -91,6 +105,7 @@ class TrainingSession:
             self._run.clear()
             if self.state == "running":
                 self.state, self.message = "paused", f"Paused at step {self.trainer.step_count}."
+        self._publish()
 
     def step(self, mode: str = "both", n: int = 1, scheduled_eval: bool = False) -> dict:
         """Single steps for step mode: pauses first; 'd' = D only, 'g' = G only, 'both' = a full round.
@@ -116,7 +131,8 @@ class TrainingSession:
             self._version += 1
             what = {"both": "D and G", "d": "D only", "g": "G only"}[mode]
             self.state, self.message = "paused", f"Stepped {what} to step {self.trainer.step_count}."
-            return out
+        self._publish()
+        return out
 
     def reset(self, cfg: TrainConfig | None = None, data=None) -> None:
         """Fresh weights (and optionally a new config/dataset); the session stays paused."""
@@ -137,15 +153,20 @@ class TrainingSession:
             self.stop_at = self.stop_promise = None
             self.state, self.message = "paused", message
             self._version += 1
+            self._run_id += 1
+        self._publish()
 
     def set_hparams(self, **changes) -> None:
         with self._lock:
             self.trainer.set_hparams(**changes)
 
     def set_speed(self, name: str) -> None:
+        """'full' trains flat out; '100', '10', '1' train that many rounds per shown frame (at most
+        FRAME_HZ frames a second), so each frame shows exactly that many more rounds."""
         if name not in SPEEDS:
             raise ValueError(f"speed must be one of {', '.join(SPEEDS)}")
-        self.speed = SPEEDS[name]
+        self.per_frame = SPEEDS[name]
+        self._frame_taken.set()
 
     def save_checkpoint(self, path: str, card: dict | None = None, timeline: list | None = None) -> str:
         """Write a checkpoint of the current weights under the lock (training never tears it); returns
@@ -165,51 +186,91 @@ class TrainingSession:
 
     # ----- the loop -------------------------------------------------------------------------------------
     def _loop(self) -> None:
+        last_frame = 0.0
         while not self._closed.is_set():
             if not self._run.wait(timeout=0.2):
                 continue
             if self._closed.is_set():
                 break
             if self.scheduler is None:
-                self._chunk()
+                last_frame = self._work(last_frame)
                 continue
             stop = lambda: not self._run.is_set() or self._closed.is_set()  # noqa: E731
             with self.scheduler.turn(self, stop, self._set_waiting) as granted:
                 self.waiting = None
                 if granted:
-                    self._chunk()
+                    paced = self._work(last_frame, pace=False)
+            if granted and self.per_frame is not None:  # wait for the viewer outside the turn
+                last_frame = self._pace(paced)
 
     def _set_waiting(self, n: int) -> None:
         self.waiting = n
 
-    def _chunk(self) -> None:
-        """Up to `chunk` steps under the lock (fewer when the scheduler says a render waits), then the
-        pause that the speed setting asks for."""
-        t0 = time.perf_counter()
-        sched = self.scheduler
-        with self._lock:
-            if not self._run.is_set():
-                return
-            try:
-                for _ in range(self.chunk):
-                    if self.stop_at is not None and self.trainer.step_count >= self.stop_at:
-                        self._stop_at_length()
-                        return
-                    self.trainer.advance()
-                    if sched is not None and sched.yield_now():
-                        break
-                self._version += 1
-            except TrainingDiverged as e:
-                self._run.clear()
-                self.state, self.message = "diverged", str(e)
-                return
-            except Exception as e:  # the thread must not die silently: say so, pause, keep living
-                self._failed(e)
-                return
-        if self.speed is not None:
-            time.sleep(max(0.0, self.chunk / self.speed - (time.perf_counter() - t0)))
-        else:
+    def _work(self, last_frame: float, pace: bool = True) -> float:
+        """One piece of training: at full speed a chunk (ended early when a viewer or, through the
+        scheduler, a render waits), then a frame boundary; at a paced speed N rounds, a frame boundary
+        with its snapshot and (with `pace`) the wait for the viewer. Returns the time of the last frame."""
+        n = self.per_frame
+        if n is not None:  # paced: N rounds, then a frame boundary, then wait for the viewer
+            self._frame_taken.clear()
+            if not self._rounds(n):
+                return last_frame
+            with self._lock:  # the frame is this moment exactly, however late the viewer comes
+                snap = self._take_snapshot()
+            self._publish(snap)
+            return self._pace(last_frame) if pace else last_frame
+        if self._rounds(self.chunk, early=True):
+            self._publish()
             time.sleep(0)  # let the UI thread take the GIL between chunks
+        return last_frame
+
+    def _rounds(self, n: int, early: bool = False) -> bool:
+        """`n` rounds in chunks of at most `self.chunk` under the lock (the lock is free in between);
+        with `early`, a waiting viewer ends the chunk after the current round. False when stopped."""
+        done, sched = 0, self.scheduler
+        while done < n:
+            with self._lock:
+                if not self._run.is_set() or self._closed.is_set():
+                    return False
+                try:
+                    for _ in range(min(self.chunk, n - done)):
+                        if self.stop_at is not None and self.trainer.step_count >= self.stop_at:
+                            self._stop_at_length()
+                            return False
+                        self.trainer.advance()
+                        done += 1
+                        if early and self._frame_wanted.is_set():
+                            done = n
+                            break
+                        if sched is not None and sched.yield_now():  # a render waits for the CPU
+                            break
+                    self._version += 1
+                except TrainingDiverged as e:
+                    self._run.clear()
+                    self.state, self.message = "diverged", str(e)
+                    return False
+                except Exception as e:  # the thread must not die silently: say so, pause, keep living
+                    self._failed(e)
+                    return False
+        return True
+
+    def _pace(self, last_frame: float) -> float:
+        """Paced speeds: wait until the frame of these rounds was taken (at most FRAME_WAIT_S) and at
+        least 1 / FRAME_HZ since the last frame; returns the time of this frame."""
+        self._frame_taken.wait(timeout=FRAME_WAIT_S)
+        now = time.perf_counter()
+        gap = 1.0 / FRAME_HZ - (now - last_frame)
+        if gap > 0:
+            time.sleep(gap)
+            now += gap
+        return now
+
+    def _publish(self, snap: Snapshot | None = None) -> None:
+        """A frame boundary; `snap`: the frame itself (paced speeds), else a viewer takes one."""
+        with self._published:
+            self._frame_no += 1
+            self._frame_snap = snap
+            self._published.notify_all()
 
     def pause_at(self, step: int | None, promise=None) -> None:
         """Pause once when training reaches `step` (None: never), saying whether `promise` (a preset's
@@ -254,6 +315,40 @@ class TrainingSession:
         finally:
             self._lock.release()
 
+    def frame(self, after: int = -1, timeout: float = 0.5) -> tuple[int, Snapshot] | None:
+        """The next frame for a live viewer: waits up to `timeout` s for a frame boundary newer than
+        `after` (a frame number this returned before; -1: now), then its number and a snapshot of it.
+        At full speed the running chunk ends after its current round, so the frame is at most one round
+        old, and a frame that would show what the last one showed is skipped; at a paced speed the frame
+        is the snapshot taken at the boundary, exactly N rounds after the previous one. None when nothing
+        new came within the timeout (the viewer asks again: frames never queue)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._published:
+                if after > self._frame_no:  # a number this session never gave: answer now
+                    after = -1
+                if self._frame_no <= after:
+                    self._frame_wanted.set()
+                    self._published.wait_for(lambda: self._frame_no > after,
+                                             timeout=max(0.0, deadline - time.monotonic()))
+                no, snap = self._frame_no, self._frame_snap
+            if no <= after:
+                self._frame_wanted.clear()
+                return None
+            if snap is None:
+                self._frame_wanted.set()
+                try:
+                    with self._lock:
+                        snap = self._take_snapshot()
+                finally:
+                    self._frame_wanted.clear()
+            self._frame_taken.set()
+            seen = (snap.version, snap.state, snap.extra.get("run"), snap.step)
+            if after < 0 or seen != self._frame_seen or time.monotonic() >= deadline:
+                self._frame_seen = seen
+                return no, snap
+            after = no  # the same picture as the last frame: wait for the next boundary
+
     def _message(self) -> str:
         """The message, or "Waiting for CPU (n ahead)" while a running session waits for its turn."""
         n = self.waiting
@@ -275,7 +370,8 @@ class TrainingSession:
                         d_state=t.d_flat.data.clone(), data=t.data, steps_per_s=rate,
                         version=self._version,
                         extra={"engine": t.engine, "min_modes": t.min_modes, "min_classes": t.min_classes,
-                               "has_evaluator": t.metric_fn is not None, "waiting": self.waiting})
+                               "has_evaluator": t.metric_fn is not None, "run": self._run_id,
+                               "waiting": self.waiting})
 
 
 _PATH = re.compile(r"""(?<![\w.])(?:[A-Za-z]:)?(?:[\\/][^\s'"\\/:]*)+[\\/]""")  # a folder part of a path: /a/b/ or C:\a\

@@ -55,6 +55,13 @@ class PlaneRenderer:
         copies.load_flat(self._d_flat, snap.d_state)
         return self.G, self.D
 
+    def _latents(self, G) -> torch.Tensor:
+        """The fixed latents of the fake points (the same at every frame, so points move only with G)."""
+        if getattr(self, "_z_key", None) is not self._key:
+            self._z = models.sample_latent(G.latent_spec, self.n_points, torch.Generator().manual_seed(2))
+            self._z_key = self._key
+        return self._z
+
     def _real(self, data) -> torch.Tensor:
         if self._real_key is not data:
             self._real_pts = data.sample(self.n_points, torch.Generator().manual_seed(1))
@@ -90,28 +97,65 @@ class PlaneRenderer:
     def _surface(self, D, ext: float, loss: str) -> np.ndarray:
         r = self.heat_res
         c = torch.linspace(-ext, ext, r)
-        yy, xx = torch.meshgrid(c.flip(0), c, indexing="ij")  # row 0 = top = +ext
-        s = D.score_points(torch.stack([xx.reshape(-1), yy.reshape(-1)], 1)).reshape(1, 1, r, r)
-        if loss in ("minimax", "nonsaturating"):
-            p = torch.sigmoid(s)
-        elif loss == "lsgan":
-            p = s.clamp(0, 1)
-        else:  # critics: centre on the median score, squash the spread
-            p = torch.sigmoid((s - s.median()) / (s.std() + 1e-6) * 1.5)
+        p = verdict(D, c, loss).reshape(1, 1, r, r)
         p = F.interpolate(p, size=(self.size, self.size), mode="bilinear", align_corners=True)
         return p[0, 0].numpy()
 
     def _arrows(self, canvas, D, pts: torch.Tensor, loss: str, ext: float) -> None:
-        x = pts.detach().clone().requires_grad_(True)
-        with torch.enable_grad():
-            g = torch.autograd.grad(losses.g_loss(loss, D.score_points(x)), x)[0]
-        v = -g.numpy()
-        norm = np.linalg.norm(v, axis=1, keepdims=True)
-        top = np.percentile(norm, 95) + 1e-12
-        v = v / top * 0.12 * ext
+        v = arrow_vectors(D, pts, loss, ext)
         p = pts.numpy()
         canvas.segments(p, p + v, ARROW_RGB, alpha=0.9)
         canvas.points(p + v, ARROW_RGB, radius=1)
+
+    def frame_data(self, snap, layers=LAYERS, heat_res: int = 48) -> dict:
+        """The picture's layers as data for a page to draw (the live view): `extent`, and for each chosen
+        layer `heat` ((r, r) D's verdict in [0, 1] at cell centres, row 0 at the top), `real` / `fake`
+        ((N, 2) points), `manifold` ((L, P, 2) polylines), `arrows` ((M, 2, 2) start and end points).
+        The same models, points and scales as render()."""
+        G, D = self._models(snap)
+        ext = float(snap.data.extent)
+        out: dict = {"extent": ext}
+        with torch.no_grad():
+            if "heatmap" in layers:
+                h = 2 * ext / heat_res
+                c = torch.linspace(-ext + h / 2, ext - h / 2, heat_res)
+                out["heat"] = verdict(D, c, snap.cfg.loss).numpy()
+            if "manifold" in layers:
+                out["manifold"] = np.stack(_manifold_lines(G))
+            if "real" in layers:
+                out["real"] = self._real(snap.data).numpy()
+            fake = G(self._latents(G))
+        if "fake" in layers:
+            out["fake"] = fake.numpy()
+        if "gradients" in layers:
+            p = fake[:150]
+            out["arrows"] = np.stack([p.numpy(), p.numpy() + arrow_vectors(D, p, snap.cfg.loss, ext)], 1)
+        return out
+
+
+def verdict(D, c: torch.Tensor, loss: str) -> torch.Tensor:
+    """D's verdict in [0, 1] (1 = looks real) on the grid c x c: (r, r), row 0 at y = c[-1] (the top).
+    Probabilities for the logistic losses, clamped scores for LSGAN, and for critics the score centred
+    on its median with its spread squashed."""
+    r = len(c)
+    yy, xx = torch.meshgrid(c.flip(0), c, indexing="ij")  # row 0 = top
+    s = D.score_points(torch.stack([xx.reshape(-1), yy.reshape(-1)], 1)).reshape(r, r)
+    if loss in ("minimax", "nonsaturating"):
+        return torch.sigmoid(s)
+    if loss == "lsgan":
+        return s.clamp(0, 1)
+    return torch.sigmoid((s - s.median()) / (s.std() + 1e-6) * 1.5)
+
+
+def arrow_vectors(D, pts: torch.Tensor, loss: str, ext: float) -> np.ndarray:
+    """(M, 2) moves G's loss asks of the points `pts`, scaled so the 95th percentile is 12 % of the extent."""
+    x = pts.detach().clone().requires_grad_(True)
+    with torch.enable_grad():
+        g = torch.autograd.grad(losses.g_loss(loss, D.score_points(x)), x)[0]
+    v = -g.numpy()
+    norm = np.linalg.norm(v, axis=1, keepdims=True)
+    top = np.percentile(norm, 95) + 1e-12
+    return v / top * 0.12 * ext
 
 
 def _manifold_lines(G, n_lines: int = 13, n_pts: int = 60) -> list[np.ndarray]:

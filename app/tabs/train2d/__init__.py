@@ -7,16 +7,22 @@ from __future__ import annotations
 
 from .events import Train2DEvents
 from .layout import layout
+from .live import make_routes
 from .state import slot_kind
 from .wiring import PREFIX, wire
 
 TITLE = "Train (2D)"
 ORDER = 10
 
-__all__ = ["TITLE", "ORDER", "PREFIX", "build", "slot_kind"]
+__all__ = ["TITLE", "ORDER", "PREFIX", "build", "routes", "slot_kind"]
 
 
 def build(ctx) -> None:
     """Add the tab's contents to the current gr.Tab (called by app.server.build_app)."""
     w = layout(ctx)
     wire(w, Train2DEvents(ctx, w), ctx.demo)
+
+
+def routes(ctx) -> list:
+    """The live channel (app.common.live), answering from the visitors' 2D trainings."""
+    return make_routes(ctx.sessions)

@@ -22,6 +22,7 @@ from ...common.guard import guarded, parse_fields
 from ...common.models import require_output, start_training
 from ...common.settings import apply_settings, in_force
 from .state import SLOT, shipped_checkpoints
+from .live import view_html
 from .view import counter_markdown, drawing_mask, n_modes, status_record
 
 log = logging.getLogger(__name__)
@@ -47,8 +48,9 @@ class Train2DEvents:
         w = self.w
         return [*w.model.values(), *w.train.values(), w.dataset]
 
-    def view(self, us, layers, force: bool = False) -> dict:
-        """Display values for the session now; picture and plots are skipped when nothing changed."""
+    def view(self, us, layers, force: bool = False, page: bool = False) -> dict:
+        """Display values for the session now; picture and plots are skipped when nothing changed, and
+        always for the page's own refresh (`page`: the live channel draws them there)."""
         w, snap = self.w, us.training.snapshot(wait=VIEW_WAIT_S)
         key = (snap.version, snap.step, snap.state, tuple(layers or ()), snap.cfg.loss, id(snap.data))
         out = {w.counter: counter_markdown(snap), w.status: status_record(snap),
@@ -56,7 +58,7 @@ class Train2DEvents:
         if snap.state in ALERT_STATES and us.last_state != snap.state:
             gr.Warning(snap.message)
         us.last_state = snap.state
-        if not force and key == us.last_view:
+        if page or (not force and key == us.last_view):
             return {**out, w.plane: gr.skip(), w.loss_plot: gr.skip(), w.cover_plot: gr.skip()}
         with us.render_lock:
             picture = us.renderer.render(snap, tuple(layers or ()))
@@ -109,6 +111,27 @@ class Train2DEvents:
     @guarded
     def poll(self, request: gr.Request, layers):
         return self.view(self._shown(request), layers)
+
+    @guarded
+    def poll_page(self, request: gr.Request, layers):
+        """The page's refresh: counter, status and timer (the live channel draws picture and curves);
+        the live canvas with its token once the visitor's slot exists (opening the page makes none)."""
+        us = self._shown(request)
+        out = self.view(us, layers, page=True)
+        token = getattr(us, "token", None) if us is not self.ctx.preview(SLOT) else None
+        fresh = token is not None and not getattr(us, "live_sent", False)
+        if fresh:
+            us.live_sent = True
+        return {**out, self.w.live: view_html(token) if fresh else gr.skip()}
+
+    @guarded
+    def live_view(self, request: gr.Request):
+        """The live canvas with this visitor's own token (a waiting canvas before their first real use:
+        the page's refresh hands it the token then)."""
+        us = self.ctx.sessions.peek(getattr(request, "session_hash", None), SLOT)
+        if us is not None:
+            us.live_sent = True
+        return view_html(us.token if us is not None else None)
 
     def describe_preset(self, name):
         p = presets.PRESETS.get(name)

@@ -15,7 +15,9 @@ from gan_core.viz.plane import LAYERS
 
 from ...common import plots
 from ...common.checkpoints import checkpoint_panel
-from ...common.controls import control_buttons, training_panel
+from ...common.live import curve_html
+from ...common.controls import control_buttons, live_js, training_panel
+from .live import view_html
 from .state import DEFAULT_PRESET, default_config, default_data, shipped_checkpoints
 from .view import LEGEND, n_modes
 
@@ -76,19 +78,26 @@ def _buttons(w: Widgets) -> None:
 
 def _view_panel(w: Widgets) -> None:
     w.counter = gr.Markdown("## modes covered ? / ?", elem_id="mode-counter")
+    # the page draws the plane on a canvas from the live channel; the picture stays for API clients
+    w.live = gr.HTML(view_html(None), label="Data space", elem_id="plane-live", js_on_load=live_js(),
+                     padding=False)
     w.plane = gr.Image(label="Data space", type="numpy", format="png", interactive=False, height=480,
-                       width=480, buttons=["download"], elem_id="plane")
+                       width=480, buttons=["download"], elem_id="plane", visible=False)
     w.layers = gr.CheckboxGroup(list(LAYERS), value=DEFAULT_LAYERS, label="Layers", elem_id="layers")
 
 
 def _plots_panel(w: Widgets) -> None:
     common = {"x": "step", "y": "value", "color": "series", "x_title": "step", "height": 280,
               "colors_in_legend": []}  # colours are named in the labels
+    # the page draws the curves on canvases, appended with each live frame; the plots stay for API clients
+    w.loss_live = gr.HTML(curve_html("2d", "loss", plots.LOSS_LABEL), elem_id="loss-live", padding=False)
+    w.cover_live = gr.HTML(curve_html("2d", "cover", plots.coverage_label(n_modes(default_data()))),
+                           elem_id="coverage-live", padding=False)
     w.loss_plot = gr.LinePlot(plots.empty_loss_frame(), color_map=plots.LOSS_COLORS, label=plots.LOSS_LABEL,
-                              y_title="loss", elem_id="loss-plot", **common)
+                              y_title="loss", elem_id="loss-plot", visible=False, **common)
     w.cover_plot = gr.LinePlot(plots.empty_coverage_frame(), color_map=plots.COVERAGE_COLORS, y_title=" ",
                                label=plots.coverage_label(n_modes(default_data())), elem_id="coverage-plot",
-                               **common)
+                               visible=False, **common)
     gr.Markdown(LEGEND, elem_id="legend")
 
 

@@ -32,8 +32,14 @@ def wire(w, ev, demo: gr.Blocks) -> None:
     shown, layers = ev.display, [w.layers]
     model_in, train_in = list(w.model.values()), list(w.train.values())
     listen(demo.load, ev.init, layers, shown, "init")
-    listen(w.timer.tick, ev.poll, layers, shown, "poll", trigger_mode="once", concurrency_limit=4,
+    demo.load(ev.live_view, None, [w.live], api_name=PREFIX + "live_view", **QUIET)
+    # API clients poll the picture and the plots; the page's timer refreshes the rest (the live channel
+    # draws the picture and the curves there)
+    polled = gr.Button(visible=False, render=True)
+    listen(polled.click, ev.poll, layers, shown, "poll", trigger_mode="once", concurrency_limit=4,
            concurrency_id="t2d_poll")
+    w.timer.tick(ev.poll_page, layers, [*shown, w.live], api_name=PREFIX + "poll_page", trigger_mode="once",
+                 concurrency_limit=4, concurrency_id="t2d_poll", **QUIET)
     listen(w.layers.change, ev.poll, layers, shown, "set_layers")
     listen(w.preset.input, ev.describe_preset, [w.preset], [w.preset_info], "describe_preset")
     listen(w.load_preset.click, ev.load_preset, [w.preset, w.layers],

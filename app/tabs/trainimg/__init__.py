@@ -7,16 +7,22 @@ from __future__ import annotations
 
 from .events import ImageEvents
 from .layout import layout
+from .live import make_routes
 from .state import slot_kind
 from .wiring import PREFIX, wire
 
 TITLE = "Train (images)"
 ORDER = 20
 
-__all__ = ["TITLE", "ORDER", "PREFIX", "build", "slot_kind"]
+__all__ = ["TITLE", "ORDER", "PREFIX", "build", "routes", "slot_kind"]
 
 
 def build(ctx) -> None:
     """Add the tab's contents to the current gr.Tab (called by app.server.build_app)."""
     w = layout(ctx)
     wire(w, ImageEvents(ctx, w), ctx)
+
+
+def routes(ctx) -> list:
+    """The live channel (app.common.live), answering from the visitors' image trainings."""
+    return make_routes(ctx.sessions)

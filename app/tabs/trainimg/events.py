@@ -29,6 +29,7 @@ from ...common.checkpoints import save_training, shipped_file, uploaded
 from ...common.guard import guarded
 from ...common.models import require_output, start_training
 from ...common.settings import apply_settings, in_force
+from .live import view_html
 from .state import SLOT, shipped_image_checkpoints
 from .view import (
     ImageView,
@@ -74,8 +75,10 @@ class ImageEvents:
     def config_widgets(self) -> list:
         return list(self.w.train.values())
 
-    def view(self, us, force: bool = False) -> dict:
-        """Display values for the session now; the picture and the plots are skipped when unchanged."""
+    def view(self, us, force: bool = False, page: bool = False) -> dict:
+        """Display values for the session now; the picture and the plots are skipped when unchanged. The
+        page's own refresh (`page`) never draws the grid, the losses, FD or the histogram: the live
+        channel draws them there."""
         w, mem = self.w, us.renderer
         snap = us.training.snapshot(wait=SNAPSHOT_WAIT_S)
         if snap.state in ALERT_STATES and us.last_state != snap.state:
@@ -85,11 +88,13 @@ class ImageEvents:
         key = (snap.version, snap.step, snap.state, snap.cfg.g_ema, id(snap.data))
         with us.render_lock:
             if force or key != us.last_view:
-                grid = mem.draw(snap)
+                grid = None if page else mem.draw(snap)
                 mem.record_metrics(snap.metrics)
                 us.last_view = key
                 out.update(self._picture(mem, snap, grid))
                 out.update(self._metric_plots(mem, snap, force))
+                if page:
+                    out.update({c: gr.skip() for c in (w.loss_plot, w.fd_plot, w.hist_plot)})
             else:
                 out.update({c: gr.skip() for c in self.display if c not in (w.headline, w.timer)})
             out[w.status] = status_record(snap, mem)
@@ -100,6 +105,9 @@ class ImageEvents:
         move it, so they cannot fight a visitor dragging it), and the caption."""
         w = self.w
         if mem.following:
+            if grid is None:  # the page: the live channel draws the grid
+                return {w.grid: gr.skip(), w.timeline: 100, w.follow: True,
+                        w.caption: grid_caption(mem, snap)}
             mem.shown_step = snap.step
             return {w.grid: mem.display(grid), w.timeline: 100, w.follow: True,
                     w.caption: grid_caption(mem, snap)}
@@ -153,6 +161,17 @@ class ImageEvents:
     @guarded
     def poll(self, request: gr.Request):
         return self.view(self._session(request))
+
+    @guarded
+    def poll_page(self, request: gr.Request):
+        """The page's refresh: everything but the grid, the losses, FD and the histogram (the live
+        channel draws those)."""
+        return self.view(self._session(request), page=True)
+
+    @guarded
+    def live_view(self, request: gr.Request):
+        """The live canvas with this visitor's own token."""
+        return view_html(self._session(request).token)
 
     def describe_preset(self, name):
         p = presets.PRESETS.get(name)

@@ -12,7 +12,9 @@ from gan_core.training import presets
 
 from ...common import plots
 from ...common.checkpoints import checkpoint_panel
-from ...common.controls import control_buttons, training_panel
+from ...common.controls import control_buttons, live_js, training_panel
+from ...common.live import curve_html
+from .live import HIST_TITLE, view_html
 from .state import DEFAULT_PRESET, default_config, shipped_image_checkpoints
 from .view import FD_COLORS, FD_LABEL, LEGEND, MI_COLORS, MI_LABEL, empty_fd_frame, empty_mi_frame, hist_frame
 
@@ -63,8 +65,11 @@ def _buttons(w: Widgets) -> None:
 
 def _grid_panel(w: Widgets) -> None:
     w.headline = gr.Markdown("## classes covered (confidently) ? / ?", elem_id="img-headline")
+    # the page draws the grid on a canvas from the live channel; the picture stays for API clients
+    w.live = gr.HTML(view_html(None), label="Fixed-noise samples", elem_id="img-grid-live",
+                     js_on_load=live_js(), padding=False)
     w.grid = gr.Image(label="Fixed-noise samples", type="numpy", format="png", interactive=False, height=560,
-                      buttons=["download"], elem_id="img-grid")
+                      buttons=["download"], elem_id="img-grid", visible=False)
     w.caption = gr.Markdown("", elem_id="img-grid-caption")
     with gr.Row():
         w.timeline = gr.Slider(0, 100, value=100, step=0.5, label="Timeline: % of the run (100 = live)",
@@ -78,18 +83,23 @@ def _grid_panel(w: Widgets) -> None:
 def _plots_panel(w: Widgets) -> None:
     common = {"x": "step", "y": "value", "color": "series", "x_title": "step", "height": 240,
               "colors_in_legend": []}  # colours are named in the labels
+    # the page draws the loss and FD curves and the histogram on canvases with each live frame; the
+    # plots stay (hidden) for API clients
+    w.loss_live = gr.HTML(curve_html("img", "loss", plots.LOSS_LABEL), elem_id="img-loss-live", padding=False)
     w.loss_plot = gr.LinePlot(plots.empty_loss_frame(), color_map=plots.LOSS_COLORS, label=plots.LOSS_LABEL,
-                              y_title="loss", elem_id="img-loss-plot", **common)
+                              y_title="loss", elem_id="img-loss-plot", visible=False, **common)
     with gr.Column() as w.metric_panel:  # points, not lines: the first evaluation is a single point
+        w.fd_live = gr.HTML(curve_html("img", "fd", FD_LABEL), elem_id="img-fd-live", padding=False)
         w.fd_plot = gr.ScatterPlot(empty_fd_frame(), color_map=FD_COLORS, label=FD_LABEL, y_title="FD",
-                                   y_lim=[0, None], elem_id="img-fd-plot", **common)
+                                   y_lim=[0, None], elem_id="img-fd-plot", visible=False, **common)
     with gr.Column(visible=False) as w.mi_panel:  # models with an InfoGAN category
         w.mi_plot = gr.ScatterPlot(empty_mi_frame(), color_map=MI_COLORS, label=MI_LABEL, y_title="nats",
                                    elem_id="img-mi-plot", **common)
     with gr.Column() as w.class_panel:
+        w.hist_live = gr.HTML(curve_html("img", "hist", HIST_TITLE, bars=True), elem_id="img-hist-live",
+                              padding=False)
         w.hist_plot = gr.BarPlot(hist_frame(None, [str(i) for i in range(10)]), x="class", y="count",
-                                 y_lim=[0, None], elem_id="img-hist-plot",
-                                 label="Class histogram of 1,000 samples at the last evaluation")
+                                 y_lim=[0, None], elem_id="img-hist-plot", visible=False, label=HIST_TITLE)
         w.hist_time = gr.Image(label="Class histogram over time", show_label=False, type="numpy",
                                format="png", interactive=False, height=300, buttons=["download"],
                                elem_id="img-hist-time")  # the picture carries its own title

@@ -14,7 +14,14 @@ def wire(w, ev, ctx) -> None:
     train_in = list(w.train.values())
     opened = ctx.tab.select if getattr(ctx, "tab", None) is not None else ctx.demo.load
     opened(ev.init, None, [*config, *shown], api_name="img_init", **QUIET)  # nothing is built before
-    w.timer.tick(ev.poll, None, shown, api_name="img_poll", trigger_mode="once", concurrency_limit=4, **QUIET)
+    opened(ev.live_view, None, [w.live], api_name="img_live_view", **QUIET)
+    # API clients poll the picture and the plots; the page's timer refreshes the rest (the live channel
+    # draws the grid, the curves and the histogram there)
+    polled = gr.Button(visible=False, render=True)
+    polled.click(ev.poll, None, shown, api_name="img_poll", trigger_mode="once", concurrency_limit=4,
+                 concurrency_id="img_poll", **QUIET)
+    w.timer.tick(ev.poll_page, None, shown, api_name="img_poll_page", trigger_mode="once",
+                 concurrency_limit=4, concurrency_id="img_poll", **QUIET)
     w.preset.input(ev.describe_preset, [w.preset], [w.preset_info], api_name="img_describe_preset", **QUIET)
     w.load_preset.click(ev.load_preset, [w.preset], [*config, w.preset_info, *shown],
                         api_name="img_load_preset", **QUIET)

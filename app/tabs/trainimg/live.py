@@ -1,0 +1,91 @@
+"""The Train (images) tab's live view: the visitor's fixed-noise grid as one PNG per frame, with the new
+curve points and the class histogram, drawn on canvases by the page.
+
+`GET /live/img?t=TOKEN&f=FRAME&s=STEP&run=RUN&g=GRID_STEP` (see app.common.live for the channel and its
+rules) answers with the training's newest frame after frame `f`. The grid is drawn from the snapshot by
+the slot's own ImageView (so it also lands on the timeline) at its native resolution; the page enlarges
+it without smoothing. While the visitor has scrubbed the timeline back, frames carry the kept grid they
+chose (and answer at once when it differs from `g`, the grid the page shows).
+"""
+
+from __future__ import annotations
+
+import html
+import io
+
+import numpy as np
+from PIL import Image
+
+from ...common import live, plots
+from .state import SLOT
+from .view import FD_COLORS, FD_LABEL, FD_SERIES, class_names, evaluator_kind, headline
+
+ROUTE = "/live/img"
+CURVES = {"loss": {k: (label, 1.0) for k, label in plots.LOSS_SERIES.items()},
+          "fd": {k: (label, 1.0) for k, label in FD_SERIES.items()}}
+TITLES = {"loss": plots.LOSS_LABEL, "fd": FD_LABEL}
+HIST_TITLE = "Class histogram of 1,000 samples at the last evaluation"
+
+
+def parse_grid_step(text: str) -> int:
+    if len(text) > 12 or not text.lstrip("-").isdigit() or int(text) < -1:
+        raise ValueError("g must be a whole number of at least -1")
+    return int(text)
+
+
+def png_bytes(grid: np.ndarray) -> np.ndarray:
+    """An (H, W, 3) uint8 grid as PNG bytes in a uint8 array (fast compression: the grid is small)."""
+    buf = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(grid)).save(buf, format="PNG", compress_level=1)
+    return np.frombuffer(buf.getvalue(), dtype=np.uint8)
+
+
+def _shown(mem) -> int | None:
+    """The step of the grid the page should show now, when the visitor scrubbed back (None: live)."""
+    return None if mem.following else mem.shown_step
+
+
+def frame(slot, req: live.Request, wait: float = live.WAIT_S) -> tuple[dict, dict] | None:
+    """The next frame for the page as (header, arrays): `grid` holds the PNG's bytes (None when nothing
+    new came within `wait`)."""
+    mem, g = slot.renderer, req.extra.get("g")
+    scrubbed = _shown(mem)
+    if scrubbed is not None and g != scrubbed:  # the visitor chose another kept grid: show it now
+        (no, snap), waited = slot.training.frame(-1, timeout=0.0), 0.0
+    else:
+        got = live.next_frame(slot.training, req, wait)
+        if got is None:
+            return None
+        no, snap, waited = got
+    with slot.render_lock:
+        if mem.following:
+            grid, step = mem.draw(snap), snap.step
+            mem.shown_step = step
+        else:
+            entry = mem.timeline.nearest(mem.shown_step if mem.shown_step is not None else snap.step)
+            grid, step = (entry[1], entry[0]) if entry else (None, None)
+    big, second = headline(snap)
+    names = class_names(snap)
+    hist = snap.metrics.get("histogram")
+    header = {**live.stamp(no, snap), "wait_ms": waited, "grid_step": step, "following": mem.following,
+              "headline": big, "second": second, "curves": live.curves(snap, req, CURVES), "titles": TITLES,
+              "colors": {**plots.LOSS_COLORS, **FD_COLORS},
+              "hist": {"names": names, "counts": [int(x) for x in hist] if hist is not None else None,
+                       "step": snap.metrics.get("step"), "evaluator": evaluator_kind(snap)}}
+    return header, ({"grid": png_bytes(grid)} if grid is not None else {})
+
+
+def make_routes(store) -> list:
+    return [live.route(ROUTE, store, SLOT, {"g": parse_grid_step}, lambda req: frame(req.slot, req))]
+
+
+STYLE = "max-width:100%;display:block;border:1px solid #ccc;background:#fff"
+
+
+def view_html(token: str | None) -> str:
+    """The live grid: a canvas the page script fills from this visitor's frames."""
+    if not token:
+        return "<div class='tl-empty'>Loading…</div>"
+    return (f"<canvas class='tl-view' data-kind='img' data-token='{html.escape(token)}' width='512' "
+            f"height='512' style='width:512px;image-rendering:pixelated;{STYLE}' aria-label='fixed-noise "
+            f"samples of the generator'></canvas><div class='tl-msg' data-kind='img'></div>")

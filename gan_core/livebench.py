@@ -1,0 +1,163 @@
+"""`bench --live`: how smooth the Train tabs' live views are in a real browser while a model trains.
+
+Starts the app (`launch.py`, in a subprocess on a free local port with a temporary data folder), opens it
+in Chromium through Playwright and, on the Train (2D) tab's default preset (collapse-ring), trains at
+full speed while the page draws the live channel's frames:
+
+- `fps_2d`: plane frames drawn per second over `seconds` (the page's own count);
+- `frame_age_ms_p50`, `frame_age_ms_p95`: how old a frame's data is when it is drawn (from the moment the
+  server took the snapshot to the canvas drawn, on the same machine's clock);
+- `train_slowdown`: 1 - (training rounds per second while viewed) / (the same session's rate while the
+  page does not fetch frames). Viewed and unviewed windows alternate five times (`seconds` in all for
+  each), so a changing load on the machine falls on both; the page's Gradio timer (the counter, every
+  0.3 s) runs in both;
+- `fps_images`: grid frames drawn per second on the Train (images) tab training its default preset
+  (digits-dcgan) for `seconds`.
+
+Training's pace is read from the server's own step counter at both ends of each phase. `loadavg` gives
+the machine's 1-minute load average before and after: on a machine shared with other work the figures
+are pessimistic. Nothing is downloaded: Chromium is the system's.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+from .latency import ARGS, ROOT, LatencyError, _free_port, _pct, _wait_up, find_chromium
+
+WARMUP_S = 2.0
+CYCLES = 5  # viewed and unviewed windows alternate this many times
+
+
+def run(seconds: float = 10.0, chromium: str | None = None, port: int | None = None) -> dict:
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        raise LatencyError("bench --live needs Playwright: pip install playwright (no browser download "
+                           "needed, the system's Chromium is used)") from None
+    if not 2 <= seconds <= 120:
+        raise LatencyError("--seconds must be between 2 and 120")
+    exe = find_chromium(chromium)
+    port = port or _free_port()
+    url = f"http://127.0.0.1:{port}/"
+    data = tempfile.mkdtemp(prefix="gan-explorer-live-")
+    load0 = os.getloadavg()[0]
+    cmd = [sys.executable, str(ROOT / "launch.py"), "--port", str(port), "--data-dir", data]
+    proc = subprocess.Popen(cmd, cwd=str(ROOT), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        _wait_up(url, proc)
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=exe, args=ARGS)
+            try:
+                pg = browser.new_page(viewport={"width": 1400, "height": 1000})
+                pg.set_default_timeout(180_000)
+                out = _measure_2d(pg, url, seconds)
+                out.update(_measure_images(pg, seconds))
+            finally:
+                browser.close()
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        shutil.rmtree(data, ignore_errors=True)
+    out["loadavg"] = [round(load0, 2), round(os.getloadavg()[0], 2)]
+    out["cpus"] = os.cpu_count()
+    out["browser"] = "chromium (playwright)"
+    return out
+
+
+_STATE = ("(k) => { const s = window.__tl[k]; return {frames: s.frames, ages: s.ages.slice(), "
+          "steps: s.steps.slice(), fetch: s.fetchMs.slice(), draw: s.drawMs.slice(), "
+          "server: s.serverMs.slice(), wait: s.waitMs.slice(), err: s.err}; }")
+
+
+def _parts(s: dict, n: int, prefix: str) -> dict:
+    """Medians of where a frame's time went over the last `n` frames: the request's round trip, of it
+    the server's time (waiting for the frame included) and the wait alone, and drawing."""
+    keys = ("fetch", "server", "wait", "draw")
+    last = {k: [x for x in s[k][-n:] if x is not None] for k in keys} if n else {}
+    return {f"{prefix}{k}_ms_p50": round(_pct(v, 0.5), 1) for k, v in last.items() if v}
+
+
+def _viewed(pg, kind: str, seconds: float) -> tuple[float, list[float], dict]:
+    """Frames per second, the frames' ages and where their time went over `seconds` of drawing."""
+    s0 = pg.evaluate(_STATE, kind)
+    time.sleep(seconds)
+    s1 = pg.evaluate(_STATE, kind)
+    if s1["err"]:
+        raise LatencyError(f"the {kind} live view failed: {s1['err']}")
+    n = s1["frames"] - s0["frames"]
+    ages = s1["ages"][-n:] if n else []
+    return n / seconds, ages, _parts(s1, n, "")
+
+
+def _probe(pg, kind: str) -> dict:
+    return pg.evaluate("(k) => window.__tl.probe(k)", kind)
+
+
+def _steps_per_s(a: dict, b: dict) -> float:
+    if a["state"] != "running" or b["state"] != "running":
+        raise LatencyError(f"the training is not running ({b['state']})")
+    return (b["step"] - a["step"]) / max(1e-3, (b["t_ms"] - a["t_ms"]) / 1000)
+
+
+def _measure_2d(pg, url: str, seconds: float) -> dict:
+    """Viewed and unviewed windows alternate CYCLES times (seconds / CYCLES each), so the machine's
+    changing load falls on both alike; fps and ages come from the viewed windows."""
+    pg.goto(url)
+    pg.wait_for_function("() => window.__tl && window.__tl['2d'] && window.__tl['2d'].frames > 0")
+    preset = pg.input_value("#preset-select input")
+    pg.click("#train-play")
+    pg.wait_for_function("() => { const s = window.__tl['2d']; return s.steps[s.steps.length - 1] > 0; }")
+    time.sleep(WARMUP_S)
+    window = seconds / CYCLES
+    steps = {"viewed": 0.0, "unviewed": 0.0}
+    spent = {"viewed": 0.0, "unviewed": 0.0}
+    frames, ages, last = 0, [], None
+    for _ in range(CYCLES):
+        for phase in ("unviewed", "viewed"):
+            pg.evaluate("(h) => { window.__tl.hold['2d'] = h; }", phase == "unviewed")
+            time.sleep(0.3)  # the page's last request ends
+            s0, a = pg.evaluate(_STATE, "2d"), _probe(pg, "2d")
+            time.sleep(window)
+            b, s1 = _probe(pg, "2d"), pg.evaluate(_STATE, "2d")
+            steps[phase] += b["step"] - a["step"]
+            spent[phase] += (b["t_ms"] - a["t_ms"]) / 1000
+            _steps_per_s(a, b)
+            if phase == "viewed":
+                n = s1["frames"] - s0["frames"]
+                frames, last = frames + n, s1
+                ages += s1["ages"][-n:] if n else []
+    pg.evaluate("() => { window.__tl.hold['2d'] = false; }")
+    pg.click("#train-pause")
+    if last["err"]:
+        raise LatencyError(f"the 2D live view failed: {last['err']}")
+    if not ages:
+        raise LatencyError("the 2D live view drew no frame while training")
+    viewed, free = steps["viewed"] / spent["viewed"], steps["unviewed"] / spent["unviewed"]
+    return {"fps_2d": round(frames / spent["viewed"], 1), "frame_age_ms_p50": round(_pct(ages, 0.5), 1),
+            "frame_age_ms_p95": round(_pct(ages, 0.95), 1),
+            "train_slowdown": round(max(0.0, 1 - viewed / free), 3),
+            "steps_per_s_viewed": round(viewed, 1), "steps_per_s_unviewed": round(free, 1),
+            "preset_2d": preset, "seconds": seconds, **_parts(last, min(frames, 1000), "")}
+
+
+def _measure_images(pg, seconds: float) -> dict:
+    pg.get_by_role("tab", name="Train (images)").click()
+    pg.wait_for_function("() => window.__tl.img && window.__tl.img.frames > 0")
+    preset = pg.input_value("#img-preset-select input")
+    pg.click("#img-train-play")
+    pg.wait_for_function("() => { const s = window.__tl.img; return s.steps[s.steps.length - 1] > 0; }")
+    time.sleep(WARMUP_S)
+    fps, ages, parts = _viewed(pg, "img", seconds)
+    pg.click("#img-train-pause")
+    return {"fps_images": round(fps, 1),
+            "images_frame_age_ms_p95": round(_pct(ages, 0.95), 1) if ages else None,
+            "preset_images": preset, **{f"images_{k}": v for k, v in parts.items()}}

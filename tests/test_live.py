@@ -1,0 +1,226 @@
+"""The Train tabs' live channel: the route serves a visitor's own frames only and refuses anything else,
+frames carry the plane as data (shapes and values as the PNG renderer draws them), curves arrive as new
+points only, and the speed setting fixes the training rounds between two frames."""
+
+from __future__ import annotations
+
+import re
+import urllib.error
+import urllib.request
+
+import numpy as np
+import pytest
+import torch
+
+from app.common import live
+from app.common.sessions import TrainingSlot
+from app.tabs.train2d.live import frame as plane_frame
+from gan_core import models
+from gan_core.training import presets
+from gan_core.training.session import TrainingSession
+from gan_core.viz import plane
+
+LAYERS = ["heatmap", "real", "fake"]
+
+
+def token_of(html: str) -> str:
+    m = re.search(r"data-token='([A-Za-z0-9_-]+)'", html)
+    assert m, f"no token in {html!r}"
+    return m.group(1)
+
+
+def get(app_url: str, path: str) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(app_url + path, timeout=30) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+
+
+def frame_over_http(app_url: str, route: str, token: str, query: str = "") -> tuple[dict, dict]:
+    status, body = get(app_url, f"{route}?t={token}&f=-1{query}")
+    assert status == 200, body
+    return live.decode(body)
+
+
+@pytest.fixture()
+def slot():
+    """A 2D training slot on the collapse preset, drawn by its own PlaneRenderer."""
+    s = TrainingSlot("k", TrainingSession(presets.get("collapse-ring").config), plane.PlaneRenderer())
+    yield s
+    s.training.close()
+
+
+def request(s, after=-1, since=-1, run=0, **extra):
+    return live.Request(s, after, since, run, extra)
+
+
+# ------------------------------------------------------------------------------------------------ route
+
+
+def test_route_refuses_bad_and_foreign_tokens(client, app_url):
+    assert "data-token" not in client.predict(api_name="/t2d_live_view"), "opening the page makes no slot"
+    client.predict("collapse-ring", LAYERS, api_name="/t2d_load_preset")  # the first real use
+    t2d = token_of(client.predict(api_name="/t2d_live_view"))
+    ok = f"live/2d?t={t2d}&f=-1"
+    assert get(app_url, ok)[0] == 200
+    refused = {
+        "live/2d": (400, "missing token"),
+        "live/2d?t=short": (400, "malformed token"),
+        "live/2d?t=" + "x" * 32: (403, "unknown or expired"),
+        f"live/img?t={t2d}": (403, "unknown or expired"),  # a 2D slot's token is not an image slot's
+        f"live/2d?t={t2d}&t={t2d}": (400, "once"),
+        f"live/2d?t={t2d}&x=1": (400, "unknown parameter"),
+        f"live/2d?t={t2d}&f=1e3": (400, "whole number"),
+        f"live/2d?t={t2d}&f=-2": (400, "between"),
+        f"live/2d?t={t2d}&layers=heatmap,heatmap": (400, "once"),
+        f"live/2d?t={t2d}&layers=../etc": (400, "unknown layer"),
+        f"live/img?t={t2d}&g=abc": (400, "whole number"),  # checked before the token is looked up
+        f"live/2d?t={t2d}&layers=" + "real," * 100: (414, "too long"),
+    }
+    for path, (code, words) in refused.items():
+        status, body = get(app_url, path)
+        assert (status, words in body.decode()) == (code, True), f"{path[:60]}: {status} {body[:80]!r}"
+    assert get(app_url, ok)[0] == 200, "the route still serves after the refusals"
+
+
+@pytest.mark.slow
+def test_two_sessions_see_only_their_own_frames(make_client, app_url):
+    a, b = make_client(), make_client()
+    a.predict("stable-grid", LAYERS, api_name="/t2d_load_preset")
+    b.predict("collapse-ring", LAYERS, api_name="/t2d_load_preset")
+    ta, tb = token_of(a.predict(api_name="/t2d_live_view")), token_of(b.predict(api_name="/t2d_live_view"))
+    assert ta != tb
+    for _ in range(3):
+        a.predict(LAYERS, api_name="/t2d_step")
+    fa, _ = frame_over_http(app_url, "live/2d", ta)
+    fb, _ = frame_over_http(app_url, "live/2d", tb)
+    assert (fa["dataset"], fa["step"], fa["extent"]) == ("grid", 3, plane_extent("grid"))
+    assert (fb["dataset"], fb["step"], fb["extent"]) == ("ring", 0, plane_extent("ring"))
+
+
+def plane_extent(name: str) -> float:
+    from gan_core.data import toy2d
+
+    return float(toy2d.get(name).extent)
+
+
+@pytest.mark.slow
+def test_an_image_frame_holds_the_grid_as_png(make_client, app_url):
+    from io import BytesIO
+
+    from PIL import Image
+
+    c = make_client()
+    token = token_of(c.predict(api_name="/img_live_view"))
+    assert get(app_url, f"live/2d?t={token}")[0] == 403, "an image slot's token is not a 2D slot's"
+    header, arrays = frame_over_http(app_url, "live/img", token)
+    img = Image.open(BytesIO(arrays["grid"].tobytes()))
+    assert img.format == "PNG" and img.size[0] >= 8 * 16 and header["following"] is True
+    assert header["hist"]["counts"] is None and header["hist"]["evaluator"] == "classifier"
+
+
+# ----------------------------------------------------------------------------------------------- frames
+
+
+def test_a_frame_carries_the_plane_as_data(slot):
+    for _ in range(5):
+        slot.training.step("both")
+    header, arrays = plane_frame(slot, request(slot, layers=tuple(plane.LAYERS)), wait=0)
+    assert header["step"] == 5 and header["extent"] == 1.5 and header["dataset"] == "ring"
+    assert {k: v.shape for k, v in arrays.items()} == {
+        "heat": (48, 48), "real": (500, 2), "fake": (500, 2), "manifold": (26, 60, 2), "arrows": (150, 2, 2)}
+    assert arrays["heat"].dtype == np.uint8
+    # the fakes are the PNG renderer's: the snapshot's G on the renderer's fixed latents
+    G = slot.renderer.G
+    z = models.sample_latent(G.latent_spec, 500, torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        np.testing.assert_allclose(arrays["fake"], G(z).numpy(), atol=1e-6)
+    # the heat map is D's verdict at the cell centres, row 0 at the top
+    c = torch.linspace(-1.5 + 1.5 / 48, 1.5 - 1.5 / 48, 48)
+    with torch.no_grad():
+        p = plane.verdict(slot.renderer.D, c, "nonsaturating").numpy()
+    assert np.abs(arrays["heat"].astype(float) - p * 255).max() <= 1.0
+    assert np.all(np.abs(arrays["real"]) < 1.5)
+    # and it survives the wire
+    h2, a2 = live.decode(live.encode(header, arrays))
+    assert h2 == header and all(np.array_equal(a2[k], arrays[k]) for k in arrays)
+    only, = [plane_frame(slot, request(slot, layers=("fake",)), wait=0)]
+    assert set(only[1]) == {"fake"}
+
+
+def test_curves_come_as_new_points_only(slot):
+    t = slot.training
+    for _ in range(4):
+        t.step("both")
+    first, _ = plane_frame(slot, request(slot), wait=0)
+    c = first["curves"]
+    assert c["reset"] is True and [s for s, _ in c["loss"]["D loss"]] == [1, 2, 3, 4] and c["to"] >= 4
+    for _ in range(2):
+        t.step("both")
+    nxt, _ = plane_frame(slot, request(slot, first["frame"], c["to"], first["run"]), wait=0)
+    assert nxt["curves"]["reset"] is False
+    assert [s for s, _ in nxt["curves"]["loss"]["G loss"]] == [5, 6]
+    t.reset()  # a new run: the page must start its curves again
+    again, _ = plane_frame(slot, request(slot, nxt["frame"], nxt["curves"]["to"], nxt["run"]), wait=0)
+    assert again["run"] != nxt["run"] and again["curves"]["reset"] is True and again["step"] == 0
+
+
+def test_nothing_new_is_answered_with_nothing(slot):
+    header, _ = plane_frame(slot, request(slot), wait=0)
+    nothing = plane_frame(slot, request(slot, header["frame"]), wait=0.05)
+    assert nothing is None, "a paused session has no new frame"
+    slot.training.step("both")
+    header2, _ = plane_frame(slot, request(slot, header["frame"]), wait=0.05)
+    assert header2["step"] == 1
+
+
+@pytest.mark.parametrize("speed,n", [("1", 1), ("10", 10)])
+def test_speed_sets_rounds_per_frame(slot, speed, n):
+    t = slot.training
+    t.set_speed(speed)
+    t.play()
+    try:
+        after, steps = -1, []
+        while len(steps) < 12:
+            got = t.frame(after, timeout=5)
+            assert got is not None
+            after, snap = got
+            steps.append(snap.step)
+    finally:
+        t.pause()
+    gaps = np.diff(steps[2:])  # the first frames may catch the thread starting
+    assert np.all(gaps % n == 0) and np.all(gaps > 0), f"frames {steps} are not {n} rounds apart"
+    assert np.median(gaps) == n, f"frames {steps} are not {n} rounds apart"
+
+
+def test_full_speed_frames_follow_training(slot):
+    t = slot.training
+    t.play()
+    try:
+        after, steps = -1, []
+        for _ in range(6):
+            after, snap = t.frame(after, timeout=5)
+            steps.append(snap.step)
+    finally:
+        t.pause()
+    assert all(b > a for a, b in zip(steps, steps[1:])), f"full-speed frames {steps} do not advance"
+
+
+def test_unknown_speed_is_refused(slot):
+    with pytest.raises(ValueError, match="speed must be one of full, 100, 10, 1"):
+        slot.training.set_speed("fast")
+
+
+@pytest.mark.slow
+def test_a_scrubbed_back_grid_is_sent_at_once(make_client, app_url):
+    c = make_client()
+    token = token_of(c.predict(api_name="/img_live_view"))
+    for _ in range(2):
+        c.predict(api_name="/img_step")
+    first, _ = frame_over_http(app_url, "live/img", token)
+    assert first["following"] is True and first["grid_step"] == 2
+    c.predict(0, api_name="/img_scrub")  # back to the start of the run: the kept grid of step 0 or 1
+    status, body = get(app_url, f"live/img?t={token}&f={first['frame']}&g=2")
+    header, arrays = live.decode(body)
+    assert status == 200 and header["following"] is False and header["grid_step"] < 2 and "grid" in arrays
