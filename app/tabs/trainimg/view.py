@@ -27,7 +27,7 @@ from ...common.choices import ALERT_STATES, STATE_LABELS
 MAX_HIST_LOG = 40  # evaluations kept for the histogram-over-time picture
 FD_SERIES = {cm.FD: "FD", cm.FD_FLOOR: "real-vs-real floor"}
 FD_COLORS = {"FD": "#e66101", "real-vs-real floor": "#8c8c8c"}
-FD_LABEL = "Frechet distance in the evaluator's features: FD (orange), floor (grey)"
+FD_LABEL = "FD (orange) and its floor (grey)"  # the legend below the plots says what FD is
 NO_EVALUATOR = ("No evaluator for uploaded images: only the losses are measured (the class histogram, FD "
                 "and class shares need one of the built-in datasets).")
 
@@ -228,7 +228,7 @@ def grid_caption(view: ImageView, snap: Snapshot) -> str:
         rows = view.renderer.shape()[0]
         where += (f" Each row sets one category of the InfoGAN code (0 at the top to {rows - 1}); each column "
                   "keeps its noise.")
-    return where
+    return "**Fixed-noise samples.** " + where
 
 
 def status_record(snap: Snapshot, view: ImageView) -> dict:
