@@ -41,6 +41,7 @@ body.gx-presenter { --gx-pic-h: calc(100vh - 325px); }
 .gx-small, .gx-small p { font-size: 0.85rem !important; line-height: 1.3 !important; margin: 0 !important; }
 #presenter-toggle { flex: 0 0 180px !important; min-width: 180px !important; max-width: 180px; padding: 2px 8px !important; }
 .gx-presenter #header p { display: none; }
+.gradio-container { overflow: clip !important; }  /* hidden would make a scroll box: sticky columns need the window */
 .gx-main { position: sticky; top: 4px; align-self: flex-start; z-index: 5; }
 .gx-picture img, .gx-picture canvas { max-height: var(--gx-pic-h) !important; object-fit: contain; }
 .gx-picture .image-container, .gx-picture .image-frame, .gx-picture button { height: auto !important; }
