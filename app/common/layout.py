@@ -12,6 +12,10 @@ A tab marks its parts with these helpers (or their CSS classes) and gets the res
   sized to the window as above; larger in presenter mode.
 - `notes(text, label)`: a long explanation in an expandable accordion (`NOTE`). Presenter mode closes
   every open note (a click opens one again) and leaving it opens again the notes it closed.
+- `PLOT` (elem_classes of a gr.LinePlot / ScatterPlot): the block grows to hold its title and the whole
+  chart (Gradio's fixed block height cut the x axis off). A chart that must read from the back of a
+  room (the FD curve, the truncation trade-off) is drawn with matplotlib as a picture instead: axes,
+  margins and reference lines as a projector needs them.
 - `presenter_toggle()`: the one checkbox (in the header) that switches presenter mode: larger pictures,
   larger headlines, notes closed, the header's sentence hidden. It runs in the page only (no server
   round trip, nothing to script): it sets the class `gx-presenter` on <body>.
@@ -26,6 +30,7 @@ import gradio as gr
 MAIN = "gx-main"  # the column with the main picture: sticky at the top of the window
 PICTURE = "gx-picture"  # the main picture: at most the window's height less what sits above it
 CONTROLS = "gx-controls"  # the first controls beside or above the picture: kept compact
+PLOT = "gx-plot"  # a chart: its block holds the title and the whole chart (x axis included)
 NOTE = "gx-note"  # an accordion of long text: closed in presenter mode
 PRESENTER = "gx-presenter"  # the class on <body> in presenter mode
 PRESENTER_ID = "presenter-toggle"
@@ -47,6 +52,7 @@ body.gx-presenter { --gx-pic-h: calc(100vh - 325px); }
 .gx-picture .image-container, .gx-picture .image-frame, .gx-picture button { height: auto !important; }
 .gx-picture { height: auto !important; max-height: none !important; }
 .gx-controls { gap: 8px !important; }
+.gx-plot { overflow: visible !important; margin-bottom: 30px !important; }  /* the chart overflows its block by the title: keep its x axis in view */
 .gx-headline h2 { font-size: 1.5rem !important; margin: 0 0 0.1em 0 !important; }
 .gx-headline p { font-size: 0.85rem; margin: 0.05em 0 !important; line-height: 1.3; }
 .gx-presenter .gx-headline h2 { font-size: 1.8rem !important; }

@@ -16,7 +16,7 @@ from gan_core.viz.plane import LAYERS
 from ...common import plots
 from ...common.checkpoints import checkpoint_panel, shipped_picker
 from ...common.controls import control_buttons, training_panel
-from ...common.layout import CONTROLS, main_column, notes, picture_classes
+from ...common.layout import CONTROLS, PLOT, main_column, notes, picture_classes
 from .state import DEFAULT_PRESET, default_config, default_data, shipped_checkpoints
 from .view import LEGEND, n_modes
 
@@ -88,7 +88,7 @@ def _view_panel(w: Widgets) -> None:
 
 def _plots_panel(w: Widgets) -> None:
     common = {"x": "step", "y": "value", "color": "series", "x_title": "step", "height": 280,
-              "colors_in_legend": []}  # colours are named in the labels
+              "colors_in_legend": [], "elem_classes": [PLOT]}  # colours are named in the labels
     w.loss_plot = gr.LinePlot(plots.empty_loss_frame(), color_map=plots.LOSS_COLORS, label=plots.LOSS_LABEL,
                               y_title="loss", elem_id="loss-plot", **common)
     w.cover_plot = gr.LinePlot(plots.empty_coverage_frame(), color_map=plots.COVERAGE_COLORS, y_title=" ",

@@ -13,9 +13,9 @@ from gan_core.training import presets
 from ...common import plots
 from ...common.checkpoints import checkpoint_panel, shipped_picker
 from ...common.controls import control_buttons, training_panel
-from ...common.layout import CONTROLS, main_column, notes, picture_classes
+from ...common.layout import CONTROLS, PLOT, main_column, notes, picture_classes
 from .state import DEFAULT_PRESET, default_config, shipped_image_checkpoints
-from .view import FD_COLORS, FD_LABEL, LEGEND, empty_fd_frame, hist_frame
+from .view import FD_LABEL, LEGEND, hist_frame
 
 UPLOAD_TYPES = [".zip", ".png", ".jpg", ".jpeg"]
 POLL_SECONDS = 0.5
@@ -80,15 +80,16 @@ def _grid_panel(w: Widgets) -> None:
 
 def _plots_panel(w: Widgets) -> None:
     common = {"x": "step", "y": "value", "color": "series", "x_title": "step", "height": 240,
-              "colors_in_legend": []}  # colours are named in the labels
+              "colors_in_legend": [], "elem_classes": [PLOT]}  # colours are named in the labels
     w.loss_plot = gr.LinePlot(plots.empty_loss_frame(), color_map=plots.LOSS_COLORS, label=plots.LOSS_LABEL,
                               y_title="loss", elem_id="img-loss-plot", **common)
-    with gr.Column() as w.metric_panel:  # points, not lines: the first evaluation is a single point
-        w.fd_plot = gr.ScatterPlot(empty_fd_frame(), color_map=FD_COLORS, label=FD_LABEL, y_title="FD",
-                                   y_lim=[0, None], elem_id="img-fd-plot", **common)
+    with gr.Column() as w.metric_panel:
+        # a drawn picture: axes, margins and the floor line as a projector needs them
+        w.fd_plot = gr.Image(label=FD_LABEL, type="numpy", format="png", interactive=False, height=270,
+                             buttons=["download"], elem_id="img-fd-plot")
     with gr.Column() as w.class_panel:
         w.hist_plot = gr.BarPlot(hist_frame(None, [str(i) for i in range(10)]), x="class", y="count",
-                                 y_lim=[0, None], elem_id="img-hist-plot",
+                                 y_lim=[0, None], elem_id="img-hist-plot", elem_classes=[PLOT],
                                  label="Class histogram of 1,000 samples at the last evaluation")
         w.hist_time = gr.Image(label="Class histogram over time", show_label=False, type="numpy",
                                format="png", interactive=False, height=300, buttons=["download"],

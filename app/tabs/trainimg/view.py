@@ -21,13 +21,11 @@ from gan_core.metrics import image_eval
 from gan_core.training.session import Snapshot
 from gan_core.viz.grid import GridRenderer, display_scale, enlarge
 
-from ...common import plots
 from ...common.choices import ALERT_STATES, STATE_LABELS
 
 MAX_HIST_LOG = 40  # evaluations kept for the histogram-over-time picture
-FD_SERIES = {cm.FD: "FD", cm.FD_FLOOR: "real-vs-real floor"}
 FD_COLORS = {"FD": "#e66101", "real-vs-real floor": "#8c8c8c"}
-FD_LABEL = "FD (orange) and its floor (grey)"  # the legend below the plots says what FD is
+FD_LABEL = "Frechet distance (FD) and its floor"  # the picture names its colours
 NO_EVALUATOR = ("No evaluator for uploaded images: only the losses are measured (the class histogram, FD "
                 "and class shares need one of the built-in datasets).")
 
@@ -248,16 +246,36 @@ def status_record(snap: Snapshot, view: ImageView) -> dict:
 # ------------------------------------------------------------------------------------------ plot frames
 
 
-FD_ALL = tuple(FD_SERIES.values())
-
-
-def empty_fd_frame() -> pd.DataFrame:
-    return plots.placeholders(FD_ALL)
-
-
-def fd_frame(rows: list[dict]) -> pd.DataFrame:
-    """FD and its real-vs-real floor at each evaluation."""
-    return plots.frame(rows, FD_SERIES, FD_ALL)
+def fd_picture(rows: list[dict], width: int = 440, height: int = 260) -> np.ndarray | None:
+    """FD at each evaluation (orange points joined by a line) and its real-vs-real floor (a grey dashed
+    line, labelled with its value), as a picture (uint8 RGB) that reads on a projector: both axes with
+    their titles, y from 0, and margins so that no point sits on the frame. None before the first
+    evaluation."""
+    pts = [(r["step"], r[cm.FD]) for r in rows if isinstance(r.get(cm.FD), (int, float)) and math.isfinite(r[cm.FD])]
+    if not pts:
+        return None
+    floors = [r[cm.FD_FLOOR] for r in rows
+              if isinstance(r.get(cm.FD_FLOOR), (int, float)) and math.isfinite(r[cm.FD_FLOOR])]
+    steps, fds = zip(*pts)
+    fig = Figure(figsize=(width / 100, height / 100), dpi=100, layout="constrained")
+    canvas = FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    ax.plot(steps, fds, "o-", color=FD_COLORS["FD"], lw=2, ms=6, label="FD")
+    if floors:
+        ax.axhline(floors[-1], color=FD_COLORS["real-vs-real floor"], ls="--", lw=2,
+                   label=f"floor {floors[-1]:.2f} (real vs real)")
+    top = max(max(fds), floors[-1] if floors else 0.0)
+    ax.set_ylim(0, top * 1.12 or 1.0)
+    lo, hi = min(steps), max(steps)
+    pad = (hi - lo) * 0.06 or max(1.0, 0.06 * hi)
+    ax.set_xlim(lo - pad, hi + pad)
+    ax.set_xlabel("step", fontsize=10)
+    ax.set_ylabel("FD (lower is closer to real)", fontsize=10)
+    ax.tick_params(labelsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=9, loc="upper right")
+    canvas.draw()
+    return np.asarray(canvas.buffer_rgba())[..., :3].copy()
 
 
 def hist_frame(hist: list[int] | None, names: list[str]) -> pd.DataFrame:
