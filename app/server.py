@@ -127,8 +127,8 @@ def launch_options(data_dir: str | Path = "data", demo: gr.Blocks | None = None)
     ours reaches the page but one-line messages."""
     sessions = Path(data_dir).resolve() / "sessions"
     sessions.mkdir(parents=True, exist_ok=True)
-    opts = {"theme": gr.themes.Soft(), "css": CSS + layout.CSS, "allowed_paths": [str(sessions)], "max_file_size": "100mb",
-            "show_error": True}
+    opts = {"theme": gr.themes.Soft(), "css": CSS + layout.CSS, "allowed_paths": [str(sessions)],
+            "max_file_size": "100mb", "show_error": True}
     ctx = getattr(demo, "app_context", None)
     routes = ctx.routes() if ctx is not None else []
     if routes:

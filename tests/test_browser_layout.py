@@ -10,10 +10,12 @@ import pytest
 WIDTH, HEIGHT = 1280, 720
 # tab -> (the main picture, its first controls); a picture is ready when its <img> has loaded
 TABS = {
-    "Train (2D)": ("#plane img", ["#train-play", "#train-pause", "#train-reset", "#preset-select", "#mode-counter"]),
+    "Train (2D)": ("#plane img", ["#train-play", "#train-pause", "#train-reset", "#preset-select",
+                                  "#mode-counter"]),
     "Train (images)": ("#img-grid img", ["#img-train-play", "#img-train-pause", "#img-train-reset",
                                          "#img-preset-select", "#img-headline"]),
-    "Latent explorer": ("#lx-view img.lx-img", ["#lx-source", "#lx-use", "#lx-seed", "#lx-random", "#lx-psi"]),
+    "Latent explorer": ("#lx-view img.lx-img", ["#lx-source", "#lx-use", "#lx-seed", "#lx-random",
+                                                 "#lx-psi"]),
 }
 NOTES = {"Train (2D)": "#preset-info", "Train (images)": "#img-preset-info"}  # notes open in the normal mode
 READY = "(sel) => { const i = document.querySelector(sel); return i && i.complete && i.naturalWidth > 0; }"
@@ -30,8 +32,9 @@ def box(pg, sel: str) -> dict:
 def assert_inside(pg, sel: str, what: str) -> dict:
     b = box(pg, sel)
     assert b["w"] > 0 and b["h"] > 0, f"{what} {sel} is not shown: {b}"
-    assert b["x"] >= 0 and b["y"] >= 0 and b["x"] + b["w"] <= WIDTH + 0.5 and b["y"] + b["h"] <= HEIGHT + 0.5, \
-        f"{what} {sel} is not inside the {WIDTH}x{HEIGHT} window: {b}"
+    x, y, w, h = b["x"], b["y"], b["w"], b["h"]
+    inside = x >= 0 and y >= 0 and x + w <= WIDTH + 0.5 and y + h <= HEIGHT + 0.5
+    assert inside, f"{what} {sel} is not inside the {WIDTH}x{HEIGHT} window: {b}"
     return b
 
 
@@ -49,7 +52,8 @@ def check_tabs(pg) -> dict:
     for name, (picture, controls) in TABS.items():
         show_tab(pg, name)
         pictures[name] = assert_inside(pg, picture, f"{name}: the main picture")
-        assert pictures[name]["h"] >= 300, f"{name}: the main picture is only {pictures[name]['h']:.0f} px tall"
+        tall = pictures[name]["h"]
+        assert tall >= 300, f"{name}: the main picture is only {tall:.0f} px tall"
         for sel in controls:
             assert_inside(pg, sel, f"{name}: the control")
     return pictures

@@ -48,9 +48,8 @@ def shipped_picker(shipped: list[tuple[str, str]], label: str, prefix: str = "",
     name) is chosen first when on offer, else the first entry."""
     names = [n for _, n in shipped]
     value = default if default in names else (names[0] if names else None)
-    with gr.Row(equal_height=True):
-        menu = gr.Dropdown(shipped, value=value, label=label, scale=3, elem_id=f"{prefix}shipped-select")
-        load = gr.Button("Load", scale=1, min_width=70, elem_id=f"{prefix}load-shipped")
+    menu = gr.Dropdown(shipped, value=value, label=label, elem_id=f"{prefix}shipped-select")
+    load = gr.Button("Load this model", size="sm", elem_id=f"{prefix}load-shipped")
     return menu, load
 
 

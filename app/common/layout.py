@@ -44,15 +44,18 @@ body.gx-presenter { --gx-pic-h: calc(100vh - 325px); }
 #header p { display: inline; margin-left: 0.8em; font-size: 0.9rem; white-space: nowrap; }
 #header .prose { overflow: hidden; white-space: nowrap; text-overflow: ellipsis; }
 .gx-small, .gx-small p { font-size: 0.85rem !important; line-height: 1.3 !important; margin: 0 !important; }
-#presenter-toggle { flex: 0 0 180px !important; min-width: 180px !important; max-width: 180px; padding: 2px 8px !important; }
+#presenter-toggle { flex: 0 0 180px !important; min-width: 180px !important; max-width: 180px;
+  padding: 2px 8px !important; }
 .gx-presenter #header p { display: none; }
-.gradio-container { overflow: clip !important; }  /* hidden would make a scroll box: sticky columns need the window */
+/* Gradio's overflow: hidden makes the container the scroll box, and sticky columns need the window */
+.gradio-container { overflow: clip !important; }
 .gx-main { position: sticky; top: 4px; align-self: flex-start; z-index: 5; }
 .gx-picture img, .gx-picture canvas { max-height: var(--gx-pic-h) !important; object-fit: contain; }
 .gx-picture .image-container, .gx-picture .image-frame, .gx-picture button { height: auto !important; }
 .gx-picture { height: auto !important; max-height: none !important; }
 .gx-controls { gap: 8px !important; }
-.gx-plot { overflow: visible !important; margin-bottom: 30px !important; }  /* the chart overflows its block by the title: keep its x axis in view */
+/* a chart overflows its block by the title's height: leave room so its x axis shows */
+.gx-plot { overflow: visible !important; margin-bottom: 30px !important; }
 .gx-headline h2 { font-size: 1.5rem !important; margin: 0 0 0.1em 0 !important; }
 .gx-headline p { font-size: 0.85rem; margin: 0.05em 0 !important; line-height: 1.3; }
 .gx-presenter .gx-headline h2 { font-size: 1.8rem !important; }

@@ -24,7 +24,7 @@ TRADEOFF_SEED = 99  # the latents measured are the same for every psi and every 
 CLASSIFIED = ("digits", "shapes")  # dataset kinds with a shipped classifier
 VARIETY = "variety (pairwise pixel distance)"  # the trade-off's keys, in the words shown on screen
 FIDELITY = "fidelity (classifier confidence)"
-COVERED = "classes covered (confidently)"  # the training metrics' rule: metrics.classifier.histogram_of_logits
+COVERED = "classes covered (confidently)"  # by the training metrics' rule (classifier.histogram_of_logits)
 
 
 def sample_latents(model: LatentModel, n: int, seed: int = TRADEOFF_SEED) -> torch.Tensor:

@@ -77,11 +77,11 @@ def _sliders_tab(w: Widgets) -> None:
 
 TRUNC_NOTE = ("The truncation trick pulls latents toward the mean: psi = 1 samples as trained, smaller psi "
               "gives more typical, cleaner but less varied samples (BigGAN's fidelity/variety trade-off), "
-              "psi > 1 exaggerates. InfoGAN codes are kept, so a truncated sample keeps its category. The plot "
-              "measures 256 samples per psi: fidelity is the classifier's mean confidence, variety the mean "
-              "distance between two samples.")
-INTERP_NOTE = ("Walk from seed to seed. Spherical interpolation (slerp) keeps the latent at a typical length; "
-               "linear (lerp) cuts through the middle, where latents are short and images blander.")
+              "psi > 1 exaggerates. InfoGAN codes are kept, so a truncated sample keeps its category. "
+              "The plot measures 256 samples per psi: fidelity is the classifier's mean confidence, variety "
+              "the mean distance between two samples.")
+INTERP_NOTE = ("Walk from seed to seed. Spherical interpolation (slerp) keeps the latent at a typical "
+               "length; linear (lerp) cuts through the middle, where latents are short and images blander.")
 ARITH_NOTE = ("Vector arithmetic as in the DCGAN paper: pick a few seeds for each term (browse below), the "
               "mean latent of each term stands for its concept, and **mean(A) - mean(B) + mean(C)** carries "
               "A's difference from B over to C. *Suggest a recipe* lets the classifier choose the seeds: the "
@@ -123,8 +123,8 @@ def _interp_tab(w: Widgets) -> None:
         w.interp_go = gr.Button("Interpolate", variant="primary", elem_id="lx-interp-go")
     with gr.Row(equal_height=False):
         with main_column(scale=3):
-            w.interp_gif = gr.Image(label="Animation", type="filepath", interactive=False, elem_id="lx-interp-gif",
-                                    elem_classes=picture_classes())
+            w.interp_gif = gr.Image(label="Animation", type="filepath", interactive=False,
+                                    elem_id="lx-interp-gif", elem_classes=picture_classes())
         with gr.Column(scale=2, min_width=300):
             w.interp_strip = gr.Image(label="All frames", type="numpy", format="png", interactive=False,
                                       buttons=["download"], elem_id="lx-interp-strip")

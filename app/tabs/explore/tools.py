@@ -38,8 +38,8 @@ class ToolEvents(ExploreView):
                 x = lx.truncation_grid(m, seeds, psis, s.label)
                 picture = vx.image_grid(x, n, scale=max(1, 48 // int(m.G.output_spec.size)))
             else:
-                pics = [s.plane.scatter(m.generate(m.truncate(m.latents(range(first, first + 400)), p)).numpy(),
-                                        200) for p in psis]
+                zs = m.latents(range(first, first + 400))
+                pics = [s.plane.scatter(m.generate(m.truncate(zs, p)).numpy(), 200) for p in psis]
                 picture = vx.hstack(pics)
             for p in psis:
                 rows.append({"psi": p, **readout.tradeoff(m, p, s.label)})
@@ -118,7 +118,7 @@ class ToolEvents(ExploreView):
 
     @guarded
     def suggest_recipe(self, request: gr.Request):
-        """Fill A, B and C with seeds the classifier chose ("thick 7" - "thin 7" + "thin 1") and show the result."""
+        """Fill A, B and C with seeds the classifier chose ("thick 7" - "thin 7" + "thin 1"), then compute."""
         s = self._state(request)
         with s.lock:
             m = s.require()
@@ -126,13 +126,15 @@ class ToolEvents(ExploreView):
                 raise ValueError("latent arithmetic is shown on image generators; choose one under 'Model'")
             r = readout.suggest_recipe(m, s.label)
         if r is None:
-            raise ValueError("no recipe for this generator: it needs the digits or shapes classifier and enough "
-                             "confidently read samples among seeds 0-399")
+            raise ValueError("no recipe for this generator: it needs the digits or shapes classifier and "
+                             "enough confidently read samples among seeds 0-399")
         a, b, c = (", ".join(map(str, r[k])) for k in ("a", "b", "c"))
         out = self.arithmetic(request, a, b, c)
-        verdict = ("it works" if r["read"] == r["expected"] and r["ink"] > r["ink_c"] else "it does not work here")
-        note = (f"**Suggested recipe: {r['words']}** (seeds chosen by the classifier among 0-399). The classifier "
-                f"reads the result as **{r['read']}** ({100 * r['confidence']:.0f} % sure), ink {r['ink']:.2f} "
-                f"against {r['ink_c']:.2f} for the thin {r['expected']}s: {verdict}.  \n")
-        return {self.w.arith_a: a, self.w.arith_b: b, self.w.arith_c: c, self.w.arith_picture: out[self.w.arith_picture],
-                self.w.arith_caption: note + out[self.w.arith_caption]}
+        works = r["read"] == r["expected"] and r["ink"] > r["ink_c"]
+        note = (f"**Suggested recipe: {r['words']}** (seeds chosen by the classifier among 0-399). The "
+                f"classifier reads the result as **{r['read']}** ({100 * r['confidence']:.0f} % sure), ink "
+                f"{r['ink']:.2f} against {r['ink_c']:.2f} for the thin {r['expected']}s: "
+                f"{'it works' if works else 'it does not work here'}.  \n")
+        w = self.w
+        return {w.arith_a: a, w.arith_b: b, w.arith_c: c, w.arith_picture: out[w.arith_picture],
+                w.arith_caption: note + out[w.arith_caption]}

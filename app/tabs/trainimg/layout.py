@@ -43,9 +43,10 @@ def _data_panel(w: Widgets, ctx) -> None:
     w.preset = gr.Dropdown(_preset_choices(), value=DEFAULT_PRESET, label="Preset (choosing one loads it)",
                            elem_id="img-preset-select")
     w.load_preset = gr.Button("↺ Start this preset again", size="sm", elem_id="img-load-preset")
-    w.preset_info = notes(presets.get(DEFAULT_PRESET).description, "About this preset", elem_id="img-preset-info")
-    w.shipped_picker = shipped_picker(shipped_image_checkpoints(ctx.checkpoints_dir), "Or load a trained model",
-                                      prefix="img-", default=DEFAULT_SHIPPED)
+    w.preset_info = notes(presets.get(DEFAULT_PRESET).description, "About this preset",
+                          elem_id="img-preset-info")
+    w.shipped_picker = shipped_picker(shipped_image_checkpoints(ctx.checkpoints_dir),
+                                      "Or load a trained model", prefix="img-", default=DEFAULT_SHIPPED)
     with gr.Accordion("Your own images", open=False):
         gr.Markdown(UPLOAD_NOTE)
         with gr.Row():
@@ -68,8 +69,9 @@ def _grid_panel(w: Widgets) -> None:
     w.headline = gr.Markdown("## classes covered (confidently) ? / ?", elem_id="img-headline",
                              elem_classes=["gx-headline"])
     # no label over the picture (it covered the top-left samples): the caption under it names the grid
-    w.grid = gr.Image(label="Fixed-noise samples", show_label=False, type="numpy", format="png", interactive=False,
-                      height=560, buttons=["download"], elem_id="img-grid", elem_classes=picture_classes())
+    w.grid = gr.Image(label="Fixed-noise samples", show_label=False, type="numpy", format="png",
+                      interactive=False, height=560, buttons=["download"], elem_id="img-grid",
+                      elem_classes=picture_classes())
     w.caption = gr.Markdown("", elem_id="img-grid-caption")
     with gr.Row():
         w.timeline = gr.Slider(0, 100, value=100, step=0.5, label="Timeline: % of the run (100 = live)",

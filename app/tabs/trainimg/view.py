@@ -251,11 +251,13 @@ def fd_picture(rows: list[dict], width: int = 440, height: int = 260) -> np.ndar
     line, labelled with its value), as a picture (uint8 RGB) that reads on a projector: both axes with
     their titles, y from 0, and margins so that no point sits on the frame. None before the first
     evaluation."""
-    pts = [(r["step"], r[cm.FD]) for r in rows if isinstance(r.get(cm.FD), (int, float)) and math.isfinite(r[cm.FD])]
+    def finite(r, key):
+        return isinstance(r.get(key), (int, float)) and math.isfinite(r[key])
+
+    pts = [(r["step"], r[cm.FD]) for r in rows if finite(r, cm.FD)]
     if not pts:
         return None
-    floors = [r[cm.FD_FLOOR] for r in rows
-              if isinstance(r.get(cm.FD_FLOOR), (int, float)) and math.isfinite(r[cm.FD_FLOOR])]
+    floors = [r[cm.FD_FLOOR] for r in rows if finite(r, cm.FD_FLOOR)]
     steps, fds = zip(*pts)
     fig = Figure(figsize=(width / 100, height / 100), dpi=100, layout="constrained")
     canvas = FigureCanvasAgg(fig)
