@@ -62,15 +62,35 @@ body.gx-presenter { --gx-pic-h: calc(100vh - 325px); }
 .gx-presenter .gx-headline p { font-size: 1rem; }
 """
 
-# closes (presenter on) or reopens (off) every note: Gradio's accordion opens and closes on its header
+# closes (presenter on) or reopens (off) the notes: Gradio's accordion opens and closes on its header. Notes
+# drawn later (a tab is drawn when first opened) are closed when they appear, once each: a note the
+# visitor opens in presenter mode stays open.
 TOGGLE_JS = """(on) => {
+  const close = (acc) => {
+    if (acc.dataset.gxSeen || !acc.querySelector('button.label-wrap')) return;
+    acc.dataset.gxSeen = '1';
+    let tries = 0;
+    const attempt = () => {  // a note just drawn may not answer its first click: look again shortly
+      const head = acc.querySelector('button.label-wrap');
+      if (!document.body.classList.contains('gx-presenter') || !head || !head.classList.contains('open')) return;
+      head.click();
+      acc.dataset.gxClosed = '1';
+      if (++tries < 5) setTimeout(attempt, 400);
+    };
+    attempt();
+  };
   document.body.classList.toggle('gx-presenter', !!on);
+  if (!window.__gxNotes) {
+    window.__gxNotes = new MutationObserver(() => {
+      if (document.body.classList.contains('gx-presenter')) document.querySelectorAll('.gx-note').forEach(close);
+    });
+    window.__gxNotes.observe(document.body, {childList: true, subtree: true});
+  }
   document.querySelectorAll('.gx-note').forEach((acc) => {
+    if (on) { close(acc); return; }
     const head = acc.querySelector('button.label-wrap');
-    if (!head) return;
-    const open = head.classList.contains('open');
-    if (on && open) { head.click(); acc.dataset.gxClosed = '1'; }
-    else if (!on && acc.dataset.gxClosed) { if (!open) head.click(); delete acc.dataset.gxClosed; }
+    if (acc.dataset.gxClosed && head && !head.classList.contains('open')) head.click();
+    delete acc.dataset.gxClosed; delete acc.dataset.gxSeen;
   });
   return on;
 }"""

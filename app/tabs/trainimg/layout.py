@@ -87,7 +87,8 @@ def _plots_panel(w: Widgets) -> None:
                               y_title="loss", elem_id="img-loss-plot", **common)
     with gr.Column() as w.metric_panel:
         # a drawn picture: axes, margins and the floor line as a projector needs them
-        w.fd_plot = gr.Image(label=FD_LABEL, type="numpy", format="png", interactive=False, height=270,
+        w.fd_plot = gr.Image(label=FD_LABEL, show_label=False, type="numpy", format="png", interactive=False,
+                             height=270,
                              buttons=["download"], elem_id="img-fd-plot")
     with gr.Column() as w.class_panel:
         w.hist_plot = gr.BarPlot(hist_frame(None, [str(i) for i in range(10)]), x="class", y="count",

@@ -25,7 +25,7 @@ from ...common.choices import ALERT_STATES, STATE_LABELS
 
 MAX_HIST_LOG = 40  # evaluations kept for the histogram-over-time picture
 FD_COLORS = {"FD": "#e66101", "real-vs-real floor": "#8c8c8c"}
-FD_LABEL = "Frechet distance (FD) and its floor"  # the picture names its colours
+FD_LABEL = "Frechet distance (FD) and its floor"  # the picture's title; its legend names the colours
 NO_EVALUATOR = ("No evaluator for uploaded images: only the losses are measured (the class histogram, FD "
                 "and class shares need one of the built-in datasets).")
 
@@ -276,6 +276,7 @@ def fd_picture(rows: list[dict], width: int = 440, height: int = 260) -> np.ndar
     ax.tick_params(labelsize=9)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=9, loc="upper right")
+    ax.set_title(FD_LABEL, fontsize=10)
     canvas.draw()
     return np.asarray(canvas.buffer_rgba())[..., :3].copy()
 
