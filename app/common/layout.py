@@ -46,20 +46,24 @@ body.gx-presenter { --gx-pic-h: calc(100vh - 325px); }
 .gx-small, .gx-small p { font-size: 0.85rem !important; line-height: 1.3 !important; margin: 0 !important; }
 #presenter-toggle { flex: 0 0 180px !important; min-width: 180px !important; max-width: 180px;
   padding: 2px 8px !important; }
-.gx-presenter #header p { display: none; }
+body.gx-presenter #header p { display: none !important; }
 /* Gradio's overflow: hidden makes the container the scroll box, and sticky columns need the window */
 .gradio-container { overflow: clip !important; }
 .gx-main { position: sticky; top: 4px; align-self: flex-start; z-index: 5; }
 .gx-picture img, .gx-picture canvas { max-height: var(--gx-pic-h) !important; object-fit: contain; }
 .gx-picture .image-container, .gx-picture .image-frame, .gx-picture button { height: auto !important; }
-.gx-picture { height: auto !important; max-height: none !important; }
+.gx-picture { height: auto !important; max-height: none !important; width: auto !important; }
+/* presenter mode: pictures grow to the height allowed (enlarged past their own size) */
+body.gx-presenter .gx-picture img, body.gx-presenter .gx-picture canvas {
+  height: var(--gx-pic-h) !important; width: auto !important; max-width: 100% !important; }
 .gx-controls { gap: 8px !important; }
 /* a chart overflows its block by the title's height: leave room so its x axis shows */
 .gx-plot { overflow: visible !important; margin-bottom: 30px !important; }
 .gx-headline h2 { font-size: 1.5rem !important; margin: 0 0 0.1em 0 !important; }
 .gx-headline p { font-size: 0.85rem; margin: 0.05em 0 !important; line-height: 1.3; }
-.gx-presenter .gx-headline h2 { font-size: 1.8rem !important; }
-.gx-presenter .gx-headline p { font-size: 1rem; }
+/* Gradio scopes the app's rules under .gradio-container (4 classes); <body> rules must outweigh them */
+body.gx-presenter .gradio-container .gx-headline.gx-headline h2 { font-size: 1.9rem !important; }
+body.gx-presenter .gradio-container .gx-headline.gx-headline p { font-size: 1rem !important; }
 """
 
 # closes (presenter on) or reopens (off) the notes: Gradio's accordion opens and closes on its header. Notes
@@ -72,7 +76,8 @@ TOGGLE_JS = """(on) => {
     let tries = 0;
     const attempt = () => {  // a note just drawn may not answer its first click: look again shortly
       const head = acc.querySelector('button.label-wrap');
-      if (!document.body.classList.contains('gx-presenter') || !head || !head.classList.contains('open')) return;
+      const on = document.body.classList.contains('gx-presenter');
+      if (!on || !head || !head.classList.contains('open')) return;
       head.click();
       acc.dataset.gxClosed = '1';
       if (++tries < 5) setTimeout(attempt, 400);
@@ -82,7 +87,8 @@ TOGGLE_JS = """(on) => {
   document.body.classList.toggle('gx-presenter', !!on);
   if (!window.__gxNotes) {
     window.__gxNotes = new MutationObserver(() => {
-      if (document.body.classList.contains('gx-presenter')) document.querySelectorAll('.gx-note').forEach(close);
+      if (!document.body.classList.contains('gx-presenter')) return;
+      document.querySelectorAll('.gx-note').forEach(close);
     });
     window.__gxNotes.observe(document.body, {childList: true, subtree: true});
   }
