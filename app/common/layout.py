@@ -7,7 +7,7 @@ A tab marks its parts with these helpers (or their CSS classes) and gets the res
   while the page scrolls (the Latent explorer's picture stays in view while the sliders beside it
   scroll), and pictures inside it (`PICTURE`) are at most `--gx-pic-h` tall: the window's height less
   the header and the controls above them, and at most 480 pixels (presenter mode lifts that cap: on a
-  1920x1080 screen its pictures are about 750 pixels tall instead of 480).
+  1920x1080 screen its pictures are about 740 pixels tall instead of 480).
 - `picture_classes()`: elem_classes for the main picture (a gr.Image, gr.HTML or a canvas inside one):
   sized to the window as above; larger in presenter mode.
 - `notes(text, label)`: a long explanation in an expandable accordion (`NOTE`). Presenter mode closes
@@ -37,7 +37,7 @@ PRESENTER_ID = "presenter-toggle"
 
 CSS = """
 :root { --gx-pic-h: min(calc(100vh - 335px), 480px); }
-body.gx-presenter { --gx-pic-h: calc(100vh - 325px); }
+body.gx-presenter { --gx-pic-h: max(min(calc(100vh - 335px), 480px), calc(100vh - 340px)); }
 #header-row { gap: 8px; align-items: center; flex-wrap: nowrap; margin: -10px 0 -8px 0; }
 #header { padding: 0 !important; flex: 1 1 auto !important; }
 #header h1 { font-size: 1.35rem; margin: 0; display: inline; }
@@ -62,8 +62,8 @@ body.gx-presenter .gx-picture img, body.gx-presenter .gx-picture canvas {
 .gx-headline h2 { font-size: 1.5rem !important; margin: 0 0 0.1em 0 !important; }
 .gx-headline p { font-size: 0.85rem; margin: 0.05em 0 !important; line-height: 1.3; }
 /* Gradio scopes the app's rules under .gradio-container (4 classes); <body> rules must outweigh them */
-body.gx-presenter .gradio-container .gx-headline.gx-headline h2 { font-size: 1.9rem !important; }
-body.gx-presenter .gradio-container .gx-headline.gx-headline p { font-size: 1rem !important; }
+body.gx-presenter .gradio-container .gx-headline.gx-headline h2 { font-size: 1.6rem !important; }
+body.gx-presenter .gradio-container .gx-headline.gx-headline p { font-size: 0.95rem !important; }
 """
 
 # closes (presenter on) or reopens (off) the notes: Gradio's accordion opens and closes on its header. Notes
