@@ -12,8 +12,10 @@ served beside the app). In Gradio 6 the theme, CSS and the allowed file paths ar
 from __future__ import annotations
 
 import importlib
+import logging
 import pkgutil
 import secrets
+import shutil
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +26,7 @@ from gan_core.device import pick_device
 
 from . import tabs
 from .common import layout
+from .common.limits import ClassLimits, configure_queue
 from .common.models import ModelService
 from .common.store import SessionStore
 
@@ -54,27 +57,96 @@ class AppContext:
     tab_modules: list = field(default_factory=list)  # the tab packages, in order
     _dirs: dict = field(default_factory=dict)  # visitor key -> the random name of their files' folder
     _dirs_lock: threading.Lock = field(default_factory=threading.Lock)
+    limits: ClassLimits = field(default_factory=ClassLimits)  # class size, idle release, quota, queue
+    scheduler: object = None  # the CPUScheduler sharing the cores among live trainings
+    _previews: dict = field(default_factory=dict)  # slot name -> the class-wide preview slot
 
     def session_dir(self, key: str) -> Path:
         """<data-dir>/sessions/<token>/ for the visitor `key`, created on demand. The token is random and
         known only to the server and, through the files it hands out, to that visitor: no visitor can
-        name another's files."""
+        name another's files. Every writer asks for the folder first, so a folder over the visitor's
+        quota refuses the next file here (ValueError, shown as one line)."""
         with self._dirs_lock:
             token = self._dirs.get(key)
             if token is None:
                 token = self._dirs[key] = secrets.token_urlsafe(18)
         path = self.data_dir / "sessions" / token
         path.mkdir(parents=True, exist_ok=True)
+        used = folder_bytes(path)
+        if used >= self.limits.quota_mb * 2**20:
+            raise ValueError(f"Your saved files take {used / 2**20:.0f} MB, the most each student may "
+                             f"keep on this server ({self.limits.quota_mb:g} MB): download what you need; "
+                             "your files are removed when you close the page")
         return path
 
+    def remove_files(self, key: str) -> None:
+        """Remove the visitor's folder (their last slot closed: the page was closed, or idle release)."""
+        with self._dirs_lock:
+            token = self._dirs.pop(key, None)
+        if token is not None:
+            shutil.rmtree(self.data_dir / "sessions" / token, ignore_errors=True)
+            logging.getLogger(__name__).info("visitor %s: saved files removed", key[:8])
+
+    def preview(self, kind: str):
+        """A class-wide slot of `kind` that only shows the default (a page's first view costs no place
+        in the class); made on first use, never trained."""
+        with self._dirs_lock:
+            if kind not in self._previews:
+                self._previews[kind] = self.sessions.kinds[kind].make("preview")
+            return self._previews[kind]
+
     def routes(self) -> list:
-        """The Starlette routes of every tab that serves some."""
-        return [r for mod in self.tab_modules if hasattr(mod, "routes") for r in mod.routes(self)]
+        """The Starlette routes of every tab that serves some (renders: they go before training chunks)."""
+        routes = [r for mod in self.tab_modules if hasattr(mod, "routes") for r in mod.routes(self)]
+        if self.scheduler is None:
+            return routes
+        return [_render_first(r, self.scheduler) for r in routes]
 
     def shutdown(self) -> None:
         """Stop the janitor and close every visitor's slots (their trainings stop)."""
         if self.sessions is not None:
             self.sessions.shutdown()
+
+
+def folder_bytes(path: Path) -> int:
+    """Bytes of the files under `path`."""
+    total = 0
+    for p in path.rglob("*"):
+        try:
+            if p.is_file():
+                total += p.stat().st_size
+        except OSError:  # a file removed meanwhile
+            pass
+    return total
+
+
+def _scheduled(kind, scheduler):
+    """The slot kind with the scheduler attached to each new training it makes."""
+    make = kind.make
+
+    def make_scheduled(key):
+        slot = make(key)
+        training = getattr(slot, "training", None)
+        if training is not None and hasattr(training, "scheduler"):
+            training.scheduler = scheduler
+        return slot
+
+    kind.make = make_scheduled
+    return kind
+
+
+def _render_first(route, scheduler):
+    """A Starlette route whose endpoint holds `scheduler.rendering()`: no training starts a chunk while
+    it draws."""
+    from starlette.routing import Route
+
+    endpoint = route.endpoint
+
+    def render(request):
+        with scheduler.rendering():
+            return endpoint(request)
+
+    return Route(route.path, render, methods=sorted(route.methods or ("GET",)), name=route.name)
 
 
 def tab_modules() -> list:
@@ -90,17 +162,28 @@ def default_caps(max_sessions: int) -> dict:
 
 
 def build_app(device: str = "auto", data_dir: str | Path = "data", checkpoints_dir: str | Path | None = None,
-              max_sessions: int = 16) -> gr.Blocks:
-    """Build (not launch) the app. Nothing trains until a visitor presses Train."""
+              max_sessions: int | None = None, limits: ClassLimits | None = None) -> gr.Blocks:
+    """Build (not launch) the app. Nothing trains until a visitor presses Train. `limits` (default: a
+    class of 40) sets the class size, idle release, quota and queue; `max_sessions` overrides its class
+    size."""
     from PIL import Image
 
     from gan_core.data.files import MAX_PIXELS
+    from gan_core.training.scheduler import CPUScheduler
 
     Image.MAX_IMAGE_PIXELS = MAX_PIXELS  # PIL refuses to decode images over twice this (decompression bombs)
+    limits = limits or ClassLimits()
+    if max_sessions is not None:
+        limits = ClassLimits.from_dict({**limits.to_dict(), "max_students": max_sessions,
+                                        "teacher_password": limits.teacher_password})
     ctx = AppContext(str(pick_device(device)), Path(data_dir).resolve(),
-                     Path(checkpoints_dir or REPO_ROOT / "checkpoints"), default_caps(max_sessions))
-    ctx.tab_modules = tab_modules()
-    ctx.sessions = SessionStore([m.slot_kind(ctx) for m in ctx.tab_modules if hasattr(m, "slot_kind")])
+                     Path(checkpoints_dir or REPO_ROOT / "checkpoints"), limits.caps(), limits=limits,
+                     scheduler=CPUScheduler(limits.trainings_at_once))
+    ctx.tab_modules = [m for m in tab_modules() if getattr(m, "enabled", lambda c: True)(ctx)]
+    kinds = [_scheduled(m.slot_kind(ctx), ctx.scheduler) for m in ctx.tab_modules if hasattr(m, "slot_kind")]
+    ctx.sessions = SessionStore(kinds, idle_pause_s=60 * limits.pause_minutes,
+                                idle_close_s=60 * limits.idle_minutes, max_visitors=limits.max_students,
+                                on_gone=ctx.remove_files)
     ctx.models = ModelService(ctx.sessions, ctx.checkpoints_dir)
     # live pictures are new files several times a second: clear cached files older than 15 minutes
     with gr.Blocks(title="GAN Explorer", delete_cache=(300, 900)) as demo:
@@ -115,6 +198,7 @@ def build_app(device: str = "auto", data_dir: str | Path = "data", checkpoints_d
             ctx.tab = None
         demo.unload(ctx.sessions.close_request)
     demo.app_context = ctx
+    demo.event_groups = configure_queue(demo, limits, ctx.scheduler)
     return demo
 
 

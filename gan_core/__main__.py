@@ -1,4 +1,4 @@
-"""Command line: `python -m gan_core {presets,train,eval,interpolate,bench}`.
+"""Command line: `python -m gan_core {presets,train,eval,interpolate,bench,demos,load}`.
 
 Errors exit non-zero with a one-line reason on stderr. With `--json` the last line of stdout is one JSON
 object (progress bars go to stderr).
@@ -25,6 +25,9 @@ def _add_train(sub) -> None:
     t.add_argument("--out", default="runs")
     t.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     t.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: per preset)")
+    t.add_argument("--ddp", action="store_true",
+                   help="train with DistributedDataParallel in the processes torchrun starts "
+                        "(torchrun --nproc_per_node=N -m gan_core train ... --ddp)")
     t.add_argument("--json", action="store_true")
 
 
@@ -34,7 +37,10 @@ def _add_eval(sub) -> None:
     e.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     e.add_argument("--inversion", action="store_true",
                    help="image generators: invert generated and real images (PSNR, MRE train vs held-out)")
-    e.add_argument("--samples", type=int, default=64, help="with --inversion: images per group (default 64)")
+    e.add_argument("--samples", type=int, default=None,
+                   help="with --inversion: images per group (default 64); with --codes: samples (default 2000)")
+    e.add_argument("--codes", action="store_true",
+                   help="InfoGAN models: MI bounds, category accuracy (Hungarian), code x factor correlations")
     e.add_argument("--json", action="store_true")
 
 
@@ -63,10 +69,29 @@ def _add_bench(sub) -> None:
     b.add_argument("--json", action="store_true")
 
 
+def _add_demos(sub) -> None:
+    d = sub.add_parser("demos", help="check that each demo preset keeps its promise over seeds")
+    d.add_argument("--preset", action="append", default=None,
+                   help="a demo preset to check (repeatable; default: every preset with a promise)")
+    d.add_argument("--seeds", default="0-4", help="seeds as 0-4 or 0,2,3 (default 0-4)")
+    d.add_argument("--steps", type=int, default=None, help="run length (default: the preset's)")
+    d.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: per preset)")
+    d.add_argument("--json", action="store_true")
+
+
+def _add_load(sub) -> None:
+    ld = sub.add_parser("load", help="simulated students against a local server: latency, fairness, memory")
+    ld.add_argument("--students", type=int, default=40, help="simulated students (default 40)")
+    ld.add_argument("--trainings", type=int, default=6, help="students who train a 2D model (default 6)")
+    ld.add_argument("--seconds", type=float, default=120.0, help="how long the class works (default 120)")
+    ld.add_argument("--seed", type=int, default=0)
+    ld.add_argument("--json", action="store_true")
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m gan_core", description=__doc__)
     sub = p.add_subparsers(dest="cmd", required=True)
-    for add in (_add_presets, _add_train, _add_eval, _add_interpolate, _add_bench):
+    for add in (_add_presets, _add_train, _add_eval, _add_interpolate, _add_bench, _add_demos, _add_load):
         add(sub)
     return p
 

@@ -42,6 +42,12 @@ def write_text(path: str | os.PathLike, text: str) -> None:
         f.write(text)
 
 
+def write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    """Write `data` to `path` atomically."""
+    with replacing(path) as tmp, open(tmp, "wb") as f:
+        f.write(data)
+
+
 def _sync_folder(folder: str) -> None:
     """Make the rename itself durable (POSIX); a no-op where folders cannot be opened."""
     try:

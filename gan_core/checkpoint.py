@@ -1,7 +1,8 @@
 """Checkpoints: weights in safetensors, the configs that rebuild the model in its metadata, a JSON model card.
 
 A checkpoint holds `G.*` (the generator used for samples: the moving average when EMA is on), `D.*`, and
-optionally `data.points` (user-drawn or uploaded 2D data). The metadata (all strings, as safetensors
+optionally `data.points` (user-drawn or uploaded 2D data) and `timeline.*` (the fixed-noise grid at up to
+64 points of the run, as PNG bytes: see gan_core.viz.timeline). The metadata (all strings, as safetensors
 wants) holds `format_version`, `family`, `model_config`, `train_config`, `step`, `dataset`, `metrics`,
 and `history`: the run's logged losses and evaluations (JSON rows of scalars, thinned to at most
 MAX_HISTORY_ROWS loss rows, every evaluation kept with its class histogram), so that a loaded checkpoint
@@ -28,6 +29,7 @@ from . import atomic, models
 from .data.registry import IMAGE_SETS
 from .data.toy2d import MAX_USER_POINTS
 from .training.config import TrainConfig
+from .viz import timeline as timeline_mod
 
 FORMAT_VERSION = "1"
 REQUIRED_META = ("format_version", "family", "model_config", "train_config", "step", "dataset")
@@ -58,10 +60,12 @@ class Checkpoint:
     meta: dict
     data_points: torch.Tensor | None = None
     history: list[dict] = field(default_factory=list)  # logged rows of the run, oldest first
+    timeline: list = field(default_factory=list)  # [(step, (H, W, 3) uint8 grid)] over the run, oldest first
 
 
-def save(path: str, trainer, card: dict | None = None) -> str:
-    """Write `path` (.safetensors) and its model card (`.json` beside it). Returns the card path."""
+def save(path: str, trainer, card: dict | None = None, timeline: list | None = None) -> str:
+    """Write `path` (.safetensors) and its model card (`.json` beside it). Returns the card path.
+    `timeline`: [(step, grid)] of the run (grids after the trainer's step are left out)."""
     tensors = {}
     with trainer.ema_weights(True):
         tensors.update({f"G.{k}": v.detach().clone().contiguous().cpu() for k, v in trainer.G.state_dict().items()})
@@ -69,6 +73,8 @@ def save(path: str, trainer, card: dict | None = None) -> str:
     pts = getattr(trainer.data, "points", None)
     if pts is not None:
         tensors["data.points"] = pts.detach().clone().contiguous().cpu()
+    if timeline:
+        tensors.update(timeline_mod.encode([(s, g) for s, g in timeline if s <= trainer.step_count]))
     cfg = trainer.cfg
     meta = {
         "format_version": FORMAT_VERSION,
@@ -220,9 +226,10 @@ def load(path: str, device: str | torch.device = "cpu") -> Checkpoint:
                 points = f.get_tensor("data.points")
                 if not torch.isfinite(points).all():
                     raise CheckpointError("data.points contains NaN or inf values")
+            grids = _read_timeline(f, keys, step)
     except (SafetensorError, OSError) as e:
         raise CheckpointError(f"checkpoint weights cannot be read ({_short(e)})") from None
-    return Checkpoint(G.to(device), D.to(device), train_cfg, step, metrics, meta, points, history)
+    return Checkpoint(G.to(device), D.to(device), train_cfg, step, metrics, meta, points, history, grids)
 
 
 class _TooLarge(Exception):
@@ -356,7 +363,8 @@ def _check_header(f, keys: set, prefix: str, want: dict) -> None:
 
 def _check_points(f, keys: set) -> tuple | None:
     """The shape of stored 2D points (N, 2) float32 with 2 <= N <= MAX_USER_POINTS, or None; no data read."""
-    extra = sorted(k for k in keys if not k.startswith(("G.", "D.")) and k != "data.points")
+    extra = sorted(k for k in keys if not k.startswith(("G.", "D.")) and k != "data.points"
+                   and k not in timeline_mod.KEYS)
     if extra:
         raise CheckpointError(f"checkpoint holds unexpected tensors {extra[:3]}")
     if "data.points" not in keys:
@@ -367,6 +375,19 @@ def _check_points(f, keys: set) -> tuple | None:
         raise CheckpointError(f"data.points must be 2 to {MAX_USER_POINTS} rows of (x, y) float32, got "
                               f"shape {shape} of {sl.get_dtype()}")
     return shape
+
+
+def _read_timeline(f, keys: set, step: int) -> list:
+    """The stored timeline grids (header checked before any byte is read), [] when none."""
+    present = [k for k in timeline_mod.KEYS if k in keys]
+    if not present:
+        return []
+    shapes = {k: (tuple(f.get_slice(k).get_shape()), f.get_slice(k).get_dtype()) for k in present}
+    try:
+        timeline_mod.check_header(shapes)
+        return timeline_mod.decode({k: f.get_tensor(k) for k in timeline_mod.KEYS}, step)
+    except ValueError as e:
+        raise CheckpointError(str(e)) from None
 
 
 def _load_into(f, prefix: str, net: torch.nn.Module) -> None:

@@ -13,6 +13,7 @@ from tqdm import tqdm
 from . import checkpoint, models
 from .device import pick_device, set_threads
 from .training import presets
+from .viz import timeline
 from .training.trainer import Trainer, TrainingDiverged, trainer_from_checkpoint
 
 
@@ -65,6 +66,8 @@ def cmd_train(args) -> dict:
             raise CLIError("--steps must be at least 1")
         cfg = cfg.replace(steps=args.steps, eval_every=min(cfg.eval_every, args.steps))
     device = _device(args.device)
+    if getattr(args, "ddp", False):
+        return _train_ddp(args, preset, cfg, device)
     threads = set_threads(args.threads if args.threads else models.get(cfg.family).train_threads)
     try:
         os.makedirs(args.out, exist_ok=True)
@@ -73,8 +76,9 @@ def cmd_train(args) -> dict:
     trainer = Trainer(cfg, device=device)
     t0 = time.perf_counter()
     diverged = None
+    recorder = timeline.Recorder(trainer.step_count, cfg.steps) if trainer.is_image else None
     try:
-        _run_with_progress(trainer, cfg.steps)
+        _run_with_progress(trainer, cfg.steps, recorder)
     except TrainingDiverged as e:
         diverged = str(e)
     seconds = time.perf_counter() - t0
@@ -85,12 +89,15 @@ def cmd_train(args) -> dict:
             "torch": torch.__version__, "command": f"python -m gan_core train --preset {preset.name} "
             f"--seed {args.seed}" + (f" --steps {args.steps}" if args.steps else "")
             + (f" --threads {args.threads}" if args.threads else "") + f" --out {args.out}"}
-    checkpoint.save(ckpt, trainer, card)
+    if recorder is not None:
+        recorder(trainer)  # the last step's grid, whatever the schedule said
+    checkpoint.save(ckpt, trainer, card, timeline=recorder.items if recorder else None)
     with open(os.path.join(args.out, f"{preset.name}.metrics.jsonl"), "w") as f:
         trainer.history.write_jsonl(f)
     out = {"preset": preset.name, "seed": args.seed, "steps": trainer.step_count, "seconds": round(seconds, 3),
            "steps_per_s": round(trainer.step_count / max(seconds, 1e-9), 1), **_metrics_out(trainer.metrics),
-           **({"min_classes": trainer.min_classes} if trainer.is_image else {"min_modes": trainer.min_modes}),
+           **({"min_classes": trainer.min_classes} if trainer.is_image
+              else {"min_modes": trainer.min_modes, "max_modes": trainer.max_modes}),
            "engine": trainer.engine, "device": str(device),
            "checkpoint": ckpt}
     out.pop("mode_counts", None)
@@ -99,12 +106,15 @@ def cmd_train(args) -> dict:
     return out
 
 
-def _run_with_progress(trainer: Trainer, steps: int) -> None:
+def _run_with_progress(trainer: Trainer, steps: int, recorder=None) -> None:
+    """Train `steps` with a tqdm bar on stderr; `recorder` (a timeline.Recorder) sees every tick."""
     from tqdm import tqdm
 
     with tqdm(total=steps, desc="train", unit="step", file=sys.stderr, mininterval=0.5,
               disable=not sys.stderr.isatty() and os.environ.get("GAN_PROGRESS") != "1") as bar:
         def tick(t: Trainer) -> None:
+            if recorder is not None:
+                recorder(t)
             bar.update(t.step_count - bar.n)
             m = t.metrics
             if "modes" in m:
@@ -112,6 +122,8 @@ def _run_with_progress(trainer: Trainer, steps: int) -> None:
             elif "fd" in m:
                 bar.set_postfix({k: m[k] if isinstance(m[k], int) else f"{m[k]:.3g}"
                                  for k in ("classes_covered", "confident", "fd") if k in m}, refresh=False)
+        if recorder is not None:
+            recorder(trainer)  # the grid before training
         trainer.run(steps, on_tick=tick, tick_every=200 if trainer.engine == "fused" else 20)
         bar.update(trainer.step_count - bar.n)
 
@@ -125,6 +137,8 @@ def cmd_eval(args) -> dict:
     set_threads(models.get(ck.train_config.family).train_threads)
     if args.inversion:
         return _eval_inversion(args, ck)
+    if getattr(args, "codes", False):
+        return _eval_codes(args, ck)
     trainer = trainer_from_checkpoint(ck, device=device)
     m = _metrics_out(trainer.metrics)
     m.pop("mode_counts", None)
@@ -137,6 +151,8 @@ def _eval_inversion(args, ck) -> dict:
 
     if models.output_kind(ck.train_config.family) == "points":
         raise CLIError(f"{args.checkpoint}: --inversion needs an image generator, this one is a 2D model")
+    if args.samples is None:
+        args.samples = 64
     if not 1 <= args.samples <= 1024:
         raise CLIError("--samples must be between 1 and 1024")
     try:
@@ -216,3 +232,135 @@ def cmd_bench(args) -> dict:
     name = args.preset or presets.DEFAULT_2D
     preset = _preset(name)
     return bench.run(preset, steps=args.steps, ui=args.ui, device=device)
+
+
+def _seeds(text: str) -> list[int]:
+    """'0-4' or '0,2,3' -> seeds; CLIError naming --seeds otherwise."""
+    try:
+        if "-" in text.strip("-"):
+            a, b = (int(x) for x in text.split("-", 1))
+            seeds = list(range(a, b + 1))
+        else:
+            seeds = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise CLIError(f"--seeds must look like 0-4 or 0,2,3, got {text!r}") from None
+    if not seeds or len(seeds) > 100 or min(seeds) < 0:
+        raise CLIError(f"--seeds must name 1 to 100 seeds >= 0, got {text!r}")
+    return seeds
+
+
+def cmd_demos(args) -> dict:
+    """Train each demo preset (one with a promise) for each seed and check its promise at every
+    evaluation: the demo shows its phenomenon from start to end."""
+    names = args.preset or [p.name for p in presets.PRESETS.values() if p.promise is not None]
+    chosen = [_preset(n) for n in names]
+    for p in chosen:
+        if p.promise is None:
+            raise CLIError(f"preset {p.name!r} demonstrates no phenomenon to check (no promise)")
+    seeds = _seeds(args.seeds)
+    if args.steps is not None and args.steps < 1:
+        raise CLIError("--steps must be at least 1")
+    out = {}
+    for p in chosen:
+        cfg0 = p.config if args.steps is None else p.config.replace(
+            steps=args.steps, eval_every=min(p.config.eval_every, args.steps))
+        set_threads(args.threads if args.threads else models.get(cfg0.family).train_threads)
+        runs = {}
+        for seed in seeds:
+            trainer = Trainer(cfg0.replace(seed=seed))
+            t0 = time.perf_counter()
+            _run_with_progress(trainer, cfg0.steps)
+            if trainer.metrics.get("step") != trainer.step_count:
+                trainer.evaluate()
+            runs[str(seed)] = {**p.promise.check(trainer.history.rows),
+                               "seconds": round(time.perf_counter() - t0, 1)}
+        out[p.name] = {"promise": p.promise.text, "steps": cfg0.steps, "seeds": runs,
+                       "holds": all(r["holds"] for r in runs.values())}
+    return {"demos": out, "all_hold": all(d["holds"] for d in out.values())}
+
+
+def _train_ddp(args, preset, cfg, device) -> dict | None:
+    """`train --ddp` in each process torchrun starts: DDP over the group, rank 0 saves and reports (with
+    `world_size` and `params_identical`); the other ranks print nothing."""
+    from .training import distributed
+
+    if not distributed.launched():
+        raise CLIError("--ddp needs torchrun: torchrun --nproc_per_node=2 -m gan_core train --preset "
+                       f"{preset.name} --ddp")
+    local_world = int(os.environ.get("LOCAL_WORLD_SIZE", os.environ["WORLD_SIZE"]))
+    # threads as a headless run of the family, within the cores each process of this machine gets
+    per_family = models.get(cfg.family).train_threads or os.cpu_count() or 1
+    threads = set_threads(args.threads or max(1, min(per_family, (os.cpu_count() or 1) // local_world)))
+    group = distributed.join(device)
+    if group.rank == 0:
+        try:
+            os.makedirs(args.out, exist_ok=True)
+        except OSError as e:
+            raise CLIError(f"cannot create output folder {args.out}: {e.strerror}") from None
+
+    def run(trainer):
+        if group.rank == 0:
+            _run_with_progress(trainer, cfg.steps)
+        else:
+            trainer.run(cfg.steps)
+
+    try:
+        trainer, seconds, identical = distributed.train(cfg, group, run)
+        if trainer.metrics.get("step") != trainer.step_count:
+            trainer.evaluate()
+        out = None
+        if group.rank == 0:
+            ckpt = os.path.join(args.out, f"{preset.name}.safetensors")
+            card = {"preset": preset.name, "seconds": round(seconds, 2), "device": str(group.device),
+                    "threads": threads, "world_size": group.world_size, "torch": torch.__version__,
+                    "command": f"torchrun --nproc_per_node={group.world_size} -m gan_core train --preset "
+                               f"{preset.name} --seed {args.seed} --steps {cfg.steps} --ddp --out {args.out}"}
+            checkpoint.save(ckpt, trainer, card)
+            sps = trainer.step_count / max(seconds, 1e-9)
+            out = {"preset": preset.name, "seed": args.seed, "steps": trainer.step_count,
+                   "seconds": round(seconds, 3), "steps_per_s": round(sps, 1),
+                   "samples_per_s": round(sps * trainer.batch * group.world_size, 1),
+                   **_metrics_out(trainer.metrics),
+                   **({"min_classes": trainer.min_classes} if trainer.is_image
+                      else {"min_modes": trainer.min_modes}),
+                   "engine": trainer.engine, "device": str(group.device), "threads": threads,
+                   "world_size": group.world_size, "params_identical": identical, "checkpoint": ckpt}
+            out.pop("mode_counts", None)
+    finally:
+        distributed.leave()
+    return out
+
+
+def cmd_load(args) -> dict:
+    """A class of simulated students against a fresh local server (gan_core.load)."""
+    from . import load
+
+    with tqdm(total=100, desc="load", unit="%", file=sys.stderr, leave=False) as bar:
+        def progress(frac: float) -> None:
+            bar.n = round(100 * frac)
+            bar.refresh()
+
+        try:
+            return load.run(args.students, args.trainings, args.seconds, args.seed, progress=progress)
+        except ValueError as e:
+            raise CLIError(str(e)) from None
+        except load.LoadError as e:
+            raise CLIError(f"load test: {e}") from None
+
+
+def _eval_codes(args, ck) -> dict:
+    """What an InfoGAN model's codes learned: MI bounds, category accuracy, code x factor table."""
+    from .metrics import codes, image_eval
+
+    if models.output_kind(ck.train_config.family) == "points":
+        raise CLIError(f"{args.checkpoint}: --codes needs an image generator with InfoGAN codes")
+    n = 2000 if args.samples is None else args.samples
+    if not 10 <= n <= codes.MAX_SAMPLES:
+        raise CLIError(f"--samples must be between 10 and {codes.MAX_SAMPLES} with --codes")
+    t0 = time.perf_counter()
+    try:
+        report = codes.code_report(ck.G, ck.D, image_eval.kind_of(ck.train_config.dataset), n=n, seed=0)
+    except ValueError as e:
+        raise CLIError(f"{args.checkpoint}: {e}") from None
+    return {"checkpoint": args.checkpoint, "family": ck.train_config.family, "dataset": ck.meta["dataset"],
+            "step": ck.step, **report, "seconds": round(time.perf_counter() - t0, 2)}

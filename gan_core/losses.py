@@ -53,18 +53,29 @@ def g_loss(name: str, fake: torch.Tensor) -> torch.Tensor:
     raise ValueError(f"unknown loss {name!r}")
 
 
-INFO_CONT_WEIGHT = 0.5  # continuous codes: Gaussian log-likelihood with unit variance = 0.5 * squared error
+INFO_CONT_WEIGHT = 0.5  # continuous codes: the Gaussian negative log-likelihood has 0.5 * squared error / variance
+# Q's log-variance for a continuous code is clamped to this range (its gradient is zero outside): a Q that
+# grows too sure of a code would otherwise send G gradients that grow without bound
+LOGVAR_MIN, LOGVAR_MAX = -4.0, 4.0
 
 
-def info_loss(q: torch.Tensor, cat: torch.Tensor | None, cont: torch.Tensor | None) -> torch.Tensor:
-    """InfoGAN's mutual-information term, to minimise: cross-entropy of Q's categorical logits against the
-    drawn category plus 0.5 x the squared error of Q's continuous predictions (q: (n, n_cat + n_cont))."""
-    n_cat = 0 if cat is None else q.shape[1] - (0 if cont is None else cont.shape[1])
+def info_loss(q: torch.Tensor, cat: torch.Tensor | None, cont: torch.Tensor | None, lambda_cat: float = 1.0,
+              lambda_cont: float = 1.0) -> torch.Tensor:
+    """InfoGAN's mutual-information term, to minimise: lambda_cat x the cross-entropy of Q's categorical
+    logits against the drawn category plus lambda_cont x the Gaussian negative log-likelihood of the drawn
+    continuous codes under Q's mean and log-variance, summed over codes, without its constant
+    0.5 ln(2 pi): 0.5 logvar + 0.5 (c - mean)^2 / exp(logvar). q: (n, n_cat + 2 n_cont), laid out as
+    [category logits, continuous means, continuous log-variances]."""
+    n_cont = 0 if cont is None else cont.shape[1]
+    n_cat = 0 if cat is None else q.shape[1] - 2 * n_cont
     loss = q.new_zeros(())
     if cat is not None:
-        loss = loss + F.cross_entropy(q[:, :n_cat], cat)
+        loss = loss + lambda_cat * F.cross_entropy(q[:, :n_cat], cat)
     if cont is not None:
-        loss = loss + INFO_CONT_WEIGHT * ((q[:, n_cat:] - cont) ** 2).sum(1).mean()
+        mean = q[:, n_cat:n_cat + n_cont]
+        logvar = q[:, n_cat + n_cont:].clamp(LOGVAR_MIN, LOGVAR_MAX)
+        nll = 0.5 * logvar + INFO_CONT_WEIGHT * (cont - mean) ** 2 * torch.exp(-logvar)
+        loss = loss + lambda_cont * nll.sum(1).mean()
     return loss
 
 

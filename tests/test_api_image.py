@@ -24,8 +24,8 @@ from apihelpers import expect_app_error, wait_until
 from gan_core.training import presets
 
 REPO = Path(__file__).resolve().parent.parent
-OUTPUTS = ("headline", "grid", "timeline", "follow", "caption", "loss", "fd", "hist", "hist_time", "share",
-           "status", "timer")
+OUTPUTS = ("headline", "grid", "timeline", "follow", "caption", "loss", "fd", "mi", "hist", "hist_time",
+           "share", "status", "timer")
 TRAIN = ("nonsaturating", "adam", 0.5, "0.0002", "0.0002", 1, 64, "0.999")  # the hparam widgets' order
 
 
@@ -45,7 +45,10 @@ def image_checkpoints(tmp_path_factory):
     trainer.step()
     trainer.evaluate()  # an evaluation in the stored history, for the histograms over time
     trainer.step()
-    checkpoint.save(str(folder / "digits-conditional.safetensors"), trainer, {"preset": "digits-conditional"})
+    colours = [(255, 0, 0), (0, 255, 0), (0, 0, 255)]  # the run's timeline: one solid grid per step
+    grids = [(s, np.full((40, 32, 3), c, np.uint8)) for s, c in zip((0, 1, 2), colours)]
+    checkpoint.save(str(folder / "digits-conditional.safetensors"), trainer, {"preset": "digits-conditional"},
+                    timeline=grids)
     ring = Trainer(presets.get("stable-ring").config.replace(eval_samples=100))
     ring.step()
     checkpoint.save(str(folder / "tiny-ring.safetensors"), ring)
@@ -165,7 +168,7 @@ def test_every_event_is_scriptable(client):
     names = set(client.view_api(print_info=False, return_format="dict")["named_endpoints"])
     wanted = {"init", "poll", "describe_preset", "load_preset", "upload", "play", "pause", "reset", "step",
               "step_d", "step_g", "set_hparams", "set_speed", "scrub", "follow", "save_checkpoint",
-              "load_checkpoint", "load_shipped"}
+              "load_checkpoint", "load_shipped", "replay"}
     assert {f"/img_{n}" for n in wanted} <= names
 
 
@@ -326,6 +329,29 @@ def test_shipped_image_checkpoints_listed_and_loaded(client):
     assert drawn == {(1, "D loss"), (2, "D loss"), (1, "G loss"), (2, "G loss")}, "the run's losses, replayed"
 
     expect_error(client, "not in the list of choices", "../../etc/passwd", api_name="/img_load_shipped")
+
+
+@pytest.mark.slow
+def test_a_loaded_checkpoint_replays_its_timeline(client):
+    """The stored grids come back on the timeline: scrubbing shows them, Replay animates them all."""
+    from PIL import ImageSequence
+
+    out = call(client, "/img_load_shipped", "digits-conditional.safetensors")
+    assert out["status"]["timeline"] == [0, 1, 2], "the run's grids, not just the loaded step's"
+    first = picture(call(client, "/img_scrub", 0)["grid"])
+    assert tuple(first[first.shape[0] // 2, first.shape[1] // 2]) == (255, 0, 0), "step 0's grid"
+    middle = picture(call(client, "/img_scrub", 50)["grid"])
+    assert tuple(middle[middle.shape[0] // 2, middle.shape[1] // 2]) == (0, 255, 0), "step 1's grid"
+    gif = client.predict(api_name="/img_replay")
+    path = gif["value"] if isinstance(gif, dict) else gif
+    with Image.open(path) as im:
+        frames = [np.asarray(f.convert("RGB")) for f in ImageSequence.Iterator(im)]
+    assert len(frames) == 3
+    centres = [tuple(f[f.shape[0] // 2 + 17, f.shape[1] // 2]) for f in frames]
+    assert centres == [(255, 0, 0), (0, 255, 0), (0, 0, 255)], "oldest first"
+
+    call(client, "/img_load_preset", "digits-dcgan")
+    expect_error(client, "Nothing to replay yet", api_name="/img_replay")
 
 
 def test_bad_checkpoints_are_refused(client, image_checkpoints, tmp_path):

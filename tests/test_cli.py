@@ -54,6 +54,8 @@ def test_train_then_eval(tmp_path):
     (("train", "--preset", "stable-ring", "--steps", "0"), "--steps must be at least 1"),
     (("eval", "/nonexistent/x.safetensors"), "no such checkpoint"),
     (("train", "--preset", "stable-ring", "--device", "cuda"), None),
+    (("demos", "--preset", "stable-ring"), "demonstrates no phenomenon"),
+    (("demos", "--seeds", "a-b"), "--seeds must look like 0-4"),
 ])
 def test_errors_are_one_line_and_nonzero(args, message):
     r = cli(*args)
@@ -93,6 +95,8 @@ def test_image_train_then_eval_prints_the_image_metrics(tmp_path):
     ck = tmp_path / "digits-conditional.safetensors"
     card = json.loads((tmp_path / "digits-conditional.json").read_text())
     assert card["preset"] == "digits-conditional" and card["model_config"]["n_classes"] == 10
+    from gan_core import checkpoint
+    assert [step for step, _ in checkpoint.load(str(ck)).timeline] == [0, 6], "the grid before and after"
     e = cli("eval", str(ck), "--json")
     assert e.returncode == 0, e.stderr
     ev = last_json(e.stdout)
@@ -167,3 +171,13 @@ def test_interpolate_writes_a_gif_through_the_seeds(tmp_path):
     r = cli("interpolate", os.path.join(ROOT, "checkpoints", "digits-dcgan.safetensors"), "--seeds", "1,x",
             "--out", str(out))
     assert r.returncode == 2 and "--seeds" in r.stderr
+
+
+@pytest.mark.slow
+def test_demos_checks_the_collapse_promise_at_every_evaluation():
+    r = cli("demos", "--preset", "collapse-ring", "--seeds", "0,1", "--steps", "1000", "--threads", "1", "--json")
+    assert r.returncode == 0, r.stderr
+    d = last_json(r.stdout)["demos"]["collapse-ring"]
+    assert set(d["seeds"]) == {"0", "1"} and d["steps"] == 1000
+    for run in d["seeds"].values():
+        assert run["evaluations"] == 5 and run["holds"] and run["worst"] <= 2 and run["first_broken"] is None

@@ -100,7 +100,7 @@ def test_engine_input_gradient_equals_autograd(name):
 def test_info_grads_match_the_info_loss():
     spec = models.build("dcgan", MODELS["sn+q"])[0].latent_spec
     z = models.sample_latent(spec, 9, torch.Generator().manual_seed(0))
-    q = torch.randn(9, 5, requires_grad=True)
+    q = torch.randn(9, 7, requires_grad=True)  # 3 category logits, 2 means, 2 log-variances
     want_loss = losses.info_loss(q, *models.split_codes(spec, z))
     (want,) = torch.autograd.grad(want_loss, [q])
     loss, g = info_grads(q.detach(), spec, z)

@@ -127,12 +127,13 @@ def test_closed_sessions_and_sessions_without_a_model(hub):
     assert hub.get("session-a").token != tok  # a new visit gets a new token
 
 
-def test_the_cap_drops_the_least_recently_used(models_pair):
+def test_a_full_explorer_refuses_and_evicts_nobody(models_pair):
+    import gradio as gr
+
     h = Hub(2)
     first = h.get("one")
     h.get("two")
-    h.get("three")
-    assert len(h) == 2
-    with pytest.raises(RouteError, match="unknown or expired explorer token"):
-        h.by_token(first.token)
+    with pytest.raises(gr.Error, match="server is busy: 2 explorer states"):
+        h.get("three")
+    assert len(h) == 2 and h.by_token(first.token) is first, "the first visitor keeps their explorer"
     h.store.shutdown()

@@ -46,7 +46,7 @@ def test_generator_takes_the_codes_and_q_reads_them():
     assert x.shape == (10, 1, 16, 16)
     assert (x[1:] - x[0]).abs().amax(dim=(1, 2, 3)).min() > 0  # every category changes the image
     logits, q = D.forward_with_q(x)
-    assert logits.shape == (10, 1) and q.shape == (10, 12)
+    assert logits.shape == (10, 1) and q.shape == (10, 14)  # 10 logits, a mean and a log-variance per code
     assert torch.equal(logits, D(x))  # the same pass as plain D
     with pytest.raises(ValueError, match="z must have shape"):
         G(torch.randn(2, 16))  # the codes are part of the latent
@@ -71,9 +71,14 @@ def test_info_loss_values():
     assert losses.info_loss(sure, cat, None) < 1e-6  # Q certain and right: the bound is tight
     assert losses.info_loss(torch.zeros(4, 4), cat, None).item() == pytest.approx(math.log(4))  # Q guessing
     cont = torch.tensor([[0.5, -1.0], [0.0, 0.0], [1.0, 1.0], [-0.5, 0.25]])
-    q = torch.cat([sure, cont + 1.0], 1)  # every continuous prediction off by 1
+    unit = torch.zeros(4, 2)  # log-variance 0: Q's Gaussians have unit variance
+    q = torch.cat([sure, cont + 1.0, unit], 1)  # every continuous prediction off by 1
     assert losses.info_loss(q, cat, cont).item() == pytest.approx(0.5 * 2, abs=1e-5)
-    assert losses.info_loss(cont + 1.0, None, cont).item() == pytest.approx(1.0)
+    assert losses.info_loss(torch.cat([cont + 1.0, unit], 1), None, cont).item() == pytest.approx(1.0)
+    # learned variance: 0.5 logvar + 0.5 d^2 / var per code; lambdas weight each code type
+    q = torch.cat([torch.zeros(4, 4), cont + 1.0, torch.full((4, 2), math.log(4.0))], 1)
+    want_cont = 2 * (0.5 * math.log(4.0) + 0.5 / 4)
+    assert losses.info_loss(q, cat, cont, 2.0, 0.5).item() == pytest.approx(2 * math.log(4) + 0.5 * want_cont)
 
 
 @pytest.mark.slow

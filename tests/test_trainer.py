@@ -198,3 +198,26 @@ def test_preset_for_tells_presets_with_the_same_networks_apart_by_their_settings
     assert len(ring) >= 3  # stable-ring, wgan-gp, least-squares share data and networks
     for p in ring:
         assert presets.preset_for(p.config).name == p.name
+
+
+def test_a_promise_is_judged_at_every_evaluation_after_the_warm_up():
+    from gan_core.training.presets import Promise
+
+    rows = [{"step": 10, "d_loss": 1.0}, {"step": 100, "modes": 5}, {"step": 200, "modes": 1},
+            {"step": 300, "modes": 2}, {"step": 400, "modes": 3}, {"step": 500, "modes": 0}]
+    p = Promise("modes", high=2, after=200)
+    assert p.check(rows) == {"holds": False, "evaluations": 4, "first_broken": 400, "worst": 3}
+    assert p.check(rows[:5])["holds"] is False and p.check(rows[:4])["holds"] is True
+    end = Promise("modes", low=1, when="end")
+    assert end.check(rows[:5]) == {"holds": True, "evaluations": 1, "first_broken": None, "worst": 3}
+    assert end.check(rows)["holds"] is False and end.check([])["holds"] is False, "no evaluation keeps no promise"
+
+
+def test_every_demo_promise_names_a_metric_its_runs_report():
+    from gan_core.training import presets
+
+    demos = [p for p in presets.PRESETS.values() if p.promise is not None]
+    assert "collapse-ring" in {p.name for p in demos}
+    for p in demos:
+        assert p.promise.text and p.promise.when in ("every", "end")
+        assert p.promise.metric in ("modes", "hq", "classes_covered", "fd_ratio"), p.name

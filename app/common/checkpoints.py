@@ -58,7 +58,12 @@ def save_training(slot, folder: Path, stem: str, source: str) -> gr.DownloadButt
     snap = slot.training.snapshot(wait=VIEW_WAIT_S)
     name = re.sub(r"[^A-Za-z0-9_.-]+", "-", getattr(snap.data, "name", "data"))
     path = folder / f"{stem}-{name}-step{snap.step}-{time.strftime('%H%M%S')}.safetensors"
-    slot.training.save_checkpoint(str(path), card={"source": source})
+    view = getattr(slot, "renderer", None)  # an image tab keeps the run's timeline of grids: it goes along
+    timeline = None
+    if hasattr(view, "timeline"):
+        with slot.render_lock:
+            timeline = list(view.timeline.items)
+    slot.training.save_checkpoint(str(path), card={"source": source}, timeline=timeline)
     gr.Info(f"Saved step {snap.step}; use the download button to keep the file.")
     return gr.DownloadButton(value=str(path), visible=True, label=f"Download {path.name}")
 

@@ -5,6 +5,8 @@ visitor's other one."""
 
 from __future__ import annotations
 
+import copy
+import threading
 from pathlib import Path
 
 from gan_core import checkpoint, models
@@ -68,6 +70,8 @@ class ModelService:
     def __init__(self, sessions, checkpoints_dir: Path):
         self.sessions = sessions  # the SessionStore holding the visitors' trainings
         self.checkpoints_dir = Path(checkpoints_dir)  # shipped checkpoints
+        self._shipped: dict[str, lx.LatentModel] = {}  # choice value -> the frozen copy every visitor shares
+        self._shipped_lock = threading.Lock()
 
     def source_choices(self) -> list[tuple[str, str]]:
         """(label, value) of the model sources: the visitor's live models, then every shipped generator."""
@@ -94,9 +98,22 @@ class ModelService:
         known = {v for _, v in self.source_choices()}
         if not isinstance(source, str) or source not in known:
             raise checkpoint.CheckpointError(f"no model source named {str(source)[:60]!r}")
-        name = source.split(":", 1)[1]
-        ckpt = checkpoint.load(str(self.checkpoints_dir / name), "cpu")
-        return lx.LatentModel.from_checkpoint(ckpt, f"Shipped {Path(name).stem}"), -1
+        return self._shipped_model(source), -1
+
+    def _shipped_model(self, source: str) -> lx.LatentModel:
+        """A visitor's own copy of a shipped checkpoint's frozen model. The checkpoint is loaded, its
+        BatchNorm statistics re-estimated and its principal directions found once per server (about 4 s
+        of CPU); each visitor then gets a deep copy of that model (milliseconds; the training data is
+        shared, never copied), so hooks one visitor puts on their generator never reach another's."""
+        with self._shipped_lock:
+            proto = self._shipped.get(source)
+            if proto is None:
+                name = source.split(":", 1)[1]
+                ckpt = checkpoint.load(str(self.checkpoints_dir / name), "cpu")
+                proto = lx.LatentModel.from_checkpoint(ckpt, f"Shipped {Path(name).stem}")
+                lx.pca_directions(proto)  # kept on the model, so every copy carries them
+                self._shipped[source] = proto
+        return copy.deepcopy(proto, {id(proto.data): proto.data} if proto.data is not None else {})
 
     def default_source(self, visitor: Visitor) -> str:
         """The visitor's live model once it has trained (images first), else a shipped digits generator."""

@@ -5,9 +5,13 @@ tab (`demo.unload`, see `close_request`), and looked after by a janitor thread: 
 for `idle_pause_s` gets its kind's idle hook (a running training is paused: nobody is watching), and one
 untouched for `idle_close_s` is closed.
 
-Each kind of slot has a cap. A full kind refuses new visitors with "The server is busy: ..." (after
-closing long-idle slots), or, for kinds that are cheap to rebuild (`evict_lru`), closes its least
-recently used slot. Closing happens outside the store's lock: a training's close joins its thread.
+The store has a cap on visitors (the class size, `max_visitors`): a new visitor beyond it is refused with
+"The class is full (N): ..." (after closing long-idle slots); nobody is evicted to make room. Each kind of
+slot has a cap too ("The server is busy: ..."), or, for kinds marked `evict_lru`, closes its least
+recently used slot. A visitor's first slot is made on first real use (pressing Train, loading a preset,
+opening the explorer), not when the page loads. When a visitor's last slot closes, `on_gone` runs (the
+app removes their saved files). Closing happens outside the store's lock: a training's close joins its
+thread.
 """
 
 from __future__ import annotations
@@ -44,6 +48,14 @@ class _Entry:
     kind: str
     value: Any
     last_seen: float = field(default_factory=time.monotonic)
+    key: str = ""  # the visitor holding it
+
+
+def class_full_message(cap: int, idle_close_s: float) -> str:
+    """What a new visitor reads when the class is full: the limit, and when a place frees up."""
+    return (f"The class is full ({cap}): this server takes {cap} students at once (its --max-students "
+            f"setting). A place frees up when someone closes their page or after {idle_close_s / 60:.0f} "
+            "minutes without activity; try again then.")
 
 
 @dataclass

@@ -5,11 +5,11 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Any
+from typing import Any, Callable
 
 import gradio as gr
 
-from .sessions import SlotKind, Visitor, _Entry, key_of
+from .sessions import SlotKind, Visitor, _Entry, class_full_message, key_of
 
 log = logging.getLogger(__name__)
 
@@ -18,10 +18,13 @@ class SessionStore:
     """Thread-safe map visitor key -> {slot name -> slot}, with a cap per kind and idle cleanup."""
 
     def __init__(self, kinds: list[SlotKind], idle_pause_s: float = 120.0, idle_close_s: float = 3600.0,
-                 sweep_every_s: float = 30.0):
+                 sweep_every_s: float = 30.0, max_visitors: int | None = None,
+                 on_gone: Callable[[str], None] | None = None):
         self.kinds = {k.name: k for k in kinds}  # the slot kinds, by name
         self.idle_pause_s = idle_pause_s  # a slot nobody touched for this long gets its idle hook
         self.idle_close_s = idle_close_s  # a slot untouched for this long is closed
+        self.max_visitors = max_visitors  # visitors holding any slot at once (the class size); None: no cap
+        self.on_gone = on_gone  # called with a visitor's key when their last slot closes (their files go)
         self._visitors: dict[str, dict[str, _Entry]] = {}
         self._tokens: dict[tuple[str, str], str] = {}  # (kind, token) -> visitor key
         self._lock = threading.Lock()
@@ -68,20 +71,32 @@ class SessionStore:
 
     # ----- creating ------------------------------------------------------------------------------------
     def slot(self, request, kind: str) -> Any:
-        """The visitor's slot of `kind`, created on first use; gr.Error when the kind is full."""
+        """The visitor's slot of `kind`, created on first use; gr.Error naming the limit when the class
+        (or the kind) is full. Nobody is ever evicted to make room, except slots idle past
+        `idle_close_s` (the idle release)."""
         key, spec = key_of(request), self.kinds[kind]
         freed: list[_Entry] = []
         try:
             with self._lock:
                 entry = self._visitors.get(key, {}).get(kind)
                 if entry is None:
-                    if self._count_locked(kind) >= spec.cap:
+                    if self._count_locked(kind) >= spec.cap or self._class_full_locked(key):
                         freed = self._make_room_locked(spec, time.monotonic())
+                    if self._class_full_locked(key):
+                        raise gr.Error(class_full_message(self.max_visitors, self.idle_close_s))
                     entry = self._create_locked(key, spec)
                 entry.last_seen = time.monotonic()
                 return entry.value
         finally:
+            with self._lock:
+                gone = {e.key for e in freed if e is not None and e.key not in self._visitors}
             self._close_entries(freed)
+            self._gone(gone)
+
+    def _class_full_locked(self, key: str) -> bool:
+        """Whether `key` is a new visitor and the class is already full."""
+        return (self.max_visitors is not None and key not in self._visitors
+                and len(self._visitors) >= self.max_visitors)
 
     def _make_room_locked(self, spec: SlotKind, now: float) -> list[_Entry]:
         """Drop long-idle slots, then (for evict_lru kinds) the least recently used slot of the kind."""
@@ -94,9 +109,9 @@ class SessionStore:
 
     def _create_locked(self, key: str, spec: SlotKind) -> _Entry:
         if self._count_locked(spec.name) >= spec.cap:
-            raise gr.Error(f"The server is busy: {spec.cap} {spec.noun} are open. Close another tab or "
-                           "try again in a few minutes.")
-        entry = _Entry(spec.name, spec.make(key))
+            raise gr.Error(f"The server is busy: {spec.cap} {spec.noun} are open (the limit set when the "
+                           "server started). Close another tab or try again in a few minutes.")
+        entry = _Entry(spec.name, spec.make(key), key=key)
         self._visitors.setdefault(key, {})[spec.name] = entry
         if spec.token is not None:
             self._tokens[(spec.name, spec.token(entry.value))] = key
@@ -131,10 +146,22 @@ class SessionStore:
         with self._lock:
             kinds = [kind] if kind else list(self._visitors.get(key, {}))
             entries = [self._pop_locked(key, k) for k in kinds]
+            gone = key not in self._visitors
         self._close_entries(entries)
         if any(entries):
             log.info("visitor %s: closed %s", key[:8], ", ".join(e.kind for e in entries if e))
+        if gone:
+            self._gone([key])
         return any(entries)
+
+    def _gone(self, keys) -> None:
+        """Tell `on_gone` about visitors who hold no slot any more (outside the lock)."""
+        for key in keys:
+            if self.on_gone is not None:
+                try:
+                    self.on_gone(key)
+                except Exception:  # a folder that cannot be removed must not stop the janitor
+                    log.exception("cleaning up after visitor %s failed", key[:8])
 
     def close_request(self, request: gr.Request) -> None:
         """For `demo.unload`: the tab was closed or reloaded."""
@@ -160,9 +187,11 @@ class SessionStore:
         """Pause what nobody watches and close long-idle slots (both outside the lock)."""
         with self._lock:
             stale, idle = self._collect_locked(time.monotonic() if now is None else now)
+            gone = {e.key for e in stale if e is not None and e.key not in self._visitors}
         for entry in idle:
             self.kinds[entry.kind].idle(entry.value)
         self._close_entries(stale)
+        self._gone(gone)
 
     def _sweep_loop(self, every: float) -> None:
         while not self._stop.wait(every):

@@ -44,6 +44,18 @@ def axis_directions(z_dim: int) -> Directions:
 
 def pca_directions(model, k: int | None = None, source: str = "layer", n: int = 4096,
                    seed: int = 0) -> Directions:
+    """GANSpace's principal directions of `model` (see `_pca_directions`), computed once per model and
+    arguments and kept on the model: a shipped model shared by a class is analysed once, not per student.
+    Directions are never changed in place, so they are shared as they are."""
+    memo = model.__dict__.setdefault("_pca_memo", {}) if hasattr(model, "__dict__") else {}
+    key = (k, source, n, seed)
+    if key not in memo:
+        memo[key] = _pca_directions(model, k, source, n, seed)
+    return memo[key]
+
+
+def _pca_directions(model, k: int | None = None, source: str = "layer", n: int = 4096,
+                    seed: int = 0) -> Directions:
     """Principal directions in latent space, as GANSpace finds them (Harkonen et al. 2020).
 
     source 'z': PCA of n sampled latents. source 'layer' (or a layer name): PCA of the activations

@@ -10,7 +10,8 @@ convolutions + BatchNorm + LeakyReLU(0.2), no pooling, and a linear head on the 
 - `minibatch_std`: a minibatch-standard-deviation feature map before D's head (Karras et al. 2018,
   ProGAN), in groups of up to 4 samples, which lets D notice a batch with too little variety.
 - `n_cat`, `n_cont`: InfoGAN codes (Chen et al. 2016). G's latent ends in a one-hot categorical code and
-  continuous codes; a small head Q on D's features predicts them back from the image, and the trainer
+  continuous codes; a small head Q on D's features predicts them back from the image (category logits;
+  a Gaussian with learned mean and log-variance per continuous code), and the trainer
   adds Q's error (a lower bound on the mutual information between codes and images) to both players'
   losses. No labels are used, yet on digits most categories come to hold one digit or two look-alikes:
   G's input space is split into regions instead of one continuous blob with blends between digits.
@@ -225,7 +226,7 @@ class DCGANDiscriminator(nn.Module):
         layers.append(("flatten", nn.Flatten()))
         self.features = nn.Sequential(OrderedDict(layers))
         self.head = nn.Linear(width * 16, 1)
-        n_codes = cfg.n_cat + cfg.n_cont
+        n_codes = cfg.n_cat + 2 * cfg.n_cont  # category logits, then a mean and a log-variance per continuous code
         self.q_head = nn.Sequential(OrderedDict([  # InfoGAN's Q: codes back from D's features
             ("fc", nn.Linear(width * 16, 128)), ("act", nn.LeakyReLU(0.2)), ("out", nn.Linear(128, n_codes)),
         ])) if n_codes else None
@@ -239,7 +240,10 @@ class DCGANDiscriminator(nn.Module):
         return self.head(self._features(x, c))  # (B, 1)
 
     def forward_with_q(self, x: torch.Tensor, c: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """(logits (B, 1), Q's code predictions (B, n_cat + n_cont)) from one pass; needs InfoGAN codes."""
+        """(logits (B, 1), Q's code predictions (B, n_cat + 2 n_cont)) from one pass; needs InfoGAN codes.
+
+        Q's columns: n_cat category logits, then n_cont means and n_cont log-variances of a Gaussian over
+        each continuous code (a factored Gaussian Q with learned variance, as the InfoGAN paper)."""
         if self.q_head is None:
             raise ValueError("this discriminator has no Q head (n_cat = n_cont = 0)")
         h = self._features(x, c)

@@ -51,6 +51,8 @@ class TrainConfig:
     log_every: int = 10  # steps between logged losses
     seed: int = 0
     held_out: float = 0.0  # image sets: fraction of the images never trained on (memorisation checks)
+    lambda_cat: float = 1.0  # InfoGAN: weight of the categorical code's information term (the paper's lambda)
+    lambda_cont: float = 1.0  # InfoGAN: weight of the continuous codes' term (Gaussian negative log-likelihood)
 
     def __post_init__(self):
         self.validate()
@@ -59,7 +61,7 @@ class TrainConfig:
         losses.check(self.loss)
         if self.optimizer not in ("adam", "sgd"):
             raise ValueError(f"optimizer must be adam or sgd, got {self.optimizer!r}")
-        for name in ("lr_d", "lr_g", "beta1", "beta2", "g_ema", "lr_final", "held_out"):
+        for name in ("lr_d", "lr_g", "beta1", "beta2", "g_ema", "lr_final", "held_out", "lambda_cat", "lambda_cont"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, numbers.Real):
                 raise ValueError(f"{name} must be a number, got {str(v)[:40]!r}")
@@ -76,6 +78,9 @@ class TrainConfig:
             raise ValueError(f"g_ema must be in [0, 1), got {self.g_ema}")
         if not (0 < self.lr_final <= 1):
             raise ValueError(f"lr_final must be in (0, 1], got {self.lr_final}")
+        for name in ("lambda_cat", "lambda_cont"):
+            if not (0 <= getattr(self, name) <= 100):
+                raise ValueError(f"{name} must be in [0, 100], got {getattr(self, name)}")
         if not (0 <= self.held_out <= 0.5):
             raise ValueError(f"held_out must be in [0, 0.5], got {self.held_out}")
         if not isinstance(self.dataset, str) or not 0 < len(self.dataset) <= 100:

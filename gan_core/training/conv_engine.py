@@ -216,23 +216,30 @@ def _input_grad_few(g: torch.Tensor, x: torch.Tensor, layer: _Layer) -> torch.Te
     return g_in
 
 
-def info_grads(q: torch.Tensor, spec, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def info_grads(q: torch.Tensor, spec, z: torch.Tensor, lambda_cat: float = 1.0,
+               lambda_cont: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
     """InfoGAN's term (as `losses.info_loss`) and its gradient with respect to Q's outputs."""
     cat, cont = models.split_codes(spec, z)
     n = len(q)
-    n_cat = spec.n_cat
+    n_cat, k = spec.n_cat, spec.n_cont
     g = torch.empty_like(q)
     loss = q.new_zeros(())
     if cat is not None:
         logp = torch.log_softmax(q[:, :n_cat], 1)
-        loss = loss - logp.gather(1, cat[:, None]).mean()
+        loss = loss - lambda_cat * logp.gather(1, cat[:, None]).mean()
         gc = logp.exp_()
         gc[torch.arange(n), cat] -= 1.0
-        g[:, :n_cat] = gc.div_(n)
+        g[:, :n_cat] = gc.mul_(lambda_cat / n)
     if cont is not None:
-        diff = q[:, n_cat:] - cont
-        loss = loss + losses.INFO_CONT_WEIGHT * (diff**2).sum(1).mean()
-        g[:, n_cat:] = diff.mul_(2 * losses.INFO_CONT_WEIGHT / n)
+        raw = q[:, n_cat + k:]
+        logvar = raw.clamp(losses.LOGVAR_MIN, losses.LOGVAR_MAX)
+        inv = torch.exp(-logvar)
+        diff = q[:, n_cat:n_cat + k] - cont
+        sq = diff * diff * inv  # (c - mean)^2 / variance
+        loss = loss + lambda_cont * (0.5 * logvar + losses.INFO_CONT_WEIGHT * sq).sum(1).mean()
+        g[:, n_cat:n_cat + k] = diff.mul_(inv).mul_(2 * losses.INFO_CONT_WEIGHT * lambda_cont / n)
+        inside = (raw >= losses.LOGVAR_MIN) & (raw <= losses.LOGVAR_MAX)
+        g[:, n_cat + k:] = (0.5 - losses.INFO_CONT_WEIGHT * sq).mul_(inside).mul_(lambda_cont / n)
     return loss, g
 
 

@@ -33,6 +33,11 @@ def copy_grads(views: list[torch.Tensor], grads) -> None:
             v.copy_(g)
 
 
+def _lambdas(trainer) -> tuple[float, float]:
+    """InfoGAN's weights of the categorical and the continuous codes' terms."""
+    return trainer.cfg.lambda_cat, trainer.cfg.lambda_cont
+
+
 def _split(batch) -> tuple[torch.Tensor, torch.Tensor | None]:
     """(tensor, labels or None) from a sampler's output (a tensor, or a (tensor, labels) tuple)."""
     return batch if isinstance(batch, tuple) else (batch, None)
@@ -84,7 +89,7 @@ class AutogradEngine:
             f, q = self.judge(fake, c)
         loss = losses.d_loss(t.cfg.loss, r, f)
         if q is not None:  # InfoGAN: Q (on D's features) learns to read the codes back from fakes
-            loss = loss + losses.info_loss(q, *models.split_codes(t.G.latent_spec, z))
+            loss = loss + losses.info_loss(q, *models.split_codes(t.G.latent_spec, z), *_lambdas(t))
         if t.cfg.loss == "wgan-gp" and c is None:
             loss = loss + losses.gradient_penalty(t.D, real, fake, t.gen)
         copy_grads(t.d_flat.grad_views, torch.autograd.grad(loss, t.d_flat.params, allow_unused=True))
@@ -95,7 +100,7 @@ class AutogradEngine:
         fl, q = self.judge(self.fake, self.fake_c)
         loss = losses.g_loss(t.cfg.loss, fl)
         if q is not None:  # InfoGAN: G also makes its codes readable
-            loss = loss + losses.info_loss(q, *models.split_codes(t.G.latent_spec, self.fake_z))
+            loss = loss + losses.info_loss(q, *models.split_codes(t.G.latent_spec, self.fake_z), *_lambdas(t))
         copy_grads(t.g_flat.grad_views, torch.autograd.grad(loss, t.g_flat.params, allow_unused=True))
         return fl.detach()
 
@@ -132,14 +137,14 @@ class ConvEngine(AutogradEngine):
                                               n if self.codes else None)
         r, f = out[:n], out[n:]
         g_r, g_f = losses.d_grads(t.cfg.loss, r, f)
-        g_q = info_grads(q, t.G.latent_spec, z)[1] if self.codes else None
+        g_q = info_grads(q, t.G.latent_spec, z, *_lambdas(t))[1] if self.codes else None
         self.d_engine.backward(state, torch.cat([g_r, g_f]), g_q, weights=True, inputs=False)
         return r, f
 
     def g_step(self) -> torch.Tensor:
         t = self.t
         fl, q, state = self.d_engine.forward(self.fake, self.fake_c, 0 if self.codes else None)
-        g_q = info_grads(q, t.G.latent_spec, self.fake_z)[1] if self.codes else None
+        g_q = info_grads(q, t.G.latent_spec, self.fake_z, *_lambdas(t))[1] if self.codes else None
         g_x = self.d_engine.backward(state, losses.g_grads(t.cfg.loss, fl), g_q, weights=False, inputs=True)
         if self.g_state is not None:
             self.g_engine.backward(self.g_state, g_x)

@@ -6,9 +6,35 @@ over seeds 0-4 on a 2-core CPU (see docs/figures.md for the table and the comman
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from .config import TrainConfig
+
+
+@dataclass(frozen=True)
+class Promise:
+    """What a demo preset shows a class, as a check on its evaluations: `metric` lies in [low, high] at
+    every evaluation from step `after` on (`when` "every": the demo keeps its promise for as long as it
+    runs), or at the last evaluation (`when` "end")."""
+
+    metric: str  # an evaluation key, e.g. "modes"
+    low: float = -math.inf  # smallest value that keeps the promise
+    high: float = math.inf  # largest value that keeps the promise
+    when: str = "every"  # every | end
+    after: int = 0  # evaluations before this step are not judged (the warm-up)
+    text: str = ""  # the promise in the class's words
+
+    def check(self, rows: list[dict]) -> dict:
+        """{"holds", "evaluations" judged, "first_broken" step (None), "worst" value} over history rows."""
+        evals = [r for r in rows if isinstance(r.get(self.metric), (int, float)) and r.get("step", 0) >= self.after]
+        if self.when == "end":
+            evals = evals[-1:]
+        bad = [r for r in evals if not self.low <= r[self.metric] <= self.high]
+        values = [r[self.metric] for r in evals]
+        worst = (max(values) if self.high < math.inf else min(values)) if values else None
+        return {"holds": bool(evals) and not bad, "evaluations": len(evals),
+                "first_broken": bad[0]["step"] if bad else None, "worst": worst}
 
 
 @dataclass(frozen=True)
@@ -18,6 +44,7 @@ class Preset:
     description: str
     config: TrainConfig
     kind: str = "2d"  # 2d | image
+    promise: Promise | None = None  # a demo preset's phenomenon, checked by `python -m gan_core demos`
 
 
 def _mlp(w: int = 64, layers: int = 2, z: int = 2, pack: int = 1, **kw) -> dict:
@@ -44,10 +71,12 @@ register(Preset(
     "collapse-ring", "Mode collapse: watch it happen",
     "The setting of the Unrolled GAN paper's first figure (Metz et al. 2017): a plain GAN with the "
     "non-saturating loss and a one-layer discriminator. The generator piles all its points onto one mode, "
-    "D learns to reject that spot, and G jumps to another mode: the mode counter stays at 0-1 of 8 while "
-    "the fake points hop around the ring. Remedies to try live: unroll D (5 steps), or reset with pack 2.",
+    "D learns to reject that spot, and G jumps to another mode: the mode counter stays at 0-2 of 8 while "
+    "the fake points hop around the ring, for as long as it runs (checked over 50,000 steps). Remedies "
+    "to try live: unroll D (5 steps), or reset with pack 2.",
     TrainConfig(dataset="ring", model=_mlp(128, 2, 16, d_hidden=128, d_layers=1), loss="nonsaturating",
-                lr_d=1e-3, lr_g=1e-3, batch_size=256, steps=6_000, eval_every=200)))
+                lr_d=3e-4, lr_g=3e-4, batch_size=256, steps=6_000, eval_every=200),
+    promise=Promise("modes", high=2, text="at most 2 of 8 modes covered at every evaluation")))
 
 register(Preset(
     "stable-grid", "Stable: the 25-mode grid",
@@ -140,6 +169,23 @@ register(Preset(
                 model=_dcgan(32, 3, 64, 32, spectral_norm=True, d_batchnorm=False), loss="hinge",
                 lr_d=2e-3, lr_g=1e-3, beta1=0.0, beta2=0.9, lr_final=0.1, batch_size=64, g_ema=0.999,
                 steps=8000, eval_every=1000, eval_samples=1000), kind="image"))
+
+# InfoGAN preset (Chen et al. 2016): the SN-GAN recipe of digits-dcgan with a categorical code and two
+# continuous codes; Q is a Gaussian with learned mean and log-variance for each continuous code.
+register(Preset(
+    "digits-infogan", "Digits (InfoGAN codes)",
+    "InfoGAN on the digits, without labels: G's latent ends in a 10-way category and two continuous codes "
+    "in [-1, 1], and a head Q on D (a Gaussian with learned variance for each continuous code) learns to "
+    "read them back from the image while G is rewarded when it can. Nobody says what a code means; turn "
+    "them on the Code knobs tab and see what each one took (in the InfoGAN paper: the digit, the slant "
+    "and the stroke width). The plot of the information bound climbs toward its ceiling ln 10 as the "
+    "categories become readable. The recipe of Digits (DCGAN): spectral normalisation in D with the "
+    "hinge loss (Adam: D 2e-3, G 1e-3, decaying to a tenth).",
+    TrainConfig(dataset="digits16", family="dcgan",
+                model=_dcgan(16, 1, 32, 32, n_cat=10, n_cont=2, spectral_norm=True, d_batchnorm=False),
+                loss="hinge", lr_d=2e-3, lr_g=1e-3, beta1=0.0, beta2=0.9, lr_final=0.1, batch_size=64,
+                g_ema=0.999, steps=7500, eval_every=500, eval_samples=1000, held_out=0.15, lambda_cat=1.0,
+                lambda_cont=0.5), kind="image"))
 
 DEFAULT_2D = "stable-ring"
 DEFAULT_IMAGE = "digits-dcgan"

@@ -58,6 +58,8 @@ class TrainingSession:
         self.device = device
         self._data = data
         self._last_snapshot: Snapshot | None = None
+        self.scheduler = None  # a CPUScheduler (training.scheduler) that hands out turns; None: train freely
+        self.waiting: int | None = None  # trainings ahead of this one while it waits for a turn
         self._build(cfg, evaluate)  # image models: an evaluation takes seconds, so callers may defer it
 
     # ----- control --------------------------------------------------------------------------------------
@@ -141,19 +143,21 @@ class TrainingSession:
             raise ValueError(f"speed must be one of {', '.join(SPEEDS)}")
         self.speed = SPEEDS[name]
 
-    def save_checkpoint(self, path: str, card: dict | None = None) -> str:
+    def save_checkpoint(self, path: str, card: dict | None = None, timeline: list | None = None) -> str:
         """Write a checkpoint of the current weights under the lock (training never tears it); returns
-        the model card's path (see gan_core.checkpoint.save)."""
+        the model card's path (see gan_core.checkpoint.save; `timeline`: the run's grids, if drawn)."""
         from .. import checkpoint
 
         with self._lock:
-            return checkpoint.save(path, self.trainer, card)
+            return checkpoint.save(path, self.trainer, card, timeline=timeline)
 
     def close(self) -> None:
         self._closed.set()
         self._run.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
+        if self.scheduler is not None:
+            self.scheduler.forget(self)
 
     # ----- the loop -------------------------------------------------------------------------------------
     def _loop(self) -> None:
@@ -162,25 +166,43 @@ class TrainingSession:
                 continue
             if self._closed.is_set():
                 break
-            t0 = time.perf_counter()
-            with self._lock:
-                if not self._run.is_set():
-                    continue
-                try:
-                    for _ in range(self.chunk):
-                        self.trainer.advance()
-                    self._version += 1
-                except TrainingDiverged as e:
-                    self._run.clear()
-                    self.state, self.message = "diverged", str(e)
-                    continue
-                except Exception as e:  # the thread must not die silently: say so, pause, keep living
-                    self._failed(e)
-                    continue
-            if self.speed is not None:
-                time.sleep(max(0.0, self.chunk / self.speed - (time.perf_counter() - t0)))
-            else:
-                time.sleep(0)  # let the UI thread take the GIL between chunks
+            if self.scheduler is None:
+                self._chunk()
+                continue
+            stop = lambda: not self._run.is_set() or self._closed.is_set()  # noqa: E731
+            with self.scheduler.turn(self, stop, self._set_waiting) as granted:
+                self.waiting = None
+                if granted:
+                    self._chunk()
+
+    def _set_waiting(self, n: int) -> None:
+        self.waiting = n
+
+    def _chunk(self) -> None:
+        """Up to `chunk` steps under the lock (fewer when the scheduler says a render waits), then the
+        pause that the speed setting asks for."""
+        t0 = time.perf_counter()
+        sched = self.scheduler
+        with self._lock:
+            if not self._run.is_set():
+                return
+            try:
+                for _ in range(self.chunk):
+                    self.trainer.advance()
+                    if sched is not None and sched.yield_now():
+                        break
+                self._version += 1
+            except TrainingDiverged as e:
+                self._run.clear()
+                self.state, self.message = "diverged", str(e)
+                return
+            except Exception as e:  # the thread must not die silently: say so, pause, keep living
+                self._failed(e)
+                return
+        if self.speed is not None:
+            time.sleep(max(0.0, self.chunk / self.speed - (time.perf_counter() - t0)))
+        else:
+            time.sleep(0)  # let the UI thread take the GIL between chunks
 
     def _failed(self, e: Exception) -> None:
         """Pause in state 'error' with a one-line message; the caller holds the lock."""
@@ -197,13 +219,20 @@ class TrainingSession:
         message, so a poll never hangs and always sees play/pause."""
         if not self._lock.acquire(timeout=-1 if wait is None else wait):
             if self._last_snapshot is not None:
-                return dataclasses.replace(self._last_snapshot, state=self.state, message=self.message)
+                return dataclasses.replace(self._last_snapshot, state=self.state, message=self._message())
             self._lock.acquire()
         try:
             self._last_snapshot = self._take_snapshot()
             return self._last_snapshot
         finally:
             self._lock.release()
+
+    def _message(self) -> str:
+        """The message, or "Waiting for CPU (n ahead)" while a running session waits for its turn."""
+        n = self.waiting
+        if self.state == "running" and n is not None:
+            return f"Waiting for CPU ({n} ahead): the server trains a few models at a time, in turns."
+        return self.message
 
     def _take_snapshot(self) -> Snapshot:
         """Build a snapshot; the caller holds the lock."""
@@ -214,12 +243,12 @@ class TrainingSession:
         if now - t_prev >= 0.5:
             rate = (last_step - s_prev) / (now - t_prev) if self.state == "running" else 0.0
             self._rate = (now, last_step, rate)
-        return Snapshot(step=t.step_count, state=self.state, message=self.message, cfg=t.cfg,
+        return Snapshot(step=t.step_count, state=self.state, message=self._message(), cfg=t.cfg,
                         metrics=dict(t.metrics), rows=list(t.history.rows), g_state=g,
                         d_state=t.d_flat.data.clone(), data=t.data, steps_per_s=rate,
                         version=self._version,
                         extra={"engine": t.engine, "min_modes": t.min_modes, "min_classes": t.min_classes,
-                               "has_evaluator": t.metric_fn is not None})
+                               "has_evaluator": t.metric_fn is not None, "waiting": self.waiting})
 
 
 _PATH = re.compile(r"""(?<![\w.])(?:[A-Za-z]:)?(?:[\\/][^\s'"\\/:]*)+[\\/]""")  # a folder part of a path: /a/b/ or C:\a\

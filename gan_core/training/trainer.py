@@ -263,9 +263,8 @@ class Trainer:
     def sample(self, n: int, seed: int | None = None, ema: bool = True,
                labels: torch.Tensor | None = None) -> torch.Tensor:
         """n samples from G (EMA weights when on) in eval mode; conditional G cycles through classes."""
-        gen = torch.Generator().manual_seed(self.eval_gen_seed if seed is None else seed)
         spec = self.G.latent_spec
-        z = models.sample_latent(spec, n, gen, self.device)
+        z = self.eval_latents(n, seed)
         if spec.n_classes and labels is None:
             labels = torch.arange(n, device=self.device) % spec.n_classes
         with torch.no_grad(), self.ema_weights(ema):
@@ -274,6 +273,11 @@ class Trainer:
                 return self.G(z, labels) if spec.n_classes else self.G(z)
             finally:
                 self.G.train()
+
+    def eval_latents(self, n: int, seed: int | None = None) -> torch.Tensor:
+        """The latents `sample(n, seed)` draws (the evaluation's own seed by default)."""
+        gen = torch.Generator().manual_seed(self.eval_gen_seed if seed is None else seed)
+        return models.sample_latent(self.G.latent_spec, n, gen, self.device)
 
     @contextmanager
     def ema_weights(self, use: bool = True):
@@ -317,6 +321,11 @@ class Trainer:
         else:
             real = self.data.sample(self.cfg.eval_samples, torch.Generator().manual_seed(self.eval_gen_seed))
             m.update(mode_metrics.grid_divergences(real, x, self.data.extent))
+        if self.G.latent_spec.has_codes:  # InfoGAN: information bounds, and the category accuracy
+            from ..metrics import codes, image_eval
+
+            kind = image_eval.kind_of(self.cfg.dataset) if self.metric_fn is not None else None
+            m.update(codes.eval_metrics(self.D, self.G.latent_spec, self.eval_latents(len(x)), x, kind))
         self.metrics = m
         # scalars for the curves, and the class histogram for the picture of histograms over time
         self.history.add({k: v for k, v in m.items() if not isinstance(v, list) or k == "histogram"}, keep=True)

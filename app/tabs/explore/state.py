@@ -1,7 +1,7 @@
 """The latent explorer's per-visitor state: a frozen copy of a model, the current point (seed, slider
 values per basis, psi, class) and the saved directions. The state lives in the visitor's "explore" slot
 of the session store, which also finds it by its random render token (see .route). States are closed
-with the browser tab (`demo.unload`), when idle, or, when the cap is reached, the least recently used.
+with the browser tab (`demo.unload`) or when idle.
 """
 
 from __future__ import annotations
@@ -180,6 +180,6 @@ def check_psi(x: float) -> float:
 
 
 def slot_kind(ctx) -> SlotKind:
-    """The visitor's explorer state; cheap to rebuild, so a full store drops the least recently used."""
+    """The visitor's explorer state (a full server refuses new ones; nobody is evicted)."""
     return SlotKind(SLOT, ExploreSession, ctx.caps.get(SLOT, 16), noun="explorer states",
-                    token=lambda s: s.token, evict_lru=True)
+                    token=lambda s: s.token)

@@ -90,16 +90,25 @@ class Train2DEvents:
     def _session(self, request: gr.Request):
         return self.ctx.sessions.slot(request, SLOT)
 
+    def _shown(self, request: gr.Request):
+        """The visitor's slot, or, before their first real use, the class-wide preview of the default
+        preset (loading the page takes no place in the class)."""
+        us = self.ctx.sessions.peek(getattr(request, "session_hash", None), SLOT)
+        if us is None:
+            us = self.ctx.preview(SLOT)
+            us.invalidate()
+        return us
+
     # ----- page and presets ------------------------------------------------------------------------------
     @guarded
     def init(self, request: gr.Request, layers):
-        us = self._session(request)
+        us = self._shown(request)
         us.invalidate()
         return self.view(us, layers, force=True)
 
     @guarded
     def poll(self, request: gr.Request, layers):
-        return self.view(self._session(request), layers)
+        return self.view(self._shown(request), layers)
 
     def describe_preset(self, name):
         p = presets.PRESETS.get(name)

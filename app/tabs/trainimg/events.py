@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import gradio as gr
 
-from gan_core import checkpoint
+from gan_core import atomic, checkpoint
+from gan_core.explore.interpolate import gif_bytes
+from gan_core.viz import timeline
 from gan_core.data import registry as data_registry
 from gan_core.data.source import ImageSource
 from gan_core.data.uploads import load_uploads
@@ -40,6 +42,7 @@ from .view import (
     share_table,
     status_record,
 )
+from .view import has_mi, mi_frame
 
 TRAIN_FIELDS = ("loss", "optimizer", "beta1", "lr_d", "lr_g", "d_steps", "batch_size", "g_ema")
 # torch's intra-op thread count is process-wide (set in one thread, it holds in every thread), so one
@@ -64,8 +67,8 @@ class ImageEvents:
     @property
     def display(self) -> list:
         w = self.w
-        return [w.headline, *self.picture, w.loss_plot, w.fd_plot, w.hist_plot, w.hist_time,
-                w.share_table, w.metric_panel, w.class_panel, w.scene_panel, w.status, w.timer]
+        return [w.headline, *self.picture, w.loss_plot, w.fd_plot, w.mi_plot, w.hist_plot, w.hist_time,
+                w.share_table, w.metric_panel, w.mi_panel, w.class_panel, w.scene_panel, w.status, w.timer]
 
     @property
     def config_widgets(self) -> list:
@@ -111,12 +114,14 @@ class ImageEvents:
         key = (snap.metrics.get("step"), kind, tuple(names), len(mem.hist_log))
         if not force and key == mem.plots_key:
             return {**out, **{c: gr.skip() for c in (w.fd_plot, w.hist_plot, w.hist_time, w.share_table,
-                                                       w.metric_panel, w.class_panel, w.scene_panel)}}
+                                                       w.metric_panel, w.class_panel, w.scene_panel)},
+                    w.mi_plot: gr.skip(), w.mi_panel: gr.skip()}
         mem.plots_key = key
         return {**out, w.fd_plot: fd_picture(snap.rows),
                 w.hist_plot: hist_frame(snap.metrics.get("histogram"), names),
                 w.hist_time: class_history_picture(mem.hist_log, names) if kind == "classifier" else None,
                 w.share_table: share_table(snap.metrics),
+                w.mi_plot: mi_frame(snap.rows), w.mi_panel: gr.Column(visible=has_mi(snap)),
                 w.metric_panel: gr.Column(visible=kind is not None),
                 w.class_panel: gr.Column(visible=kind == "classifier"),
                 w.scene_panel: gr.Column(visible=kind == "segmenter")}
@@ -254,6 +259,23 @@ class ImageEvents:
             mem.following = False
             return {self.w.caption: grid_caption(mem, snap), self.w.status: status_record(snap, mem)}
 
+    @guarded
+    def replay(self, request: gr.Request):
+        """An animated GIF of the kept grids, from the first to the last (about 12 seconds)."""
+        us = self._session(request)
+        mem = us.renderer
+        with us.render_lock:
+            frames = timeline.replay_frames(list(mem.timeline.items), mem.display)
+        if len(frames) < 2:
+            raise gr.Error("Nothing to replay yet: the timeline keeps a grid every so often while training "
+                           "runs. Train a while, or load a shipped model (they carry their run's grids).")
+        first, last = mem.timeline.items[0][0], mem.timeline.items[-1][0]
+        path = self.ctx.session_dir(us.key) / f"replay-step{first}-{last}-{len(frames)}.gif"
+        data = gif_bytes(frames, fps=timeline.replay_fps(len(frames)), loop=False)
+        atomic.write_bytes(path, data)
+        return gr.Image(value=str(path), visible=True,
+                        label=f"Replay: {len(frames)} grids, step {first:,} to {last:,}")
+
     # ----- user images -------------------------------------------------------------------------------------
     @guarded
     def upload_images(self, request: gr.Request, paths, size, colour):
@@ -304,6 +326,10 @@ class ImageEvents:
         us.training.pause()
         trainer = self._trainer_for(ckpt, us.renderer.upload, what)
         self._install(us, trainer, f"Loaded {what} at step {trainer.step_count}.")
+        if ckpt.timeline:  # the run's stored grids: the timeline replays how it learned
+            with us.render_lock:
+                us.renderer.timeline.start_from(ckpt.timeline)
+                us.renderer.following = True
         p = presets.preset_for(trainer.cfg, "image")  # the preset menu and its text follow the loaded model
         menu = {self.w.preset: p.name if p else gr.update(), self.w.preset_info: p.description if p else
                 f"A checkpoint trained on {trainer.cfg.dataset!r}, not made from a preset."}

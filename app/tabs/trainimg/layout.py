@@ -15,7 +15,7 @@ from ...common.checkpoints import checkpoint_panel, shipped_picker
 from ...common.controls import control_buttons, training_panel
 from ...common.layout import CONTROLS, PLOT, main_column, notes, picture_classes
 from .state import DEFAULT_PRESET, default_config, shipped_image_checkpoints
-from .view import FD_LABEL, LEGEND, hist_frame
+from .view import FD_LABEL, LEGEND, MI_COLORS, MI_LABEL, empty_mi_frame, hist_frame
 
 UPLOAD_TYPES = [".zip", ".png", ".jpg", ".jpeg"]
 POLL_SECONDS = 0.5
@@ -77,6 +77,9 @@ def _grid_panel(w: Widgets) -> None:
         w.timeline = gr.Slider(0, 100, value=100, step=0.5, label="Timeline: % of the run (100 = live)",
                                scale=4, elem_id="img-timeline")
         w.follow = gr.Checkbox(value=True, label="Follow the live grid", scale=1, elem_id="img-follow")
+        w.replay = gr.Button("Replay the run", scale=1, elem_id="img-replay")
+    w.replay_view = gr.Image(label="Replay", type="filepath", interactive=False, visible=False, height=560,
+                             buttons=["download"], elem_id="img-replay-view", elem_classes=picture_classes())
     notes(PLAY_NOTE, "While a model trains", open=False, elem_id="img-play-note")
 
 
@@ -88,8 +91,10 @@ def _plots_panel(w: Widgets) -> None:
     with gr.Column() as w.metric_panel:
         # a drawn picture: axes, margins and the floor line as a projector needs them
         w.fd_plot = gr.Image(label=FD_LABEL, show_label=False, type="numpy", format="png", interactive=False,
-                             height=270,
-                             buttons=["download"], elem_id="img-fd-plot")
+                             height=270, buttons=["download"], elem_id="img-fd-plot")
+    with gr.Column(visible=False) as w.mi_panel:  # models with an InfoGAN category
+        w.mi_plot = gr.ScatterPlot(empty_mi_frame(), color_map=MI_COLORS, label=MI_LABEL, y_title="nats",
+                                   elem_id="img-mi-plot", **common)
     with gr.Column() as w.class_panel:
         w.hist_plot = gr.BarPlot(hist_frame(None, [str(i) for i in range(10)]), x="class", y="count",
                                  y_lim=[0, None], elem_id="img-hist-plot", elem_classes=[PLOT],

@@ -7,9 +7,7 @@ evaluation. The rest are pure functions from a snapshot to text, records and plo
 
 from __future__ import annotations
 
-import bisect
 import math
-from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -20,7 +18,9 @@ from gan_core.metrics import classifier as cm
 from gan_core.metrics import image_eval
 from gan_core.training.session import Snapshot
 from gan_core.viz.grid import GridRenderer, display_scale, enlarge
+from gan_core.viz.timeline import Timeline
 
+from ...common import plots
 from ...common.choices import ALERT_STATES, STATE_LABELS
 
 MAX_HIST_LOG = 40  # evaluations kept for the histogram-over-time picture
@@ -53,54 +53,6 @@ LEGEND = """
 - **Scenes**: a segmenter labels every pixel; the table compares how much of the picture each class
   covers in real and in generated scenes.
 """
-
-
-# ------------------------------------------------------------------------------------------- timeline
-
-
-@dataclass
-class Timeline:
-    """A bounded record of (step, grid) over a whole run.
-
-    A grid is kept when it is at least `every` steps after the last kept one. When the record outgrows
-    its capacity (`max_items`, or fewer when the grids are large: `max_bytes` in all) every other grid is
-    dropped and `every` doubles, so the kept grids stay evenly spread over the run."""
-
-    max_items: int = 200
-    max_bytes: int = 16 * 2**20
-    every: int = 1
-    items: list = field(default_factory=list)  # [(step, (H, W, 3) uint8 grid)], steps increasing
-
-    def capacity(self, grid: np.ndarray) -> int:
-        return max(2, min(self.max_items, self.max_bytes // max(1, grid.nbytes)))
-
-    def add(self, step: int, grid: np.ndarray) -> bool:
-        """Keep `grid` for `step` when due; a step below the last kept one (a divergence rolled the
-        weights back) first drops the later grids. Returns whether the grid was kept."""
-        while self.items and self.items[-1][0] > step:
-            self.items.pop()
-        if self.items and step - self.items[-1][0] < self.every:
-            return False
-        self.items.append((step, grid))
-        if len(self.items) > self.capacity(grid):
-            self.items = self.items[::2]
-            self.every *= 2
-        return True
-
-    def clear(self) -> None:
-        self.items, self.every = [], 1
-
-    def steps(self) -> list[int]:
-        return [s for s, _ in self.items]
-
-    def nearest(self, step: float) -> tuple[int, np.ndarray] | None:
-        """The kept grid whose step is nearest to `step` (None while nothing is kept)."""
-        if not self.items:
-            return None
-        steps = self.steps()
-        i = bisect.bisect_left(steps, step)
-        near = [j for j in (i - 1, i) if 0 <= j < len(steps)]
-        return self.items[min(near, key=lambda j: abs(steps[j] - step))]
 
 
 class ImageView:
@@ -320,3 +272,24 @@ def share_table(metrics: dict) -> pd.DataFrame:
         "generated %": [round(100 * r["fake_share"], 1) for r in rows],
         "relative error %": [None if r["rel_err"] is None else round(100 * r["rel_err"], 0) for r in rows],
     }, columns=["class", "real %", "generated %", "relative error %"])
+
+
+# InfoGAN: the category's information lower bound against its ceiling H(c) = ln K, at each evaluation
+MI_SERIES = {"mi_bound": "information bound", "mi_ceiling": "ceiling ln K"}
+MI_COLORS = {"information bound": "#5e3c99", "ceiling ln K": "#8c8c8c"}
+MI_LABEL = "InfoGAN: I(category; image) lower bound (purple) and its ceiling ln K (grey), nats"
+MI_ALL = tuple(MI_SERIES.values())
+
+
+def empty_mi_frame() -> pd.DataFrame:
+    return plots.placeholders(MI_ALL)
+
+
+def mi_frame(rows: list[dict]) -> pd.DataFrame:
+    """The information bound of the categorical code and its ceiling at each evaluation."""
+    return plots.frame(rows, MI_SERIES, MI_ALL)
+
+
+def has_mi(snap: Snapshot) -> bool:
+    """Whether the model has a categorical InfoGAN code (so the bound is measured)."""
+    return "mi_bound" in snap.metrics or any("mi_bound" in r for r in snap.rows[-50:])

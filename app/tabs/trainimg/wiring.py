@@ -36,6 +36,7 @@ def wire(w, ev, ctx) -> None:
     w.speed.input(ev.set_speed, [w.speed], None, api_name="img_set_speed", **QUIET)
     w.timeline.release(ev.scrub, [w.timeline], shown, api_name="img_scrub", **QUIET)
     w.follow.input(ev.follow, [w.follow], shown, api_name="img_follow", **QUIET)
+    w.replay.click(ev.replay, None, [w.replay_view], api_name="img_replay", **QUIET)
     panel, loaded = w.ckpt, [*config, w.preset, w.preset_info, *shown]
     panel.save.click(ev.save_checkpoint, None, [panel.download], api_name="img_save_checkpoint", **QUIET)
     panel.upload.upload(ev.load_checkpoint, [panel.upload], loaded, api_name="img_load_checkpoint", **QUIET)

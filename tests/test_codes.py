@@ -1,0 +1,153 @@
+"""InfoGAN's codes: the engine's closed-form gradient of the Gaussian Q term, the information bound and its
+ceiling, Hungarian category accuracy, the code x factor table, knob validation, sweep latents, and on the
+shipped digits model that the category changes the digit the classifier reads more than the noise does."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from gan_core import checkpoint, losses, models
+from gan_core.explore import codes as cx
+from gan_core.metrics import codes as mc
+from gan_core.training.config import TrainConfig
+from gan_core.training.conv_engine import info_grads
+
+CHECKPOINTS = Path(__file__).resolve().parent.parent / "checkpoints"
+SPEC = models.LatentSpec(z_dim=8 + 4 + 2, n_cat=4, n_cont=2)
+
+
+def test_engine_gradient_of_the_gaussian_q_term_matches_autograd():
+    z = models.sample_latent(SPEC, 32, torch.Generator().manual_seed(0)).double()
+    q = (torch.randn(32, 8, dtype=torch.float64, generator=torch.Generator().manual_seed(1)) * 3).requires_grad_()
+    loss = losses.info_loss(q, *models.split_codes(SPEC, z), 0.7, 1.3)
+    (grad,) = torch.autograd.grad(loss, q)
+    loss2, grad2 = info_grads(q.detach(), SPEC, z, 0.7, 1.3)
+    assert float(loss2) == pytest.approx(float(loss.detach()), rel=1e-12)
+    assert torch.allclose(grad, grad2, atol=1e-12)
+    assert (grad2[:, 4 + 2:][q.detach()[:, 6:].abs() > 4] == 0).all()  # clamped log-variances get no gradient
+
+
+def test_lambdas_are_validated():
+    with pytest.raises(ValueError, match="lambda_cont must be in"):
+        TrainConfig(lambda_cont=-1.0)
+    assert TrainConfig.from_dict({"lambda_cat": 2.0}).lambda_cat == 2.0
+
+
+def test_mi_bound_never_exceeds_its_ceiling():
+    z = models.sample_latent(SPEC, 500, torch.Generator().manual_seed(2))
+    cat, _ = models.split_codes(SPEC, z)
+    for scale in (0.0, 1.0, 10.0, 100.0):
+        q = torch.randn(500, 8, generator=torch.Generator().manual_seed(3)) * scale
+        b = mc.mi_bounds(q, z, SPEC)
+        assert b["mi_ceiling"] == pytest.approx(math.log(4)) and b["mi_bound"] <= b["mi_ceiling"]
+    q = torch.zeros(500, 8)
+    assert mc.mi_bounds(q, z, SPEC)["mi_bound"] == pytest.approx(0.0, abs=1e-9)  # Q guessing: no information
+    q[torch.arange(500), cat] = 50.0
+    assert mc.mi_bounds(q, z, SPEC)["mi_bound"] == pytest.approx(math.log(4), abs=1e-6)  # Q sure and right
+    assert len(mc.mi_bounds(q, z, SPEC)["mi_bound_cont"]) == 2
+
+
+def test_hungarian_accuracy_finds_the_best_matching():
+    cat = np.array([0] * 10 + [1] * 10 + [2] * 10)
+    lab = np.array([2] * 9 + [0] + [0] * 10 + [1] * 5 + [2] * 5)
+    r = mc.hungarian_accuracy(cat, lab, 3, 3)
+    assert r["matching"] == [2, 0, 1] and r["cat_accuracy"] == pytest.approx((9 + 10 + 5) / 30)
+    assert np.array(r["confusion"]).sum() == 30
+    r = mc.hungarian_accuracy(np.array([0, 1, 2, 3]), np.array([0, 0, 1, 1]), 4, 2)  # more categories than labels
+    assert sorted(j for j in r["matching"] if j >= 0) == [0, 1] and r["cat_accuracy"] == 0.5
+
+
+def test_code_factor_table_reads_r_eta_and_cramers_v():
+    z = models.sample_latent(SPEC, 400, torch.Generator().manual_seed(4))
+    cat, cont = models.split_codes(SPEC, z)
+    factors = {"x": (cont[:, 0].double().numpy() * 3 + 1, True),  # c1 is x exactly
+               "shape": (cat.double().numpy(), False),  # the category is the shape
+               "noise": (np.random.default_rng(0).normal(size=400), True)}
+    t = mc.code_factor_table(SPEC, z, factors)
+    assert set(t) == {"category", "c1", "c2"}
+    assert t["c1"]["x"] == pytest.approx(1.0) and abs(t["c2"]["x"]) < 0.2
+    assert t["category"]["shape"] == pytest.approx(1.0) and abs(t["c1"]["noise"]) < 0.2
+
+
+def test_knob_values_are_checked_and_set():
+    z = torch.zeros(1, SPEC.z_dim)
+    out = cx.with_codes(SPEC, z, 2, [1.5, -2.0])
+    assert out[0, 8:12].tolist() == [0, 0, 1, 0] and out[0, 12:].tolist() == [1.5, -2.0]
+    for bad, msg in (((4, None), "Category must be a whole number from 0 to 3"),
+                     ((1.5, None), "Category must be a whole number"),
+                     ((0, [2.5, 0]), "Code 1 must be a number from -2 to 2"),
+                     ((0, [0, float("nan")]), "Code 2 must be a number"),
+                     ((0, ["x", 0]), "Code 1 must be a number")):
+        with pytest.raises(ValueError, match=msg):
+            cx.with_codes(SPEC, z, *bad)
+    with pytest.raises(ValueError, match="no InfoGAN codes"):
+        cx.with_codes(models.LatentSpec(z_dim=8), torch.zeros(1, 8), 0, None)
+
+
+def test_sweep_latents_have_the_promised_layout():
+    base = models.sample_latent(SPEC, 1, torch.Generator().manual_seed(5))[0]
+    vals = cx.sweep_values(5)
+    assert vals == [-2.0, -1.0, 0.0, 1.0, 2.0]
+    z = cx.sweep_latents(SPEC, base, "categories", 1, vals).reshape(4, 5, -1)  # rows = categories
+    assert torch.equal(z[..., :8], base[:8].expand(4, 5, 8))  # the noise is fixed everywhere
+    assert (z[..., 8:12].argmax(-1) == torch.arange(4)[:, None]).all()
+    assert torch.equal(z[..., 13], torch.tensor(vals).expand(4, 5)) and (z[..., 12] == 0).all()
+    seeds = models.sample_latent(SPEC, 3, torch.Generator().manual_seed(6))
+    z = cx.sweep_latents(SPEC, base, "seeds", 0, vals, seeds, cat=2).reshape(3, 5, -1)  # rows = seeds
+    assert torch.equal(z[:, 0, :8], seeds[:, :8]) and (z[..., 8:12].argmax(-1) == 2).all()
+    z = cx.category_latents(SPEC, base, seeds).reshape(3, 4, -1)  # columns = categories
+    assert (z[..., 8:12].argmax(-1) == torch.arange(4)).all()
+    with pytest.raises(ValueError, match="Columns must be between 2 and 16"):
+        cx.sweep_values(40)
+
+
+@pytest.mark.slow
+def test_the_category_changes_the_digit_more_than_the_noise_does():
+    """On the shipped digits model with a 10-way code: with the noise fixed, the categories give different
+    digits (as the classifier reads them); with the category fixed, the noise mostly keeps the digit."""
+    from gan_core.metrics.classifier import fit_images
+    from gan_core.metrics.image_eval import evaluator
+    from gan_core.models.evaluators import predict
+
+    path = CHECKPOINTS / "digits-infogan.safetensors"
+    path = path if path.exists() else CHECKPOINTS / "digits-dcgan.safetensors"
+    ck = checkpoint.load(str(path))
+    G = ck.G.eval()
+    spec = G.latent_spec
+    clf, _ = evaluator("digits")
+    seeds = models.sample_latent(spec, 40, torch.Generator().manual_seed(7))
+    with torch.no_grad():
+        by_cat = G(cx.category_latents(spec, seeds[0], seeds)).reshape(40, spec.n_cat, 1, 16, 16)
+    digits = predict(clf, fit_images(clf, by_cat.reshape(-1, 1, 16, 16))).argmax(1).reshape(40, spec.n_cat)
+    across_categories = np.mean([len(set(row.tolist())) for row in digits])  # distinct digits per seed
+    across_noise = np.mean([len(set(col.tolist())) for col in digits[:spec.n_cat].T])  # per category, 10 seeds
+    assert across_categories >= 6, across_categories
+    assert across_categories > across_noise + 2, (across_categories, across_noise)
+
+
+@pytest.mark.slow
+def test_eval_codes_keys_and_ranges(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    path = CHECKPOINTS / "digits-dcgan.safetensors"
+    p = subprocess.run([sys.executable, "-m", "gan_core", "eval", str(path), "--codes", "--samples", "500",
+                        "--json"], capture_output=True, text=True, timeout=600,
+                       cwd=Path(__file__).resolve().parent.parent)
+    assert p.returncode == 0, p.stderr[-500:]
+    r = json.loads(p.stdout.strip().splitlines()[-1])
+    assert 0.5 <= r["cat_accuracy"] <= 1 and r["samples"] == 500
+    assert r["mi_ceiling"] == pytest.approx(math.log(10)) and r["mi_bound"] <= r["mi_ceiling"]
+    assert r["mi_ceiling"] - r["mi_bound"] < 0.1  # Q reads the shipped model's category back
+    assert set(r["code_factor_r"]) == {"category"} and 0 <= r["code_factor_r"]["category"]["digit"] <= 1
+    assert np.array(r["confusion"]).shape == (10, 10) and sorted(r["matching"]) == list(range(10))
+    bad = subprocess.run([sys.executable, "-m", "gan_core", "eval", str(CHECKPOINTS / "stable-ring.safetensors"),
+                          "--codes", "--json"], capture_output=True, text=True, timeout=300,
+                         cwd=Path(__file__).resolve().parent.parent)
+    assert bad.returncode == 2 and "--codes needs an image generator" in bad.stderr
