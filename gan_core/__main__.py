@@ -41,6 +41,9 @@ def _add_eval(sub) -> None:
                    help="with --inversion: images per group (default 64); with --codes: samples (default 2000)")
     e.add_argument("--codes", action="store_true",
                    help="InfoGAN models: MI bounds, category accuracy (Hungarian), code x factor correlations")
+    e.add_argument("--mixing", action="store_true",
+                   help="style-based shapes generators: what style mixing copies, noise, path lengths")
+    e.add_argument("--pairs", type=int, default=500, help="with --mixing: (A, B) pairs (default 500)")
     e.add_argument("--json", action="store_true")
 
 

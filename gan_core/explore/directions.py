@@ -88,3 +88,25 @@ def _pca_directions(model, k: int | None = None, source: str = "layer", n: int =
     std = (z @ vecs.T).std(0)
     explained = (s[:k] ** 2 / total).float()
     return Directions(vecs, std, explained, layer)
+
+
+def w_pca_directions(model, k: int | None = None, layers: tuple[int, int] | None = None, n: int = 4096,
+                     seed: int = 0) -> Directions:
+    """Principal directions in W (GANSpace on a style-based generator, Harkonen et al. 2020, section 3.1):
+    PCA of n sampled w = mapping(z). The explorer adds them to the styles of the synthesis layers
+    `layers` = (first, last + 1) only (None = every layer), e.g. (0, 4) for the coarse styles."""
+    G = model.G
+    if not models.is_style_based(G):
+        raise ValueError("W directions need a style-based generator")
+    if layers is not None and not 0 <= layers[0] < layers[1] <= G.num_ws:
+        raise ValueError(f"W direction layers must lie in 0..{G.num_ws}, got {layers}")
+    k = min(G.w_dim, int(k or min(G.w_dim, 16)))
+    gen = torch.Generator().manual_seed(seed)
+    z = models.sample_latent(model.spec, max(n, 4 * G.w_dim), gen)
+    with torch.no_grad():
+        w = G.mapping(z)[:, 0].double()
+    wc = w - w.mean(0)
+    _, s, vt = torch.linalg.svd(wc, full_matrices=False)
+    var = s ** 2
+    return Directions(vt[:k].float().contiguous(), (s[:k] / math.sqrt(len(w) - 1)).float(),
+                      (var / var.sum())[:k].float(), "w", space="w", layers=layers)

@@ -112,3 +112,14 @@ def _register_builtin() -> None:
 
 
 _register_builtin()
+
+
+def _register_style() -> None:
+    from .style import StyleConfig, StyleDiscriminator, StyleGenerator
+
+    # D is the DCGAN discriminator with spectral norm and no BatchNorm: each sample is judged alone
+    register(Family("style", StyleConfig, StyleGenerator, StyleDiscriminator, output="image", channels_last=True,
+                    per_sample_d=lambda cfg: True, default_layer="synthesis_net.convs.conv16_1"))
+
+
+_register_style()

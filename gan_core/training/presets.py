@@ -208,3 +208,29 @@ def get(name: str) -> Preset:
     if name not in PRESETS:
         raise KeyError(f"unknown preset {name!r}; known: {', '.join(PRESETS)}")
     return PRESETS[name]
+
+
+# Style-based presets (models/style.py): a mapping network, styles at every layer, per-pixel noise, mixing
+# regularisation; D is the DCGAN discriminator with spectral normalisation (the SN-GAN recipe above).
+def _style(size: int = 32, channels: int = 3, g_base: int = 8, **kw) -> dict:
+    return {"image_size": size, "channels": channels, "g_base": g_base, **kw}
+
+
+register(Preset(
+    "shapes-style", "Shapes (style-based)",
+    "A small StyleGAN: a mapping network turns z into w, and w sets the styles of every layer of a "
+    "synthesis network that starts from a learned constant 4x4 map; per-pixel noise adds randomness. Because "
+    "training mixes two latents' styles at a random layer, each layer's style learns its own job: in the "
+    "shipped model the coarse styles (4x4, 8x8) set the sprite's place and most often its shape, while the "
+    "colour is spread over the layers. Try the Style mixing tab.",
+    TrainConfig(dataset="shapes", family="style", model=_style(32, 3), loss="hinge", lr_d=2e-3, lr_g=2e-3,
+                beta1=0.0, beta2=0.99, lr_final=0.1, batch_size=32, g_ema=0.999, steps=2400, eval_every=800,
+                eval_samples=1000), kind="image"))
+
+register(Preset(
+    "scenes-style", "Scenes (style-based)",
+    "The small StyleGAN of Shapes (style-based) on the little landscapes: mix two scenes' coarse styles "
+    "(the layout: horizon, mountains) with another's fine styles (the colours).",
+    TrainConfig(dataset="scenes", family="style", model=_style(32, 3), loss="hinge", lr_d=2e-3, lr_g=2e-3,
+                beta1=0.0, beta2=0.99, lr_final=0.1, batch_size=32, g_ema=0.999, steps=2400, eval_every=800,
+                eval_samples=1000), kind="image"))

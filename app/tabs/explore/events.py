@@ -85,6 +85,8 @@ class ExploreEvents(ExploreView):
             s.require()
             if basis not in BASES:
                 raise ValueError(f"basis must be one of {', '.join(BASES)}, got {str(basis)[:30]!r}")
+            if basis not in s.bases and basis != "saved":
+                raise ValueError(f"{BASES[basis]} need a style-based generator (one with a mapping network)")
             if basis == "saved" and not s.saved:
                 raise ValueError("No saved directions yet: move some sliders, name the move and press "
                                  "'Save direction'.")

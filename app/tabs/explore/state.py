@@ -25,6 +25,11 @@ SLIDER_MAX = 5.0  # slider range in standard deviations of its direction
 PSI_MAX = 2.0  # truncation psi range [0, PSI_MAX]
 ROUTE = "/explore/render"  # the fast render route (see .route)
 BASES = {"pca": "Principal directions", "axes": "Latent dimensions", "saved": "Saved directions"}
+# style-based generators: principal directions of w, added to the styles of some layers only (GANSpace in W)
+W_BASES = {"w-all": ("W: principal directions, all styles", None),
+           "w-coarse": ("W: principal directions, coarse styles (4x4-8x8)", (0, 4)),
+           "w-fine": ("W: principal directions, fine styles (16x16 and up)", (4, None))}
+BASES.update({k: label for k, (label, _) in W_BASES.items()})
 VIEW_PX = 320  # the image tile is shown this large (the browser enlarges it, pixelated)
 
 
@@ -58,6 +63,15 @@ class ExploreSession:
             self.model, self.source, self.source_step = model, source, step
             self.plane = vx.PlaneView(model) if model.kind == "2d" else None
             self.bases = {"pca": lx.pca_directions(model), "axes": lx.axis_directions(model.z_dim)}
+            if model.space == "w":
+                from gan_core.explore.directions import w_pca_directions
+
+                n = model.G.num_ws
+                for k, (_, span) in W_BASES.items():
+                    lo_hi = None if span is None else (min(span[0], n - 1), min(span[1] or n, n))
+                    self.bases[k] = w_pca_directions(model, layers=lo_hi)
+            if self.basis not in self.bases and self.basis != "saved":
+                self.basis = "pca"  # W bases of a previous style-based model
             if self.saved and any(len(v) != model.z_dim for v in self.saved.values()):
                 self.saved = {}  # directions of another latent space mean nothing here
             self.offsets = {}
