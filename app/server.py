@@ -25,6 +25,7 @@ import gradio as gr
 from gan_core.device import pick_device
 
 from . import tabs
+from .common import layout
 from .common.limits import ClassLimits, configure_queue
 from .common.models import ModelService
 from .common.store import SessionStore
@@ -187,7 +188,9 @@ def build_app(device: str = "auto", data_dir: str | Path = "data", checkpoints_d
     # live pictures are new files several times a second: clear cached files older than 15 minutes
     with gr.Blocks(title="GAN Explorer", delete_cache=(300, 900)) as demo:
         ctx.demo = demo
-        gr.Markdown(HEADER, elem_id="header")
+        with gr.Row(elem_id="header-row"):
+            gr.Markdown(HEADER, elem_id="header")
+            layout.presenter_toggle()
         with gr.Tabs():
             for mod in ctx.tab_modules:
                 with gr.Tab(mod.TITLE, id=mod.__name__.rsplit(".", 1)[-1]) as ctx.tab:
@@ -208,8 +211,8 @@ def launch_options(data_dir: str | Path = "data", demo: gr.Blocks | None = None)
     ours reaches the page but one-line messages."""
     sessions = Path(data_dir).resolve() / "sessions"
     sessions.mkdir(parents=True, exist_ok=True)
-    opts = {"theme": gr.themes.Soft(), "css": CSS, "allowed_paths": [str(sessions)], "max_file_size": "100mb",
-            "show_error": True}
+    opts = {"theme": gr.themes.Soft(), "css": CSS + layout.CSS, "allowed_paths": [str(sessions)],
+            "max_file_size": "100mb", "show_error": True}
     ctx = getattr(demo, "app_context", None)
     routes = ctx.routes() if ctx is not None else []
     if routes:

@@ -97,10 +97,12 @@ def test_sliders_seed_and_saved_directions(client, app_url):
 @pytest.mark.slow
 def test_truncation_interpolation_arithmetic(client):
     client.predict("live:image", api_name="/explore_use")
-    picture, table, caption = client.predict("1, 0", 0, 4, api_name="/explore_truncation")
-    rows = table if isinstance(table, list) else table["value"]
-    assert [r["psi"] for r in rows] == [1.0, 0.0]
-    assert rows[1]["variety (pixel std across samples)"] == 0.0  # psi 0: every sample is the mean image
+    picture, plot, table, caption = client.predict("1, 0", 0, 4, api_name="/explore_truncation")
+    cols, rows = table["headers"], table["data"]
+    assert [r[0] for r in rows] == [1.0, 0.0]
+    v = cols.index("variety (pairwise pixel distance)")
+    assert 0 <= rows[1][v] < rows[0][v]  # psi 0: the mean noise (each InfoGAN category kept)
+    assert Image.open(plot).size[0] > 300  # the trade-off drawn against psi
     grid = np.asarray(Image.open(picture))
     half = grid.shape[0] // 2
     assert grid[:half].std() > 0

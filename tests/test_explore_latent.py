@@ -109,15 +109,51 @@ def test_axis_directions_move_one_coordinate(shipped):
     assert torch.allclose(diff[3], torch.tensor(1.5)) and float(diff.abs().sum()) == pytest.approx(1.5)
 
 
-def test_truncation_psi_zero_gives_the_mean_image(shipped):
-    mean_image = shipped.generate(shipped.mean_latent()[None])
-    assert torch.equal(lx.compose(shipped, 5, psi=0.0), shipped.mean_latent())
-    grid = lx.truncation_grid(shipped, [1, 2, 3, 4], [1.0, 0.0])
+def test_truncation_psi_zero_gives_the_mean_noise_and_keeps_the_codes(shipped):
+    """psi = 0 pulls the noise to the mean latent; the InfoGAN category stays the seed's own, so a
+    truncated sample keeps its category (pulling the one-hot code to its mean would blend them)."""
+    nd = shipped.spec.noise_dim
+    assert shipped.spec.n_cat == 10 and nd == shipped.z_dim - 10
+    z5 = shipped.latent(5)
+    at_zero = lx.compose(shipped, 5, psi=0.0)
+    assert torch.equal(at_zero[:nd], shipped.mean_latent()[:nd]) and torch.equal(at_zero[nd:], z5[nd:])
+    half = shipped.truncate(z5[None], 0.5)[0]
+    assert torch.allclose(half[:nd], 0.5 * z5[:nd]) and torch.equal(half[nd:], z5[nd:])
+    seeds = [1, 2, 3, 4]
+    grid = lx.truncation_grid(shipped, seeds, [1.0, 0.0])
     assert grid.shape == (8, 1, 16, 16)
-    for img in grid[4:]:
-        assert torch.allclose(img, mean_image[0], atol=1e-6)
-    assert torch.allclose(grid[:4], shipped.generate(shipped.latents([1, 2, 3, 4])), atol=1e-6)
+    zs = shipped.latents(seeds)
+    zs[:, :nd] = 0  # the mean noise with each seed's category
+    assert torch.allclose(grid[4:], shipped.generate(zs), atol=1e-6)
+    assert torch.allclose(grid[:4], shipped.generate(shipped.latents(seeds)), atol=1e-6)
     assert float((grid[0] - grid[1]).abs().max()) > 0.1  # psi = 1 keeps the variety
+
+
+def test_truncation_trades_variety_for_fidelity_on_the_shipped_digits(shipped):
+    """From psi 1.5 to 0 the classifier grows surer and the samples less varied (docs/figures.md)."""
+    from gan_core.explore import readout
+
+    if readout.classifier_for(shipped) is None:
+        pytest.skip("the digits evaluator is not shipped in this checkout")
+    rows = [readout.tradeoff(shipped, p) for p in (1.5, 1.0, 0.5, 0.0)]
+    fid = [r[readout.FIDELITY] for r in rows]
+    var = [r[readout.VARIETY] for r in rows]
+    assert fid == sorted(fid) and fid[-1] - fid[0] > 0.03, fid
+    assert var == sorted(var, reverse=True) and var[0] - var[-1] > 0.1, var
+
+
+def test_suggested_recipe_gives_a_thick_one(shipped):
+    """"thick 7" - "thin 7" + "thin 1", chosen by the classifier: the result reads as 1 with more ink."""
+    from gan_core.explore import readout
+
+    if readout.classifier_for(shipped) is None:
+        pytest.skip("the digits evaluator is not shipped in this checkout")
+    r = readout.suggest_recipe(shipped)
+    assert r["words"] == '"thick 7" - "thin 7" + "thin 1"'
+    assert len(r["a"]) == len(r["b"]) == len(r["c"]) == 3 and not set(r["a"]) & set(r["b"])
+    x = shipped.generate(shipped.latents(r["a"] + r["b"]))
+    assert readout.ink(x[:3]).min() > readout.ink(x[3:]).max()  # A thicker than B
+    assert r["read"] == "1" and r["confidence"] > 0.5 and r["ink"] > r["ink_c"]
 
 
 def test_slerp_and_lerp_end_exactly_and_slerp_keeps_the_norm():

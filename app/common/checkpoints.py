@@ -26,19 +26,31 @@ class CheckpointPanel:
     load_shipped: gr.Button  # loads the one chosen in `shipped`
 
 
-def checkpoint_panel(shipped: list[tuple[str, str]], shipped_label: str, prefix: str = "") -> CheckpointPanel:
-    """An accordion with the panel; `prefix` starts every elem_id (e.g. 'img-')."""
+def checkpoint_panel(shipped: list[tuple[str, str]], shipped_label: str, prefix: str = "",
+                     picker: tuple[gr.Dropdown, gr.Button] | None = None) -> CheckpointPanel:
+    """An accordion with the panel; `prefix` starts every elem_id (e.g. 'img-'). With `picker` (from
+    `shipped_picker`, placed where it is used) the accordion holds only saving and uploading."""
     with gr.Accordion("Checkpoints", open=False), gr.Row():
         with gr.Column():
             save = gr.Button("Save checkpoint", elem_id=f"{prefix}save-checkpoint")
             download = gr.DownloadButton("Download", visible=False, elem_id=f"{prefix}download-checkpoint")
         upload = gr.File(label="Load a checkpoint (.safetensors)", file_types=[".safetensors"],
                          type="filepath", elem_id=f"{prefix}checkpoint-upload")
-        with gr.Column():
-            menu = gr.Dropdown(shipped, value=shipped[0][1] if shipped else None, label=shipped_label,
-                               elem_id=f"{prefix}shipped-select")
-            load = gr.Button("Load shipped checkpoint", elem_id=f"{prefix}load-shipped")
-    return CheckpointPanel(save, download, upload, menu, load)
+        if picker is None:
+            with gr.Column():
+                picker = shipped_picker(shipped, shipped_label, prefix)
+    return CheckpointPanel(save, download, upload, *picker)
+
+
+def shipped_picker(shipped: list[tuple[str, str]], label: str, prefix: str = "",
+                   default: str | None = None) -> tuple[gr.Dropdown, gr.Button]:
+    """The menu of shipped checkpoints and its Load button, where the tab places them; `default` (a file
+    name) is chosen first when on offer, else the first entry."""
+    names = [n for _, n in shipped]
+    value = default if default in names else (names[0] if names else None)
+    menu = gr.Dropdown(shipped, value=value, label=label, elem_id=f"{prefix}shipped-select")
+    load = gr.Button("Load this model", size="sm", elem_id=f"{prefix}load-shipped")
+    return menu, load
 
 
 def save_training(slot, folder: Path, stem: str, source: str) -> gr.DownloadButton:

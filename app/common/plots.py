@@ -72,3 +72,4 @@ def coverage_frame(rows: list[dict], n_modes: int | None) -> pd.DataFrame:
         scale = {mode_metrics.MODES: 100.0 / n_modes, mode_metrics.HQ: 100.0}
         return frame(rows, COVERAGE_SERIES, COVERAGE_ALL, scale)
     return frame(rows, DIVERGENCE_SERIES, COVERAGE_ALL)
+

@@ -85,6 +85,11 @@ class LatentModel:
         of z-space generators."""
         return torch.zeros(self.z_dim)
 
+    def truncate(self, z: torch.Tensor, psi: float) -> torch.Tensor:
+        """z (..., z_dim) truncated by psi toward the mean latent; InfoGAN codes are kept (only the noise
+        part moves), so a truncated sample keeps its category."""
+        return truncate(z, psi, self.mean_latent(), self.spec.noise_dim)
+
     def truncation_centre(self) -> torch.Tensor:
         """Where truncation pulls toward: w_avg for a style-based generator, else the mean latent."""
         return models.mean_latent(self.G)
@@ -127,7 +132,7 @@ class LatentModel:
         if self.space == "z":
             if w_moves:
                 raise ValueError("W directions need a style-based generator")
-            return self.generate(truncate(z, psi, self.mean_latent())[None], label)
+            return self.generate(self.truncate(z, psi)[None], label)
         labels = self.labels_for(1, label)
         ws = self.G.mapping(z[None], labels)  # (1, num_ws, w_dim)
         ws = truncate(ws, psi, self.G.w_avg)
@@ -182,9 +187,14 @@ def _builtin_data(dataset: str, points=None):
 
 
 # ----- composing a point ---------------------------------------------------------------------------------
-def truncate(z: torch.Tensor, psi: float, mean: torch.Tensor) -> torch.Tensor:
-    """The truncation trick: move z toward the mean latent, z' = mean + psi (z - mean)."""
-    return mean + float(psi) * (z - mean)
+def truncate(z: torch.Tensor, psi: float, mean: torch.Tensor, keep_from: int | None = None) -> torch.Tensor:
+    """The truncation trick: move z toward the mean latent, z' = mean + psi (z - mean). Coordinates from
+    `keep_from` on (InfoGAN codes) stay as they are: pulling a one-hot category toward its mean would
+    blend the categories (blurred mixtures of digits instead of cleaner ones)."""
+    out = mean + float(psi) * (z - mean)
+    if keep_from is not None and keep_from < z.shape[-1]:
+        out[..., keep_from:] = z[..., keep_from:]
+    return out
 
 
 def displacement(moves, dim: int) -> torch.Tensor:
@@ -204,7 +214,7 @@ def displacement(moves, dim: int) -> torch.Tensor:
 
 def point(model: LatentModel, base: torch.Tensor, moved: torch.Tensor, psi: float = 1.0) -> torch.Tensor:
     """The explorer's point: a base latent plus a displacement, truncated by psi toward the mean latent."""
-    return truncate(base + moved, psi, model.mean_latent())
+    return model.truncate(base + moved, psi)
 
 
 def compose(model: LatentModel, seed: int, offsets=None, dirs=None,
@@ -217,8 +227,7 @@ def compose(model: LatentModel, seed: int, offsets=None, dirs=None,
 def truncation_grid(model: LatentModel, seeds, psis, label: int | None = None) -> torch.Tensor:
     """Images for each psi (rows) and seed (columns): (len(psis) * len(seeds), ...) row-major."""
     z = model.latents(seeds)
-    mean = model.mean_latent()
-    zz = torch.cat([truncate(z, p, mean) for p in psis])
+    zz = torch.cat([model.truncate(z, p) for p in psis])
     return model.generate(zz, label)
 
 

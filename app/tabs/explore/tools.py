@@ -14,9 +14,10 @@ from gan_core.viz import explore as vx
 
 from ...common.guard import guarded
 from .parse import MAX_SEED, int_in, parse_psis, parse_seeds
-from .view import ExploreView
+from .view import ExploreView, tradeoff_picture, tradeoff_table
 
 GIF_FPS = 12
+GIF_PX = 256  # an image generator's GIF frames are about this large (pixelated), to read on a projector
 
 
 class ToolEvents(ExploreView):
@@ -37,14 +38,15 @@ class ToolEvents(ExploreView):
                 x = lx.truncation_grid(m, seeds, psis, s.label)
                 picture = vx.image_grid(x, n, scale=max(1, 48 // int(m.G.output_spec.size)))
             else:
-                pics = [s.plane.scatter(m.generate(lx.truncate(m.latents(range(first, first + 400)), p,
-                                                               m.mean_latent())).numpy(), 200) for p in psis]
+                zs = m.latents(range(first, first + 400))
+                pics = [s.plane.scatter(m.generate(m.truncate(zs, p)).numpy(), 200) for p in psis]
                 picture = vx.hstack(pics)
             for p in psis:
                 rows.append({"psi": p, **readout.tradeoff(m, p, s.label)})
         cap = ("Rows from top to bottom: psi = " + ", ".join(f"{p:g}" for p in psis) if m.kind == "image"
                else "Panels from left to right: psi = " + ", ".join(f"{p:g}" for p in psis))
-        return {self.w.trunc_picture: picture, self.w.trunc_table: rows, self.w.trunc_caption: cap}
+        return {self.w.trunc_picture: picture, self.w.trunc_plot: tradeoff_picture(rows),
+                self.w.trunc_table: tradeoff_table(rows), self.w.trunc_caption: cap}
 
     # ----- interpolation -----------------------------------------------------------------------------------------
     @guarded
@@ -59,7 +61,7 @@ class ToolEvents(ExploreView):
             zs = lx.interpolate(m.latents(seeds), n, mode)
             if m.kind == "image":
                 x = m.generate_each(zs, s.label)  # each frame exactly as the sliders show its latent
-                scale = max(1, 96 // int(m.G.output_spec.size))
+                scale = max(1, GIF_PX // int(m.G.output_spec.size))
                 frames_px = [vx.tile(f, scale) for f in x]
                 strip = vx.image_grid(x, min(n, 16), scale=max(1, 48 // int(m.G.output_spec.size)))
             else:
@@ -113,3 +115,26 @@ class ToolEvents(ExploreView):
         cap = (f"Rows: A = seeds {a}, B = seeds {b}, C = seeds {c}; the last image of each row is the image of "
                f"the row's mean latent. Right: G(mean(A) - mean(B) + mean(C)).")
         return {self.w.arith_picture: picture, self.w.arith_caption: cap}
+
+    @guarded
+    def suggest_recipe(self, request: gr.Request):
+        """Fill A, B and C with seeds the classifier chose ("thick 7" - "thin 7" + "thin 1"), then compute."""
+        s = self._state(request)
+        with s.lock:
+            m = s.require()
+            if m.kind != "image":
+                raise ValueError("latent arithmetic is shown on image generators; choose one under 'Model'")
+            r = readout.suggest_recipe(m, s.label)
+        if r is None:
+            raise ValueError("no recipe for this generator: it needs the digits or shapes classifier and "
+                             "enough confidently read samples among seeds 0-399")
+        a, b, c = (", ".join(map(str, r[k])) for k in ("a", "b", "c"))
+        out = self.arithmetic(request, a, b, c)
+        works = r["read"] == r["expected"] and r["ink"] > r["ink_c"]
+        note = (f"**Suggested recipe: {r['words']}** (seeds chosen by the classifier among 0-399). The "
+                f"classifier reads the result as **{r['read']}** ({100 * r['confidence']:.0f} % sure), ink "
+                f"{r['ink']:.2f} against {r['ink_c']:.2f} for the thin {r['expected']}s: "
+                f"{'it works' if works else 'it does not work here'}.  \n")
+        w = self.w
+        return {w.arith_a: a, w.arith_b: b, w.arith_c: c, w.arith_picture: out[w.arith_picture],
+                w.arith_caption: note + out[w.arith_caption]}

@@ -46,8 +46,10 @@ class ExploreView:
         if s.model is None:
             return "<div class='lx-empty'>No model yet.</div>"
         s.renders += 1
-        px = VIEW_PX if s.model.kind == "image" else 2 * VIEW_PX
-        style = f"width:{px}px;max-width:100%;image-rendering:pixelated;border:1px solid #ccc"
+        aspect = 1 if s.model.kind == "image" else 2  # width / height (a 2D point's frame has two panels)
+        # as large as the window allows (app.common.layout: --gx-pic-h), VIEW_PX high without it
+        style = (f"width:calc(var(--gx-pic-h, {VIEW_PX}px) * {aspect});max-width:100%;"
+                 "image-rendering:pixelated;border:1px solid #ccc")
         return (f"<img class='lx-img' data-token='{html.escape(s.token)}' alt='the generator at the current "
                 f"point' src='{ROUTE.lstrip('/')}?t={html.escape(s.token)}&amp;r=s{s.renders}' style='{style};display:block'>"
                 f"<canvas class='lx-canvas' style='{style};display:none'></canvas>")
@@ -116,3 +118,47 @@ class ExploreView:
         return {w.source: s.source, w.info: info, w.seed: s.seed,
                 w.label: gr.Dropdown(choices=choices, value=s.label, visible=bool(m.n_classes)),
                 w.basis: gr.Radio(value=s.basis), **self.point_view(s)}
+
+
+def tradeoff_picture(rows: list[dict], width: int = 480, height: int = 300):
+    """Fidelity and variety against psi as a small plot (uint8 RGB): fidelity on the left axis (blue),
+    variety on the right (orange), psi growing to the right; None when the rows hold neither."""
+    import numpy as np
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    rows = sorted(rows, key=lambda r: r["psi"])
+    fid = next((k for k in (rows[0] if rows else {}) if k.startswith("fidelity")), None)
+    var = next((k for k in (rows[0] if rows else {}) if k.startswith("variety")), None)
+    if not rows or (fid is None and var is None):
+        return None
+    psi = [r["psi"] for r in rows]
+    fig = Figure(figsize=(width / 100, height / 100), dpi=100, layout="constrained")
+    canvas = FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    ax.set_xlabel("psi (truncation; 1 = none)", fontsize=11)
+    ax.grid(alpha=0.3)
+    ax.margins(x=0.06, y=0.12)  # no point sits on the frame
+    lines = []
+    if fid is not None:
+        lines += ax.plot(psi, [r[fid] for r in rows], "o-", color="#1f5fbf", lw=2.5, ms=7, label=fid)
+        ax.set_ylabel(fid, color="#1f5fbf", fontsize=10)
+        ax.tick_params(axis="y", colors="#1f5fbf")
+    if var is not None:
+        ax2 = ax.twinx() if fid is not None else ax
+        ax2.margins(x=0.06, y=0.12)
+        lines += ax2.plot(psi, [r[var] for r in rows], "s--", color="#e66101", lw=2.5, ms=7, label=var)
+        ax2.set_ylabel(var, color="#e66101", fontsize=10)
+        ax2.tick_params(axis="y", colors="#e66101")
+    ax.set_title("Fidelity (blue) and variety (orange) against psi", fontsize=11)
+    ax.tick_params(labelsize=10)
+    canvas.draw()
+    return np.asarray(canvas.buffer_rgba())[..., :3].copy()
+
+
+def tradeoff_table(rows: list[dict]):
+    """The trade-off's numbers as a table (one row per psi)."""
+    import pandas as pd
+
+    cols = ["psi"] + [k for k in (rows[0] if rows else {}) if k != "psi"]
+    return pd.DataFrame([[r.get(c) for c in cols] for r in rows], columns=cols)

@@ -30,13 +30,17 @@ def wire_point(w, ev, ctx) -> None:
 def wire_tools(w, tools, inv, point_out) -> None:
     """The Truncation, Interpolation, Arithmetic and Inversion tabs."""
     w.trunc_go.click(tools.truncation, [w.trunc_psis, w.trunc_first, w.trunc_n],
-                     [w.trunc_picture, w.trunc_table, w.trunc_caption], api_name="explore_truncation")
+                     [w.trunc_picture, w.trunc_plot, w.trunc_table, w.trunc_caption],
+                     api_name="explore_truncation")
     w.interp_go.click(tools.interpolate, [w.interp_seeds, w.interp_frames, w.interp_mode],
                       [w.interp_strip, w.interp_gif, w.interp_caption, w.interp_download],
                       api_name="explore_interpolate")
     w.browse_go.click(tools.browse, [w.browse_first], [w.gallery], api_name="explore_browse")
     w.arith_go.click(tools.arithmetic, [w.arith_a, w.arith_b, w.arith_c], [w.arith_picture, w.arith_caption],
                      api_name="explore_arithmetic")
+    w.arith_suggest.click(tools.suggest_recipe, None,
+                          [w.arith_a, w.arith_b, w.arith_c, w.arith_picture, w.arith_caption],
+                          api_name="explore_suggest_recipe")
     w.inv_go.click(inv.invert, [w.inv_kind, w.inv_index, w.inv_upload], [w.inv_picture, w.inv_readout],
                    api_name="explore_invert")
     w.inv_use.click(inv.explore_inverted, None, [w.label, *point_out], api_name="explore_use_inverted", **QUIET)

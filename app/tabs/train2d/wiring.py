@@ -44,6 +44,9 @@ def wire(w, ev, demo: gr.Blocks) -> None:
     listen(w.preset.input, ev.describe_preset, [w.preset], [w.preset_info], "describe_preset")
     listen(w.load_preset.click, ev.load_preset, [w.preset, w.layers],
            [*ev.config_widgets, w.preset_info, *shown], "load_preset")
+    # choosing a preset loads it (Train then trains what the menu shows)
+    w.preset.input(ev.load_preset, [w.preset, w.layers], [*ev.config_widgets, w.preset_info, *shown],
+                   api_name=PREFIX + "choose_preset", **QUIET)
     listen(w.dataset.input, ev.choose_dataset, [w.dataset, w.layers, *model_in],
            [w.draw_group, w.csv_group, *shown], "choose_dataset")
     listen(w.use_drawing.click, ev.use_drawing, [w.sketch, w.layers, *model_in], shown, "use_drawing")

@@ -36,7 +36,7 @@ from .view import (
     class_history_picture,
     class_names,
     evaluator_kind,
-    fd_frame,
+    fd_picture,
     grid_caption,
     headline_markdown,
     hist_frame,
@@ -125,7 +125,7 @@ class ImageEvents:
                                                        w.metric_panel, w.class_panel, w.scene_panel)},
                     w.mi_plot: gr.skip(), w.mi_panel: gr.skip()}
         mem.plots_key = key
-        return {**out, w.fd_plot: fd_frame(snap.rows),
+        return {**out, w.fd_plot: fd_picture(snap.rows),
                 w.hist_plot: hist_frame(snap.metrics.get("histogram"), names),
                 w.hist_time: class_history_picture(mem.hist_log, names) if kind == "classifier" else None,
                 w.share_table: share_table(snap.metrics),

@@ -24,9 +24,9 @@ from ...common import plots
 from ...common.choices import ALERT_STATES, STATE_LABELS
 
 MAX_HIST_LOG = 40  # evaluations kept for the histogram-over-time picture
-FD_SERIES = {cm.FD: "FD", cm.FD_FLOOR: "real-vs-real floor"}
+FD_SERIES = {cm.FD: "FD", cm.FD_FLOOR: "real-vs-real floor"}  # the live FD canvas: key -> series
 FD_COLORS = {"FD": "#e66101", "real-vs-real floor": "#8c8c8c"}
-FD_LABEL = "Frechet distance in the evaluator's features: FD (orange), floor (grey)"
+FD_LABEL = "Frechet distance (FD) and its floor"  # the picture's title; its legend names the colours
 NO_EVALUATOR = ("No evaluator for uploaded images: only the losses are measured (the class histogram, FD "
                 "and class shares need one of the built-in datasets).")
 
@@ -179,7 +179,7 @@ def grid_caption(view: ImageView, snap: Snapshot) -> str:
         rows = view.renderer.shape()[0]
         where += (f" Each row sets one category of the InfoGAN code (0 at the top to {rows - 1}); each column "
                   "keeps its noise.")
-    return where
+    return "**Fixed-noise samples.** " + where
 
 
 def status_record(snap: Snapshot, view: ImageView) -> dict:
@@ -199,16 +199,39 @@ def status_record(snap: Snapshot, view: ImageView) -> dict:
 # ------------------------------------------------------------------------------------------ plot frames
 
 
-FD_ALL = tuple(FD_SERIES.values())
+def fd_picture(rows: list[dict], width: int = 440, height: int = 260) -> np.ndarray | None:
+    """FD at each evaluation (orange points joined by a line) and its real-vs-real floor (a grey dashed
+    line, labelled with its value), as a picture (uint8 RGB) that reads on a projector: both axes with
+    their titles, y from 0, and margins so that no point sits on the frame. None before the first
+    evaluation."""
+    def finite(r, key):
+        return isinstance(r.get(key), (int, float)) and math.isfinite(r[key])
 
-
-def empty_fd_frame() -> pd.DataFrame:
-    return plots.placeholders(FD_ALL)
-
-
-def fd_frame(rows: list[dict]) -> pd.DataFrame:
-    """FD and its real-vs-real floor at each evaluation."""
-    return plots.frame(rows, FD_SERIES, FD_ALL)
+    pts = [(r["step"], r[cm.FD]) for r in rows if finite(r, cm.FD)]
+    if not pts:
+        return None
+    floors = [r[cm.FD_FLOOR] for r in rows if finite(r, cm.FD_FLOOR)]
+    steps, fds = zip(*pts)
+    fig = Figure(figsize=(width / 100, height / 100), dpi=100, layout="constrained")
+    canvas = FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    ax.plot(steps, fds, "o-", color=FD_COLORS["FD"], lw=2, ms=6, label="FD")
+    if floors:
+        ax.axhline(floors[-1], color=FD_COLORS["real-vs-real floor"], ls="--", lw=2,
+                   label=f"floor {floors[-1]:.2f} (real vs real)")
+    top = max(max(fds), floors[-1] if floors else 0.0)
+    ax.set_ylim(0, top * 1.12 or 1.0)
+    lo, hi = min(steps), max(steps)
+    pad = (hi - lo) * 0.06 or max(1.0, 0.06 * hi)
+    ax.set_xlim(lo - pad, hi + pad)
+    ax.set_xlabel("step", fontsize=10)
+    ax.set_ylabel("FD (lower is closer to real)", fontsize=10)
+    ax.tick_params(labelsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=9, loc="upper right")
+    ax.set_title(FD_LABEL, fontsize=10)
+    canvas.draw()
+    return np.asarray(canvas.buffer_rgba())[..., :3].copy()
 
 
 def hist_frame(hist: list[int] | None, names: list[str]) -> pd.DataFrame:

@@ -25,6 +25,9 @@ def wire(w, ev, ctx) -> None:
     w.preset.input(ev.describe_preset, [w.preset], [w.preset_info], api_name="img_describe_preset", **QUIET)
     w.load_preset.click(ev.load_preset, [w.preset], [*config, w.preset_info, *shown],
                         api_name="img_load_preset", **QUIET)
+    # choosing a preset loads it (Train then trains what the menu shows)
+    w.preset.input(ev.load_preset, [w.preset], [*config, w.preset_info, *shown], api_name="img_choose_preset",
+                   **QUIET)
     w.upload.upload(ev.upload_images, [w.upload, w.upload_size, w.upload_colour], [*config, *shown],
                     api_name="img_upload", **QUIET)
     w.play.click(ev.play, None, shown, api_name="img_play", **QUIET)

@@ -1,0 +1,96 @@
+"""Layout for a projector, measured in Chromium at 1280x720: on every tab the main picture and its first
+controls lie inside the window without scrolling (bounding boxes), in the normal and in presenter mode;
+presenter mode closes the notes and does not shrink the pictures; the Latent explorer's picture stays
+in view while the page scrolls through its sliders."""
+
+from __future__ import annotations
+
+import pytest
+
+WIDTH, HEIGHT = 1280, 720
+# tab -> (the main picture, its first controls); a picture is ready when its <img> has loaded
+TABS = {
+    "Train (2D)": ("#plane img", ["#train-play", "#train-pause", "#train-reset", "#preset-select",
+                                  "#mode-counter"]),
+    "Train (images)": ("#img-grid img", ["#img-train-play", "#img-train-pause", "#img-train-reset",
+                                         "#img-preset-select", "#img-headline"]),
+    "Latent explorer": ("#lx-view img.lx-img", ["#lx-source", "#lx-use", "#lx-seed", "#lx-random",
+                                                 "#lx-psi"]),
+}
+NOTES = {"Train (2D)": "#preset-info", "Train (images)": "#img-preset-info"}  # notes open in the normal mode
+READY = "(sel) => { const i = document.querySelector(sel); return i && i.complete && i.naturalWidth > 0; }"
+BOX = """(sel) => { const e = document.querySelector(sel); if (!e) return null;
+    const r = e.getBoundingClientRect(); return {x: r.x, y: r.y, w: r.width, h: r.height}; }"""
+
+
+def box(pg, sel: str) -> dict:
+    b = pg.evaluate(BOX, sel)
+    assert b is not None, f"{sel} is not on the page"
+    return b
+
+
+def assert_inside(pg, sel: str, what: str) -> dict:
+    b = box(pg, sel)
+    assert b["w"] > 0 and b["h"] > 0, f"{what} {sel} is not shown: {b}"
+    x, y, w, h = b["x"], b["y"], b["w"], b["h"]
+    inside = x >= 0 and y >= 0 and x + w <= WIDTH + 0.5 and y + h <= HEIGHT + 0.5
+    assert inside, f"{what} {sel} is not inside the {WIDTH}x{HEIGHT} window: {b}"
+    return b
+
+
+def show_tab(pg, name: str) -> None:
+    pg.evaluate("() => window.scrollTo(0, 0)")
+    pg.get_by_role("tab", name=name, exact=True).click()
+    pg.wait_for_function(READY, arg=TABS[name][0])
+    pg.wait_for_timeout(300)  # the picture's size settles
+    assert pg.evaluate("() => window.scrollY") == 0
+
+
+def check_tabs(pg) -> dict:
+    """Each tab's main picture and first controls inside the window; returns the pictures' boxes."""
+    pictures = {}
+    for name, (picture, controls) in TABS.items():
+        show_tab(pg, name)
+        pictures[name] = assert_inside(pg, picture, f"{name}: the main picture")
+        tall = pictures[name]["h"]
+        assert tall >= 300, f"{name}: the main picture is only {tall:.0f} px tall"
+        for sel in controls:
+            assert_inside(pg, sel, f"{name}: the control")
+    return pictures
+
+
+@pytest.mark.browser
+def test_every_tab_fits_1280x720_in_presenter_and_normal_mode(page, app_url):
+    pg = page
+    pg.set_viewport_size({"width": WIDTH, "height": HEIGHT})
+    pg.goto(app_url)
+    pg.wait_for_function(READY, arg=TABS["Train (2D)"][0])
+    # presenter mode first: the other tabs are drawn only when opened, after the switch
+    pg.click("#presenter-toggle input")
+    pg.wait_for_function("() => document.body.classList.contains('gx-presenter')")
+    presenter = check_tabs(pg)
+    for name, sel in NOTES.items():
+        show_tab(pg, name)
+        assert not pg.is_visible(sel), f"{name}: presenter mode left the preset's note open"
+
+    pg.click("#presenter-toggle input")  # back: the notes presenter mode closed open again
+    pg.wait_for_function("() => !document.body.classList.contains('gx-presenter')")
+    normal = check_tabs(pg)
+    for name, sel in NOTES.items():
+        show_tab(pg, name)
+        pg.wait_for_function("(s) => document.querySelector(s)?.offsetParent !== null", arg=sel)
+    for name in TABS:
+        assert presenter[name]["h"] >= normal[name]["h"] - 1, f"{name}: presenter mode shrank the picture"
+
+
+@pytest.mark.browser
+def test_explorer_picture_stays_in_view_while_scrolling_the_sliders(page, app_url):
+    pg = page
+    pg.set_viewport_size({"width": WIDTH, "height": HEIGHT})
+    pg.goto(app_url)
+    show_tab(pg, "Latent explorer")
+    last = "#lx-save-dir"  # the bottom of the controls beside the picture
+    pg.locator(last).scroll_into_view_if_needed()
+    assert pg.evaluate("() => window.scrollY") > 100, "the page did not scroll"
+    assert_inside(pg, last, "the button under the sliders")
+    assert_inside(pg, "#lx-view img.lx-img", "the picture after scrolling")
