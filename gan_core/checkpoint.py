@@ -226,7 +226,10 @@ def load(path: str, device: str | torch.device = "cpu") -> Checkpoint:
                 points = f.get_tensor("data.points")
                 if not torch.isfinite(points).all():
                     raise CheckpointError("data.points contains NaN or inf values")
-            grids = _read_timeline(f, keys, step)
+            try:
+                grids = timeline_mod.read(f, keys, step)
+            except ValueError as e:
+                raise CheckpointError(str(e)) from None
     except (SafetensorError, OSError) as e:
         raise CheckpointError(f"checkpoint weights cannot be read ({_short(e)})") from None
     return Checkpoint(G.to(device), D.to(device), train_cfg, step, metrics, meta, points, history, grids)
@@ -375,19 +378,6 @@ def _check_points(f, keys: set) -> tuple | None:
         raise CheckpointError(f"data.points must be 2 to {MAX_USER_POINTS} rows of (x, y) float32, got "
                               f"shape {shape} of {sl.get_dtype()}")
     return shape
-
-
-def _read_timeline(f, keys: set, step: int) -> list:
-    """The stored timeline grids (header checked before any byte is read), [] when none."""
-    present = [k for k in timeline_mod.KEYS if k in keys]
-    if not present:
-        return []
-    shapes = {k: (tuple(f.get_slice(k).get_shape()), f.get_slice(k).get_dtype()) for k in present}
-    try:
-        timeline_mod.check_header(shapes)
-        return timeline_mod.decode({k: f.get_tensor(k) for k in timeline_mod.KEYS}, step)
-    except ValueError as e:
-        raise CheckpointError(str(e)) from None
 
 
 def _load_into(f, prefix: str, net: torch.nn.Module) -> None:

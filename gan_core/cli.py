@@ -140,7 +140,9 @@ def cmd_eval(args) -> dict:
     if getattr(args, "codes", False):
         return _eval_codes(args, ck)
     if getattr(args, "mixing", False):
-        return _eval_mixing(args, ck)
+        from .cli_mixing import eval_mixing
+
+        return eval_mixing(args, ck)
     trainer = trainer_from_checkpoint(ck, device=device)
     m = _metrics_out(trainer.metrics)
     m.pop("mode_counts", None)
@@ -171,36 +173,6 @@ def _eval_inversion(args, ck) -> dict:
         raise CLIError(f"{args.checkpoint}: {e}") from None
     return {"checkpoint": args.checkpoint, "family": ck.train_config.family, "dataset": ck.meta["dataset"],
             "step": ck.step, **report, "seconds": round(time.perf_counter() - t0, 2)}
-
-
-def _eval_mixing(args, ck) -> dict:
-    """Style mixing measured with the shapes factor evaluator (explore.mixing.mixing_report), beside the
-    checkpoint's usual metrics."""
-    from .explore import latent, mixing
-    from .models.contract import is_style_based
-
-    if not is_style_based(ck.G):
-        raise CLIError(f"{args.checkpoint}: --mixing needs a style-based generator (family "
-                       f"{ck.train_config.family!r} has no mapping network)")
-    if ck.meta.get("dataset") not in ("shapes", "shapes64"):
-        raise CLIError(f"{args.checkpoint}: --mixing reads shapes factors; this model draws {ck.meta.get('dataset')!r}")
-    if not 10 <= args.pairs <= 10_000:
-        raise CLIError("--pairs must be between 10 and 10000")
-    device = _device(args.device)
-    trainer = trainer_from_checkpoint(ck, device=device)
-    m = _metrics_out(trainer.metrics)
-    m.pop("mode_counts", None)
-    model = latent.LatentModel.from_checkpoint(ck, os.path.basename(args.checkpoint))
-    t0 = time.perf_counter()
-    with tqdm(total=100, desc="mixing", unit="%", file=sys.stderr, leave=False) as bar:
-        def progress(what: str, frac: float) -> None:
-            bar.n = round(100 * frac)
-            bar.set_description(what)
-            bar.refresh()
-
-        report = mixing.mixing_report(model, n_pairs=args.pairs, progress=progress)
-    return {"checkpoint": args.checkpoint, "family": ck.train_config.family, "dataset": ck.meta["dataset"],
-            "step": ck.step, **m, **report, "seconds": round(time.perf_counter() - t0, 2)}
 
 
 def cmd_interpolate(args) -> dict:
@@ -273,49 +245,15 @@ def cmd_bench(args) -> dict:
     return bench.run(preset, steps=args.steps, ui=args.ui, device=device)
 
 
-def _seeds(text: str) -> list[int]:
-    """'0-4' or '0,2,3' -> seeds; CLIError naming --seeds otherwise."""
-    try:
-        if "-" in text.strip("-"):
-            a, b = (int(x) for x in text.split("-", 1))
-            seeds = list(range(a, b + 1))
-        else:
-            seeds = [int(x) for x in text.split(",") if x.strip()]
-    except ValueError:
-        raise CLIError(f"--seeds must look like 0-4 or 0,2,3, got {text!r}") from None
-    if not seeds or len(seeds) > 100 or min(seeds) < 0:
-        raise CLIError(f"--seeds must name 1 to 100 seeds >= 0, got {text!r}")
-    return seeds
-
-
 def cmd_demos(args) -> dict:
-    """Train each demo preset (one with a promise) for each seed and check its promise at every
-    evaluation: the demo shows its phenomenon from start to end."""
-    names = args.preset or [p.name for p in presets.PRESETS.values() if p.promise is not None]
-    chosen = [_preset(n) for n in names]
-    for p in chosen:
-        if p.promise is None:
-            raise CLIError(f"preset {p.name!r} demonstrates no phenomenon to check (no promise)")
-    seeds = _seeds(args.seeds)
-    if args.steps is not None and args.steps < 1:
-        raise CLIError("--steps must be at least 1")
-    out = {}
-    for p in chosen:
-        steps = args.steps or p.promise.until or p.config.steps  # default: the demo's length in the app
-        cfg0 = p.config.replace(steps=steps, eval_every=min(p.config.eval_every, steps))
-        set_threads(args.threads if args.threads else models.get(cfg0.family).train_threads)
-        runs = {}
-        for seed in seeds:
-            trainer = Trainer(cfg0.replace(seed=seed))
-            t0 = time.perf_counter()
-            _run_with_progress(trainer, cfg0.steps)
-            if trainer.metrics.get("step") != trainer.step_count:
-                trainer.evaluate()
-            runs[str(seed)] = {**p.promise.check(trainer.history.rows),
-                               "seconds": round(time.perf_counter() - t0, 1)}
-        out[p.name] = {"promise": p.promise.text, "steps": cfg0.steps, "seeds": runs,
-                       "holds": all(r["holds"] for r in runs.values())}
-    return {"demos": out, "all_hold": all(d["holds"] for d in out.values())}
+    """Each demo preset trained to its length per seed, its promise checked at every evaluation."""
+    from . import demos
+
+    try:
+        return demos.run(args.preset, args.seeds, args.steps, args.threads,
+                         lambda t: _run_with_progress(t, t.cfg.steps))
+    except ValueError as e:
+        raise CLIError(str(e)) from None
 
 
 def _train_ddp(args, preset, cfg, device) -> dict | None:

@@ -172,9 +172,7 @@ def mixing_report(model: LatentModel, n_pairs: int = 500, seed: int = 0, ppl_sam
     clf, _ = evaluator("shapes")
     bins = {f: len(v) for f, v in factors.cfg.bin_names().items()}
     G = model.G
-    gen = torch.Generator().manual_seed(seed)
-    z = models.sample_latent(model.spec, 2 * n_pairs, gen)
-    ws = G.mapping(z)
+    ws = G.mapping(models.sample_latent(model.spec, 2 * n_pairs, torch.Generator().manual_seed(seed)))
     wa, wb = ws[:n_pairs], ws[n_pairs:]
     step = lambda what, k, total: progress and progress(what, k / total)  # noqa: E731
     read = lambda x: cm.factor_predictions(factors, x)  # noqa: E731

@@ -146,6 +146,16 @@ def check_header(shapes: dict[str, tuple[tuple, str]]) -> None:
         raise ValueError(f"timeline pictures exceed {MAX_BYTES // 2**20} MiB")
 
 
+def read(f, keys: set, last_step: int) -> list[tuple[int, np.ndarray]]:
+    """The timeline stored in an open safetensors file `f` (its tensor names `keys`), header checked
+    before any byte is read; [] when it holds none. ValueError naming what is wrong."""
+    present = [k for k in KEYS if k in keys]
+    if not present:
+        return []
+    check_header({k: (tuple(f.get_slice(k).get_shape()), f.get_slice(k).get_dtype()) for k in present})
+    return decode({k: f.get_tensor(k) for k in KEYS}, last_step)
+
+
 def decode(tensors: dict[str, torch.Tensor], last_step: int) -> list[tuple[int, np.ndarray]]:
     """The stored grids [(step, (H, W, 3) uint8)]; ValueError naming what is wrong (steps not increasing
     or beyond the checkpoint's step, offsets outside the bytes, a picture that is not a PNG or too large)."""
