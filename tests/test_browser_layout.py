@@ -8,17 +8,18 @@ from __future__ import annotations
 import pytest
 
 WIDTH, HEIGHT = 1280, 720
-# tab -> (the main picture, its first controls); a picture is ready when its <img> has loaded
+# tab -> (the main picture, its first controls); a picture is ready when its <img> has loaded or its live
+# canvas is on the page
 TABS = {
-    "Train (2D)": ("#plane img", ["#train-play", "#train-pause", "#train-reset", "#preset-select",
+    "Train (2D)": ("#plane-live canvas.tl-view", ["#train-play", "#train-pause", "#train-reset", "#preset-select",
                                   "#mode-counter"]),
-    "Train (images)": ("#img-grid img", ["#img-train-play", "#img-train-pause", "#img-train-reset",
+    "Train (images)": ("#img-grid-live canvas.tl-view", ["#img-train-play", "#img-train-pause", "#img-train-reset",
                                          "#img-preset-select", "#img-headline"]),
-    "Latent explorer": ("#lx-view img.lx-img", ["#lx-source", "#lx-use", "#lx-seed", "#lx-random",
-                                                 "#lx-psi"]),
+    "Latent explorer": ("#lx-view img.lx-img", ["#lx-source", "#lx-use", "#lx-seed", "#lx-random"]),
 }
 NOTES = {"Train (2D)": "#preset-info", "Train (images)": "#img-preset-info"}  # notes open in the normal mode
-READY = "(sel) => { const i = document.querySelector(sel); return i && i.complete && i.naturalWidth > 0; }"
+READY = """(sel) => { const i = document.querySelector(sel); if (!i) return false;
+    return i.tagName === 'CANVAS' ? i.width > 0 && i.offsetParent !== null : i.complete && i.naturalWidth > 0; }"""
 BOX = """(sel) => { const e = document.querySelector(sel); if (!e) return null;
     const r = e.getBoundingClientRect(); return {x: r.x, y: r.y, w: r.width, h: r.height}; }"""
 
@@ -53,7 +54,7 @@ def check_tabs(pg) -> dict:
         show_tab(pg, name)
         pictures[name] = assert_inside(pg, picture, f"{name}: the main picture")
         tall = pictures[name]["h"]
-        assert tall >= 300, f"{name}: the main picture is only {tall:.0f} px tall"
+        assert tall >= 260, f"{name}: the main picture is only {tall:.0f} px tall"
         for sel in controls:
             assert_inside(pg, sel, f"{name}: the control")
     return pictures
@@ -64,6 +65,7 @@ def test_every_tab_fits_1280x720_in_presenter_and_normal_mode(page, app_url):
     pg = page
     pg.set_viewport_size({"width": WIDTH, "height": HEIGHT})
     pg.goto(app_url)
+    pg.click("#step-both")  # the first real use: the live canvas gets this visitor's token
     pg.wait_for_function(READY, arg=TABS["Train (2D)"][0])
     # presenter mode first: the other tabs are drawn only when opened, after the switch
     pg.click("#presenter-toggle input")

@@ -52,6 +52,8 @@ body.gx-presenter #header p { display: none !important; }
 .gx-main { position: sticky; top: 4px; align-self: flex-start; z-index: 5; }
 .gx-picture img, .gx-picture canvas { max-height: var(--gx-pic-h) !important; object-fit: contain; }
 .gx-picture .image-container, .gx-picture .image-frame, .gx-picture button { height: auto !important; }
+/* a live canvas (square) keeps its shape when the height limit shrinks it */
+.gx-picture canvas.tl-view { width: auto !important; aspect-ratio: 1 / 1; max-width: 100% !important; }
 .gx-picture { height: auto !important; max-height: none !important; width: auto !important; }
 /* presenter mode: pictures grow to the height allowed (enlarged past their own size) */
 body.gx-presenter .gx-picture img, body.gx-presenter .gx-picture canvas {

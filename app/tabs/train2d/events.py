@@ -53,8 +53,10 @@ class Train2DEvents:
         always for the page's own refresh (`page`: the live channel draws them there)."""
         w, snap = self.w, us.training.snapshot(wait=VIEW_WAIT_S)
         key = (snap.version, snap.step, snap.state, tuple(layers or ()), snap.cfg.loss, id(snap.data))
+        # the timer also ticks once after the visitor's first real use (a preset, a step): its refresh
+        # hands the live canvas its token
         out = {w.counter: counter_markdown(snap), w.status: status_record(snap),
-               w.timer: gr.Timer(active=snap.state == "running")}
+               w.timer: gr.Timer(active=snap.state == "running" or self._canvas_waits(us))}
         if snap.state in ALERT_STATES and us.last_state != snap.state:
             gr.Warning(snap.message)
         us.last_state = snap.state
@@ -123,6 +125,11 @@ class Train2DEvents:
         if fresh:
             us.live_sent = True
         return {**out, self.w.live: view_html(token) if fresh else gr.skip()}
+
+    def _canvas_waits(self, us) -> bool:
+        """The visitor's slot exists but the page's canvas has not had its token yet."""
+        return (us is not self.ctx.preview(SLOT) and getattr(us, "token", None) is not None
+                and not getattr(us, "live_sent", False))
 
     @guarded
     def live_view(self, request: gr.Request):

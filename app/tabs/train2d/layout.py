@@ -85,10 +85,9 @@ def _view_panel(w: Widgets) -> None:
     w.counter = gr.Markdown("## modes covered ? / ?", elem_id="mode-counter", elem_classes=["gx-headline"])
     # the page draws the plane on a canvas from the live channel; the picture stays for API clients
     w.live = gr.HTML(view_html(None), label="Data space", elem_id="plane-live", js_on_load=live_js(),
-                     padding=False)
+                     padding=False, elem_classes=picture_classes())
     w.plane = gr.Image(label="Data space", type="numpy", format="png", interactive=False, height=480,
-                       width=480, buttons=["download"], elem_id="plane", visible=False,
-                       elem_classes=picture_classes())
+                       width=480, buttons=["download"], elem_id="plane", visible=False)
     w.layers = gr.CheckboxGroup(list(LAYERS), value=DEFAULT_LAYERS, label="Layers", elem_id="layers")
 
 

@@ -72,7 +72,8 @@ def _grid_panel(w: Widgets) -> None:
                              elem_classes=["gx-headline"])
     # the page draws the grid on a canvas from the live channel; the picture stays for API clients
     w.live = gr.HTML(view_html(None), label="Fixed-noise samples", elem_id="img-grid-live",
-                     js_on_load=live_js(), padding=False)
+                     js_on_load=live_js(), padding=False,
+                     elem_classes=picture_classes())
     # no label over the picture (it covered the top-left samples): the caption under it names the grid
     w.grid = gr.Image(label="Fixed-noise samples", show_label=False, type="numpy", format="png",
                       interactive=False, height=560, buttons=["download"], elem_id="img-grid",
