@@ -16,6 +16,7 @@ TABS = {
     "Train (images)": ("#img-grid-live canvas.tl-view", ["#img-train-play", "#img-train-pause", "#img-train-reset",
                                          "#img-preset-select", "#img-headline"]),
     "Latent explorer": ("#lx-view img.lx-img", ["#lx-source", "#lx-use", "#lx-seed", "#lx-random"]),
+    "Code knobs": ("#ck-view img.ck-img", ["#ck-source", "#ck-use", "#ck-seed", "#ck-random"]),
 }
 NOTES = {"Train (2D)": "#preset-info", "Train (images)": "#img-preset-info"}  # notes open in the normal mode
 READY = """(sel) => { const i = document.querySelector(sel); if (!i) return false;
@@ -54,7 +55,7 @@ def check_tabs(pg) -> dict:
         show_tab(pg, name)
         pictures[name] = assert_inside(pg, picture, f"{name}: the main picture")
         tall = pictures[name]["h"]
-        assert tall >= 260, f"{name}: the main picture is only {tall:.0f} px tall"
+        assert tall >= 250, f"{name}: the main picture is only {tall:.0f} px tall"
         for sel in controls:
             assert_inside(pg, sel, f"{name}: the control")
     return pictures
