@@ -127,9 +127,13 @@ class Train2DEvents:
         return {**out, self.w.live: view_html(token) if fresh else gr.skip()}
 
     def _canvas_waits(self, us) -> bool:
-        """The visitor's slot exists but the page's canvas has not had its token yet."""
-        return (us is not self.ctx.preview(SLOT) and getattr(us, "token", None) is not None
-                and not getattr(us, "live_sent", False))
+        """True once, on the first view after the visitor's slot exists while the page's canvas has not
+        had its token: the timer then ticks once and its refresh hands the token over."""
+        if (us is self.ctx.preview(SLOT) or getattr(us, "token", None) is None
+                or getattr(us, "live_sent", False) or getattr(us, "canvas_nudged", False)):
+            return False
+        us.canvas_nudged = True
+        return True
 
     @guarded
     def live_view(self, request: gr.Request):
