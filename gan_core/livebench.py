@@ -112,6 +112,7 @@ def _measure_2d(pg, url: str, seconds: float) -> dict:
     """Viewed and unviewed windows alternate CYCLES times (seconds / CYCLES each), so the machine's
     changing load falls on both alike; fps and ages come from the viewed windows."""
     pg.goto(url)
+    pg.click("#step-both")  # the first real use makes the visitor's slot: the canvas then gets its token
     pg.wait_for_function("() => window.__tl && window.__tl['2d'] && window.__tl['2d'].frames > 0")
     preset = pg.input_value("#preset-select input")
     pg.click("#train-play")
