@@ -17,12 +17,32 @@ TABS = {
                                          "#img-preset-select", "#img-headline"]),
     "Latent explorer": ("#lx-view img.lx-img", ["#lx-source", "#lx-use", "#lx-seed", "#lx-random"]),
     "Code knobs": ("#ck-view img.ck-img", ["#ck-source", "#ck-use", "#ck-seed", "#ck-random"]),
+    "Style mixing": ("#mx-view img.mx-img", ["#mx-source", "#mx-use", "#mx-a", "#mx-b"]),
+    "GANPaint": ("#gp-view img.gp-img", ["#gp-source", "#gp-use", "#gp-seed", "#gp-random"]),
 }
 NOTES = {"Train (2D)": "#preset-info", "Train (images)": "#img-preset-info"}  # notes open in the normal mode
 READY = """(sel) => { const i = document.querySelector(sel); if (!i) return false;
     return i.tagName === 'CANVAS' ? i.width > 0 && i.offsetParent !== null : i.complete && i.naturalWidth > 0; }"""
 BOX = """(sel) => { const e = document.querySelector(sel); if (!e) return null;
     const r = e.getBoundingClientRect(); return {x: r.x, y: r.y, w: r.width, h: r.height}; }"""
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory):
+    """The app with the shipped checkpoints (the style-based and scenes models the Style mixing and
+    GANPaint tabs open with), served on a free local port for this module."""
+    from app.server import build_app, launch_options
+    from conftest import free_port
+
+    data = tmp_path_factory.mktemp("layout-data")
+    demo = build_app(device="cpu", data_dir=data)
+    demo.launch(server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True,
+                **launch_options(data, demo))
+    try:
+        yield demo.local_url.rstrip("/") + "/"
+    finally:
+        demo.close()
+        demo.app_context.shutdown()
 
 
 def box(pg, sel: str) -> dict:
@@ -43,7 +63,7 @@ def assert_inside(pg, sel: str, what: str) -> dict:
 def show_tab(pg, name: str) -> None:
     pg.evaluate("() => window.scrollTo(0, 0)")
     pg.get_by_role("tab", name=name, exact=True).click()
-    pg.wait_for_function(READY, arg=TABS[name][0])
+    pg.wait_for_function(READY, arg=TABS[name][0], timeout=120_000)  # a shipped model loads on first use
     pg.wait_for_timeout(300)  # the picture's size settles
     assert pg.evaluate("() => window.scrollY") == 0
 
