@@ -104,10 +104,14 @@ register(Preset(
                 batch_size=128, g_ema=0.999, steps=20_000, eval_every=500)))
 
 register(Preset(
-    "saturating", "Saturating loss stalls",
-    "The original minimax loss: G minimises log(1 - D(G(z))). When D confidently rejects the fakes "
-    "early on, this loss is flat and G's gradients vanish: the fake points barely move. Switch the loss "
-    "to non-saturating while it runs and watch them start to travel.",
+    "saturating", "Saturating (minimax) loss",
+    "The original minimax loss: G minimises log(1 - D(G(z))). Where D rejects the fakes confidently this "
+    "loss is flat: G's gradient is D(G(z)) times the non-saturating loss's. Here D learns faster (3 steps "
+    "per G step, 10x G's rate): after 20 steps D(G(z)) is about 0.06 and G's gradient about a tenth of the "
+    "non-saturating one. With plain gradient descent G would stall (the original GAN paper's reason for "
+    "the non-saturating loss); Adam divides each step by the gradient's recent size, so here the fakes "
+    "still travel to the ring. Compare G's loss curve with the non-saturating run's, and switch the loss "
+    "while it runs.",
     TrainConfig(dataset="ring", model=_mlp(64, 2, 2), loss="minimax", lr_d=2e-3, lr_g=2e-4, d_steps=3,
                 batch_size=128, steps=10_000, eval_every=500)))
 
