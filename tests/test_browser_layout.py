@@ -117,3 +117,34 @@ def test_explorer_picture_stays_in_view_while_scrolling_the_sliders(page, app_ur
     assert pg.evaluate("() => window.scrollY") > 100, "the page did not scroll"
     assert_inside(pg, last, "the button under the sliders")
     assert_inside(pg, "#lx-view img.lx-img", "the picture after scrolling")
+
+
+@pytest.mark.browser
+def test_code_knobs_and_style_mixing_pictures_follow_their_controls(page, app_url):
+    """The shared page script of the fast render routes (app/static/render_live.js) on the two tabs that the
+    explorer's and GANPaint's tests do not drive: a new category on Code knobs and a truncation drag on Style
+    mixing each redraw the picture through the tab's route, without an error."""
+    pg = page
+    pg.goto(app_url)
+    show_tab(pg, "Code knobs")
+    pg.click("#ck-source input")
+    pg.get_by_role("option", name="Shipped: digits-dcgan", exact=False).click()
+    pg.click("#ck-use")
+    pg.wait_for_function("() => document.querySelectorAll('#ck-cat input[type=radio]').length >= 10",
+                         timeout=120_000)
+    pg.wait_for_function(READY, arg="#ck-view img.ck-img")
+    pg.locator("#ck-cat label").nth(3).click()
+    pg.wait_for_function("() => window.__ck && window.__ck.shown > 0 && !window.__ck.busy")
+    assert pg.evaluate("() => window.__ck.err") is None
+    assert pg.is_visible("#ck-view canvas.ck-canvas")
+
+    show_tab(pg, "Style mixing")
+    slider = pg.locator("#mx-psi input[type=range]").bounding_box()
+    y = slider["y"] + slider["height"] / 2
+    pg.mouse.move(slider["x"] + slider["width"] / 2, y)
+    pg.mouse.down()
+    pg.mouse.move(slider["x"] + 0.2 * slider["width"], y, steps=8)
+    pg.wait_for_function("() => window.__mx && window.__mx.shown > 0 && !window.__mx.busy")
+    pg.mouse.up()
+    assert pg.evaluate("() => window.__mx.err") is None
+    assert pg.evaluate("() => window.__mx.lat.length") > 0

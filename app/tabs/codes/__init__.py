@@ -4,7 +4,7 @@ grids as the InfoGAN paper's figures; and "what did each code learn", read by th
 (digits: Hungarian matching of categories to digits, accuracy, confusion matrix; shapes: code x factor
 correlations). Works on the visitor's live model from Train (images) and on shipped checkpoints.
 
-While a knob moves, the picture goes through a small render route (.route; app/static/codes_live.js),
+While a knob moves, the picture goes through a small render route (.route; app/static/render_live.js),
 not Gradio's event queue, as in the latent explorer; on release a normal event (`codes_move`) stores the
 values and updates the readout.
 """

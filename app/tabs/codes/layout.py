@@ -1,16 +1,16 @@
 """The Code knobs tab's layout: the model row, the knobs with the live picture, the sweep grids and the
-"what did each code learn" panel. The live picture loads app/static/codes_live.js (with the knob count and
+"what did each code learn" panel. The live picture loads app/static/render_live.js (with the knob count and
 the route filled in). Components only; wiring in the package's __init__."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import gradio as gr
 
 from gan_core.explore.codes import KNOB_MAX, MAX_COLUMNS, MAX_ROWS, TRAIN_RANGE
 
+from ...common.render_route import live_script
 from .state import KNOBS, ROUTE
 
 INTRO = ("InfoGAN splits the generator's input into noise **z** and **codes**: a category and continuous "
@@ -19,14 +19,18 @@ INTRO = ("InfoGAN splits the generator's input into noise **z** and **codes**: a
          "labels. Keep the noise fixed (the seed) and turn the knobs: the picture follows as you drag. "
          f"Continuous codes were trained on [-{TRAIN_RANGE:g}, {TRAIN_RANGE:g}] (the middle half of each "
          f"slider's track); the knobs go to ±{KNOB_MAX:g} to see whether a code still means something beyond it.")
-STATIC = Path(__file__).resolve().parents[2] / "static"
 
 
 def live_js() -> str:
-    lines = (STATIC / "codes_live.js").read_text(encoding="utf-8").splitlines()
-    while lines and lines[0].startswith("//"):
-        lines.pop(0)
-    return "\n".join(lines) % {"knobs": KNOBS, "route": ROUTE.lstrip("/")}
+    """The page-side script of the fast path (app/static/render_live.js): the category and the shown
+    code knobs."""
+    return live_script("__ck", "ck", ROUTE, f"""
+    const cat = q('#ck-cat input:checked');
+    if (cat) p.set('cat', cat.value);
+    for (let i = 0; i < {KNOBS}; i++) {{
+      const el = q('#ck-c' + i + ' input[type=range]');
+      if (el && el.closest('.block') && el.closest('.block').offsetParent !== null) p.set('c' + i, el.value);
+    }}""")
 
 
 @dataclass

@@ -3,7 +3,7 @@ watch the generator's output follow live; truncation, interpolation (GIF), laten
 inversion. It explores the visitor's current model (live from either Train tab) or a shipped one, as the
 current-model service (app.common.models) provides it.
 
-While a slider moves, the picture does not go through Gradio's event queue: app/static/explore_live.js
+While a slider moves, the picture does not go through Gradio's event queue: app/static/render_live.js
 sends the slider values straight to the render route (.route; one request in flight, newest values
 win). On release, a normal Gradio event (`explore_move`) stores the values and updates the readout.
 """

@@ -1,14 +1,14 @@
 """The Latent explorer tab's layout: the model row, then the Sliders, Truncation, Interpolation,
-Arithmetic and Inversion sub-tabs. The live picture loads the page-side script app/static/explore_live.js
+Arithmetic and Inversion sub-tabs. The live picture loads the page-side script app/static/render_live.js
 (read here, with the slider count and the route filled in). Components only; wiring in .wiring."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import gradio as gr
 
+from ...common.render_route import live_script
 from ...common.layout import CONTROLS, main_column, notes, picture_classes
 from .parse import TARGET_KINDS
 from .state import BASES, PSI_MAX, ROUTE, SLIDER_MAX, SLIDERS
@@ -19,16 +19,16 @@ INTRO = ("Every picture here comes from the generator you choose under **Model**
          "generator's first layer, regressed back to z), in units of each direction's standard deviation, "
          "or along single latent dimensions. The picture follows the slider as you drag.")
 
-STATIC = Path(__file__).resolve().parents[2] / "static"
-
 
 def live_js() -> str:
-    """The page-side script of the fast path (app/static/explore_live.js), with the number of sliders
-    and the render route filled in."""
-    lines = (STATIC / "explore_live.js").read_text(encoding="utf-8").splitlines()
-    while lines and lines[0].startswith("//"):  # the header comment stays in the file
-        lines.pop(0)
-    return "\n".join(lines) % {"sliders": SLIDERS, "route": ROUTE.lstrip("/")}
+    """The page-side script of the fast path (app/static/render_live.js): psi and the page's sliders."""
+    return live_script("__lx", "lx", ROUTE, f"""
+    const psi = q('#lx-psi input[type=range]');
+    if (psi) p.set('psi', psi.value);
+    for (let i = 0; i < {SLIDERS}; i++) {{
+      const el = q('#lx-s' + i + ' input[type=range]');
+      if (el) p.set('v' + i, el.value);
+    }}""")
 
 
 @dataclass

@@ -2,7 +2,7 @@
 
 - The single large mix: A's styles with B's on the crossover layers (coarse, middle, fine or one
   checkbox per w), truncation psi with a layer cutoff, noise constant / random / off. While a control
-  moves, the picture comes from the fast render route (.route, app/static/mixing_live.js), as the latent
+  moves, the picture comes from the fast render route (.route, app/static/render_live.js), as the latent
   explorer's; on release `mixing_set` stores the values and updates the readout.
 - The grid: A seeds as rows, B seeds as columns, the sources on the edges and the mixes inside.
 - Stochastic variation: one w, many noises: the samples and the per-pixel standard deviation.
@@ -14,7 +14,6 @@ Shapes (style-based) or Scenes (style-based)) and on shipped style-based checkpo
 from __future__ import annotations
 
 import html
-from pathlib import Path
 
 import gradio as gr
 
@@ -23,6 +22,7 @@ from gan_core.explore import mixing as mx
 from gan_core.explore import readout
 
 from ...common.choices import QUIET
+from ...common.render_route import live_script
 from ...common.guard import guarded
 from .route import make_routes
 from .state import (MAX_SEED, NOISE_CHOICES, ROUTE, SLOT, VIEW_PX, MixingSession, check_settings,
@@ -33,7 +33,6 @@ ORDER = 35
 PREFIX = "mixing_"
 __all__ = ["TITLE", "ORDER", "PREFIX", "build", "routes", "slot_kind"]
 
-STATIC = Path(__file__).resolve().parents[2] / "static"
 INTRO = ("A style-based generator maps z to **w**, and each synthesis layer takes its own copy of w as its "
          "*style*. Mixing gives the layers of A's image some of B's styles: B's **coarse** styles (4x4 and "
          "8x8) bring its shape and position, the **fine** ones (32x32) its colour. Noise adds per-pixel "
@@ -45,10 +44,13 @@ MAX_GRID_SEEDS = mx.MAX_SEEDS
 
 
 def live_js() -> str:
-    lines = (STATIC / "mixing_live.js").read_text(encoding="utf-8").splitlines()
-    while lines and lines[0].startswith("//"):
-        lines.pop(0)
-    return "\n".join(lines) % {"route": ROUTE.lstrip("/")}
+    """The page-side script of the fast path (app/static/render_live.js): the mixing controls."""
+    return live_script("__mx", "mx", ROUTE, """
+    const set = (k, v) => { if (v !== null && v !== '') p.set(k, v); };
+    set('a', val('mx-a')); set('b', val('mx-b')); set('psi', val('mx-psi')); set('cut', val('mx-cut'));
+    set('ns', val('mx-noise-seed')); set('cross', checked('mx-cross')); set('noise', checked('mx-noise'));
+    const ws = Array.from(document.querySelectorAll('#mx-layers input:checked')).map((e) => e.value);
+    p.set('w', ws.join(','));""", events=("input", "change"))
 
 
 def style_sources(ctx) -> list[tuple[str, str]]:
