@@ -1,7 +1,8 @@
 """Write the README's screenshots (docs/screenshot-*.png) at 1280x720 in Chromium, from the app serving
 the shipped checkpoints: the Train (2D) tab with the mode-collapse preset, the Train (images) tab with the
-shipped digits DCGAN loaded, the Latent explorer on it and, with --presenter, the same three in presenter
-mode (docs/screenshot-*-presenter.png). Not a test (nothing is asserted); run it from the project folder:
+shipped digits DCGAN loaded, the Latent explorer on it, Code knobs on its category, Style mixing and
+GANPaint on their shipped models and, with --presenter, the same six in presenter mode
+(docs/screenshot-*-presenter.png). Not a test (nothing is asserted); run it from the project folder:
 
     PYTHONPATH=. python tests/take_screenshots.py [--presenter] [--out docs]
 """
@@ -16,7 +17,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
 IDLE = "() => !document.body.innerText.includes('processing |')"  # no event of the page under way
-READY = "(sel) => { const i = document.querySelector(sel); return i && i.complete && i.naturalWidth > 0; }"
+READY = """(sel) => { const i = document.querySelector(sel); if (!i) return false;
+    return i.tagName === 'CANVAS' ? i.width > 0 && i.offsetParent !== null : i.complete && i.naturalWidth > 0; }"""
 
 
 def free_port() -> int:
@@ -25,37 +27,39 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def shot(pg, out: Path, name: str, suffix: str, written: list) -> None:
+    pg.wait_for_function(IDLE)
+    pg.wait_for_timeout(1500)
+    pg.evaluate("() => window.scrollTo(0, 0)")
+    written.append(out / f"screenshot-{name}{suffix}.png")
+    pg.screenshot(path=str(written[-1]))
+
+
 def shoot(url: str, out: Path, presenter: bool) -> list[Path]:
     from playwright.sync_api import sync_playwright
 
     suffix = "-presenter" if presenter else ""
-    written = []
+    written: list[Path] = []
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
         pg = browser.new_page(viewport={"width": 1280, "height": 720})
         pg.set_default_timeout(120_000)
         pg.goto(url)
-        pg.wait_for_function(READY, arg="#plane img")
-        pg.click("#train-play")  # the collapse demo a few seconds in, then paused
+        if presenter:
+            pg.click("#presenter-toggle input")
+            pg.wait_for_function("() => document.body.classList.contains('gx-presenter')")
+        pg.click("#train-play")  # the collapse demo (the default preset) some seconds in, then paused
+        pg.wait_for_function(READY, arg="#plane-live canvas.tl-view")
         pg.wait_for_timeout(8000)
         pg.click("#train-pause")
         pg.wait_for_function("() => document.querySelector('#mode-counter').innerText.includes('paused')")
-        if presenter:
-            pg.click("#presenter-toggle input")
-        pg.wait_for_timeout(1000)
-        pg.evaluate("() => window.scrollTo(0, 0)")
-        written.append(out / f"screenshot-train2d{suffix}.png")
-        pg.screenshot(path=str(written[-1]))
+        shot(pg, out, "train2d", suffix, written)
 
         pg.get_by_role("tab", name="Train (images)", exact=True).click()
-        pg.wait_for_function(READY, arg="#img-grid img")
         pg.click("#img-load-shipped")  # the menu's default: the shipped digits DCGAN
         pg.wait_for_function("() => /step 7,500/.test(document.querySelector('#img-headline').innerText)")
-        pg.wait_for_function(IDLE)
-        pg.wait_for_timeout(2500)
-        pg.evaluate("() => window.scrollTo(0, 0)")
-        written.append(out / f"screenshot-trainimg{suffix}.png")
-        pg.screenshot(path=str(written[-1]))
+        pg.wait_for_function(READY, arg="#img-grid-live canvas.tl-view")
+        shot(pg, out, "trainimg", suffix, written)
 
         pg.get_by_role("tab", name="Latent explorer", exact=True).click()
         pg.wait_for_function(READY, arg="#lx-view img.lx-img")
@@ -64,11 +68,23 @@ def shoot(url: str, out: Path, presenter: bool) -> list[Path]:
         pg.click("#lx-use")
         pg.wait_for_function("() => document.querySelector('#lx-info').innerText.includes('Train (images)')")
         pg.wait_for_function(READY, arg="#lx-view img.lx-img")
-        pg.wait_for_function(IDLE)
-        pg.wait_for_timeout(1500)
-        pg.evaluate("() => window.scrollTo(0, 0)")
-        written.append(out / f"screenshot-explore{suffix}.png")
-        pg.screenshot(path=str(written[-1]))
+        shot(pg, out, "explore", suffix, written)
+
+        pg.get_by_role("tab", name="Code knobs", exact=True).click()
+        pg.click("#ck-source input")
+        pg.get_by_role("option", name="Shipped: digits-dcgan", exact=False).click()
+        pg.click("#ck-use")
+        pg.wait_for_function("() => document.querySelectorAll('#ck-cat input[type=radio]').length >= 10")
+        pg.wait_for_function(READY, arg="#ck-view img.ck-img")
+        shot(pg, out, "codes", suffix, written)
+
+        pg.get_by_role("tab", name="Style mixing", exact=True).click()  # opens with the shipped style model
+        pg.wait_for_function(READY, arg="#mx-view img.mx-img")
+        shot(pg, out, "mixing", suffix, written)
+
+        pg.get_by_role("tab", name="GANPaint", exact=True).click()  # opens with the shipped scenes model
+        pg.wait_for_function(READY, arg="#gp-view img.gp-img")
+        shot(pg, out, "paint", suffix, written)
         browser.close()
     return written
 
@@ -76,7 +92,7 @@ def shoot(url: str, out: Path, presenter: bool) -> list[Path]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default=str(ROOT / "docs"), help="folder for the PNG files (default docs/)")
-    ap.add_argument("--presenter", action="store_true", help="also take the three tabs in presenter mode")
+    ap.add_argument("--presenter", action="store_true", help="also take the six tabs in presenter mode")
     args = ap.parse_args()
     import torch
 

@@ -60,8 +60,10 @@ if (!window.__tl) {
       if (x < x0) x0 = x; if (x > x1) x1 = x; if (y < y0) y0 = y; if (y > y1) y1 = y;
     }
     if (x1 === x0) { x1 = x0 + 1; }
+    const nonneg = y0 >= 0;  // counts, shares, distances: no axis below 0
     if (y1 - y0 < 1e-9) { const m = Math.max(Math.abs(y0) * 0.1, 0.5); y0 -= m; y1 += m; }
     const pad = (y1 - y0) * 0.05; y0 -= pad; y1 += pad;
+    if (nonneg) y0 = Math.max(y0, 0);
     const L = 48, R = 10, T = 24, B = 22, pw = w - L - R, ph = h - T - B;
     const X = (x) => L + (x - x0) / (x1 - x0) * pw, Y = (y) => T + (1 - (y - y0) / (y1 - y0)) * ph;
     g.strokeStyle = '#ddd'; g.lineWidth = 1; g.fillStyle = '#555'; g.font = '11px sans-serif';
