@@ -211,6 +211,10 @@ def test_a_promise_is_judged_at_every_evaluation_after_the_warm_up():
     end = Promise("modes", low=1, when="end")
     assert end.check(rows[:5]) == {"holds": True, "evaluations": 1, "first_broken": None, "worst": 3}
     assert end.check(rows)["holds"] is False and end.check([])["holds"] is False, "no evaluation keeps no promise"
+    once = Promise("modes", high=1, when="any", after=200)
+    assert once.check(rows) == {"holds": True, "evaluations": 4, "first_broken": None, "worst": 0, "seen_at": 200}
+    assert once.check(rows[:2])["holds"] is False, "an evaluation before the warm-up ends does not count"
+    assert Promise("modes", high=0, when="any").check(rows[:5])["holds"] is False
 
 
 def test_every_demo_promise_names_a_metric_its_runs_report():
@@ -219,7 +223,7 @@ def test_every_demo_promise_names_a_metric_its_runs_report():
     demos = [p for p in presets.PRESETS.values() if p.promise is not None]
     assert "collapse-ring" in {p.name for p in demos}
     for p in demos:
-        assert p.promise.text and p.promise.when in ("every", "end")
+        assert p.promise.text and p.promise.when in ("every", "end", "any")
         assert p.promise.metric in ("modes", "hq", "classes_covered", "fd_ratio"), p.name
 
 
@@ -254,3 +258,18 @@ def test_a_demo_pauses_at_its_length_and_says_whether_its_promise_held():
         assert s.snapshot().step == 20 and "Its promise (never) broke at step 0" in s.snapshot().message
     finally:
         s.close()
+
+
+def test_the_pause_message_says_when_a_come_and_go_phenomenon_showed():
+    from gan_core.training.presets import Promise
+    from gan_core.training.session import promise_said
+
+    rows = [{"step": 250, "classes_covered": 7}, {"step": 500, "classes_covered": 2},
+            {"step": 750, "classes_covered": 8}]
+    once = Promise("classes_covered", high=3, when="any", text="3 classes or fewer once")
+    assert promise_said(once, once.check(rows)) == " It showed what it promised at step 500: 3 classes or fewer once."
+    never = Promise("classes_covered", high=1, when="any", text="one class")
+    assert "did not show what it promised (one class) in 3 evaluations" in promise_said(never, never.check(rows))
+    every = Promise("classes_covered", high=3, text="few")
+    assert promise_said(every, every.check([])) == " Its promise (few) was not judged: no evaluation yet."
+    assert "broke at step 250" in promise_said(every, every.check(rows))

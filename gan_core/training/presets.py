@@ -16,24 +16,33 @@ from .config import TrainConfig
 class Promise:
     """What a demo preset shows a class, as a check on its evaluations: `metric` lies in [low, high] at
     every evaluation from step `after` on (`when` "every": the demo keeps its promise for as long as it
-    runs), or at the last evaluation (`when` "end")."""
+    runs), at the last evaluation (`when` "end"), or at one evaluation at least (`when` "any": the
+    phenomenon comes and goes, and the demo is sure to show it once within its length)."""
 
     metric: str  # an evaluation key, e.g. "modes"
     low: float = -math.inf  # smallest value that keeps the promise
     high: float = math.inf  # largest value that keeps the promise
-    when: str = "every"  # every | end
+    when: str = "every"  # every | end | any
     after: int = 0  # evaluations before this step are not judged (the warm-up)
     until: int | None = None  # the demo's length in the app: the page pauses there (None: the run's steps)
     text: str = ""  # the promise in the class's words
 
     def check(self, rows: list[dict]) -> dict:
-        """{"holds", "evaluations" judged, "first_broken" step (None), "worst" value} over history rows."""
+        """{"holds", "evaluations" judged, "first_broken" step (None), "worst" value} over history rows;
+        with `when` "any", "first_broken" is None and "worst" is the value nearest the range (the best
+        evaluation), "seen_at" the first step inside it (None)."""
         evals = [r for r in rows if isinstance(r.get(self.metric), (int, float)) and r.get("step", 0) >= self.after]
         if self.when == "end":
             evals = evals[-1:]
-        bad = [r for r in evals if not self.low <= r[self.metric] <= self.high]
+        inside = [r for r in evals if self.low <= r[self.metric] <= self.high]
         values = [r[self.metric] for r in evals]
-        worst = (max(values) if self.high < math.inf else min(values)) if values else None
+        upper = self.high < math.inf  # judged against an upper bound: the largest value is the worst
+        if self.when == "any":
+            best = (min(values) if upper else max(values)) if values else None
+            return {"holds": bool(inside), "evaluations": len(evals), "first_broken": None, "worst": best,
+                    "seen_at": inside[0]["step"] if inside else None}
+        bad = [r for r in evals if r not in inside]
+        worst = (max(values) if upper else min(values)) if values else None
         return {"holds": bool(evals) and not bad, "evaluations": len(evals),
                 "first_broken": bad[0]["step"] if bad else None, "worst": worst}
 

@@ -286,9 +286,7 @@ class TrainingSession:
         self.state = "paused"
         said = ""
         if promise is not None:
-            verdict = promise.check(self.trainer.history.rows)
-            said = (f" It kept its promise all along: {promise.text}." if verdict["holds"] else
-                    f" Its promise ({promise.text}) broke at step {verdict['first_broken']:,}.")
+            said = promise_said(promise, promise.check(self.trainer.history.rows))
         self.message = (f"Paused at step {step:,}, the end of this demo.{said} Press Train to go on past it "
                         f"(given long enough, the generator may find its way out).")
 
@@ -383,3 +381,16 @@ def error_line(e: BaseException, limit: int = 200) -> str:
     text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
     text = _PATH.sub("", text).strip()
     return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def promise_said(promise, verdict: dict) -> str:
+    """One sentence on whether a demo kept its promise (a preset's Promise and its check's verdict)."""
+    if promise.when == "any":
+        if verdict["holds"]:
+            return f" It showed what it promised at step {verdict['seen_at']:,}: {promise.text}."
+        return f" It did not show what it promised ({promise.text}) in {verdict['evaluations']} evaluations."
+    if verdict["holds"]:
+        return f" It kept its promise all along: {promise.text}."
+    if verdict["first_broken"] is None:
+        return f" Its promise ({promise.text}) was not judged: no evaluation yet."
+    return f" Its promise ({promise.text}) broke at step {verdict['first_broken']:,}."

@@ -185,6 +185,8 @@ class ImageEvents:
         us.training.pause()
         self._install(us, Trainer(p.config, device=self.ctx.device),
                       f"Loaded {p.title}. Press Train to start.")
+        if p.promise is not None:  # a demo pauses at its length, saying whether its phenomenon showed
+            us.training.pause_at(p.promise.until or p.config.steps, p.promise)
         return {**self.config_values(p.config), self.w.preset_info: p.description,
                 **self.view(us, force=True)}
 
