@@ -154,7 +154,8 @@ class _Recorder(AutogradEngine):
         return fl
 
 
-def _check(trainer) -> None:
+def check_supported(trainer) -> None:
+    """ValueError unless slow motion can play `trainer`'s rounds (2D points, the MLP family)."""
     kind = getattr(trainer.data, "kind", "2d")
     if kind != "2d" or trainer.cfg.family != "mlp":
         raise ValueError("slow motion plays rounds of 2D GANs (the MLP family) only")
@@ -163,7 +164,7 @@ def _check(trainer) -> None:
 def play_round(trainer) -> Round:
     """Play one real round of `trainer` (as `trainer.step("both")`, logged in its history) and return it
     as sub-steps. Raises TrainingDiverged like `step` (the trainer then has its last good weights)."""
-    _check(trainer)
+    check_supported(trainer)
     rec = _Recorder(trainer)
     with trainer.using_engine(rec):
         out = trainer.step("both")
