@@ -117,11 +117,11 @@ def test_wgan_gp_sentence_names_the_penalty():
 
 
 def test_slow_motion_refuses_image_models_and_guards_divergence():
-    t = Trainer(TrainConfig(dataset="digits", family="dcgan", model={"image_size": 16, "channels": 1,
-                                                                    "z_dim": 8, "g_base": 8, "d_base": 8},
-                            batch_size=4, eval_samples=10))
+    from types import SimpleNamespace
+
+    images = SimpleNamespace(data=SimpleNamespace(kind="image"), cfg=SimpleNamespace(family="dcgan"))
     with pytest.raises(ValueError, match="2D GANs"):
-        play_round(t)
+        play_round(images)
     bad = Trainer(TrainConfig(model=SMALL, loss="lsgan", lr_d=10.0, lr_g=10.0, optimizer="sgd"))
     with pytest.raises(TrainingDiverged):
         for _ in range(200):
@@ -154,6 +154,14 @@ def test_graph_highlights_the_active_parts():
     g_step = next(s for s in r.steps if s.key == "g_step")
     svg = graph.graph_svg(graph.view_of_substep(r, g_step, a.history.rows))
     assert "class='gx-part gx-active'" in svg and svg.count("<line") >= 16  # the arrows on the fakes
+    # the loss boxes show what is known at each sub-step: before D's loss, the last logged round's
+    before = [row for row in a.history.rows if row["step"] < r.step][-1]
+    first = graph.view_of_substep(r, r.steps[0], a.history.rows)
+    assert (first.d_loss, first.g_loss) == (before["d_loss"], before["g_loss"])
+    d_loss = next(s for s in r.steps if s.key == "d_loss")
+    at = graph.view_of_substep(r, d_loss, a.history.rows)
+    assert at.d_loss == d_loss.values["d_loss"] and at.g_loss == before["g_loss"]
+    assert f"D's loss = <tspan font-weight='bold'>{num(at.d_loss)}</tspan>" in graph.graph_svg(at)
     with pytest.raises(ValueError, match="unknown graph part"):
         graph.graph_svg(graph.GraphView(loss="minimax", extent=2.0, active=("nope",)))
 

@@ -154,7 +154,8 @@ def gcurve_picture(loss: str, fake_values=None, grad_norm: float = float("nan"),
     ax.legend(fontsize=7.5, loc="lower left", framealpha=0.9)
     ax.tick_params(labelsize=8)
     caption = gcurve_caption(loss, grad_norm, grad_norm_ns, fake_values)
-    ax.set_title(_wrap(caption, 88) if caption else "G's loss against D's verdict on its fakes", fontsize=8)
+    title = "G's loss against D's verdict on its fakes"
+    ax.set_title(title + ("\n" + _wrap(caption, 88) if caption else ""), fontsize=8)
     canvas = FigureCanvasAgg(fig)
     canvas.draw()
     return np.asarray(canvas.buffer_rgba())[..., :3].copy()

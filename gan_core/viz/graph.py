@@ -74,9 +74,17 @@ def _few(a: np.ndarray | None, n: int = N_SHOWN) -> np.ndarray | None:
 def view_of_substep(rnd: Round, sub: SubStep, rows: list | tuple = ()) -> GraphView:
     """The graph at one sub-step of a slow-motion round; `rows`: the logged history for the sparklines."""
     a, v = sub.arrays, sub.values
-    d_curve, g_curve = _curves(rows)
-    d_loss = v.get("d_loss", d_curve[-1] if d_curve else None)
-    g_loss = v.get("g_loss", g_curve[-1] if g_curve else None)
+    # the losses known at this sub-step: the round's own once computed, else those logged before the round
+    d_curve, g_curve = _curves([r for r in rows if r.get("step", 0) < rnd.step])
+    d_loss, g_loss = (d_curve[-1] if d_curve else None), (g_curve[-1] if g_curve else None)
+    d_now = g_now = None
+    for s in rnd.steps[:sub.number]:
+        if "d_loss" in s.values:
+            d_loss, d_now = s.values["d_loss"], s.values["d_loss"] - s.values.get("gp", 0.0)  # logged: no penalty
+        if "g_loss" in s.values:
+            g_loss = g_now = s.values["g_loss"]
+    d_curve += () if d_now is None else (d_now,)
+    g_curve += () if g_now is None else (g_now,)
     heat = a.get("heat_after") if sub.key == "d_step" else a.get("heat")
     on_d = "real" if sub.key == "d_real" else "fake" if sub.key in ("d_fake", "g_verdict") else ""
     noise = a.get("noise")

@@ -57,7 +57,7 @@ def panel(w) -> None:
         with gr.Row(equal_height=False):
             w.formula = gr.Markdown(formula.formula_markdown(cfg.loss, []), elem_id="t2d-formula",
                                     latex_delimiters=formula.LATEX_DELIMITERS)
-            w.gcurve = gr.Image(formula.gcurve_picture(cfg.loss), label="G's loss against D(G(z))", type="numpy",
+            w.gcurve = gr.Image(formula.gcurve_picture(cfg.loss), label="G's loss against D(G(z))", show_label=False, type="numpy",
                                 format="png", interactive=False, elem_id="t2d-gcurve", buttons=["download"])
     w.howitworks_timer = gr.Timer(REFRESH_S, active=False)
 
@@ -191,4 +191,4 @@ def wire(w, how: HowItWorks, prefix: str) -> None:
     w.howitworks_timer.tick(how.refresh, None, shown, api_name=prefix + "howitworks_poll", trigger_mode="once",
                             **QUIET)
     w.slowmo.click(how.slowmo, [w.slowmo_speed], [w.graph, w.substep, w.formula, w.gcurve, w.counter, w.status],
-                   api_name=prefix + "slowmo", concurrency_limit=None, trigger_mode="once")
+                   api_name=prefix + "slowmo", concurrency_limit=None, trigger_mode="once", **QUIET)
