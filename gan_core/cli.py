@@ -376,3 +376,10 @@ def cmd_dissect(args) -> dict:
     except ValueError as e:
         raise CLIError(f"{args.checkpoint}: {e}") from None
     return {"checkpoint": args.checkpoint, "family": family, "dataset": dataset, **out}
+
+
+def cmd_slowmo(args) -> dict:
+    """One 2D round in slow motion (gan_core.cli_slowmo)."""
+    from .cli_slowmo import cmd
+
+    return cmd(args)

@@ -221,3 +221,19 @@ def test_gradient_sizes_on_copies_match_the_round():
     norm = math.sqrt(sum(float(p.grad.pow(2).sum()) for p in t.G.parameters()))
     assert size == pytest.approx(norm, rel=1e-5) and values.shape == (32,) and (0 <= values).all()
     assert size_ns > 0
+
+
+# ----- the command line --------------------------------------------------------------------------------------
+def test_cli_slowmo_measures_the_saturating_gradient(capsys):
+    import json
+
+    from gan_core.__main__ import main
+
+    assert main(["slowmo", "--preset", "saturating", "--steps", "20", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert out["step"] == 21 and out["loss"] == "minimax"
+    assert [s["key"] for s in out["substeps"]] == list(D_KEYS) * 3 + list(G_KEYS)
+    # D (3 steps per G step, 10x G's rate) rejects the fakes: minimax's gradient is the smaller one
+    assert out["d_fake_mean"] < 0.2 and out["g_grad_ratio"] > 2
+    assert main(["slowmo", "--preset", "digits-dcgan"]) == 2
+    assert "2D presets" in capsys.readouterr().err

@@ -19,6 +19,7 @@ import asyncio
 import math
 import numbers
 import threading
+import time
 
 import gradio as gr
 
@@ -34,6 +35,7 @@ from .view import counter_markdown, status_record
 
 TITLE = "How it works: the model graph, slow motion and the formula"
 REFRESH_S = 1.5  # the open accordion redraws the graph at most this often (when the training changed)
+CURVE_EVERY_S = 6.0  # ... and G's loss curve at most this often while training runs
 SPEED_MIN, SPEED_MAX, SPEED_DEFAULT = 0.0, 5.0, 1.5  # seconds per sub-step
 SPEED_LABEL = "Seconds per sub-step"
 PLAYED = "round played"  # the last sub-step's text ends with this (a lesson waits for it)
@@ -103,16 +105,24 @@ class HowItWorks:
             us.graph_painter = graph.GraphPainter()
         return us.graph_painter, us.graph_lock
 
-    def _render(self, us) -> dict:
-        """Graph, formula and G curve of the slot's training now."""
+    def _render(self, us, curve: bool = True) -> dict:
+        """Graph and formula of the slot's training now, and with `curve` G's loss curve (a matplotlib
+        picture, the costly part: the timer redraws it at most every CURVE_EVERY_S seconds)."""
         snap = us.training.snapshot(wait=VIEW_WAIT_S)
         painter, lock = self._painter(us)
         with lock:
             view = painter.view(snap)
         us.howitworks_key = self._key(snap)
         w = self.w
-        return {w.graph: graph.graph_html(view), w.formula: formula.formula_markdown(snap.cfg.loss, snap.rows),
-                w.gcurve: formula.gcurve_picture(snap.cfg.loss, view.fake_values, view.grad_norm, view.grad_norm_ns)}
+        out = {w.graph: graph.graph_html(view), w.formula: formula.formula_markdown(snap.cfg.loss, snap.rows),
+               w.gcurve: gr.skip()}
+        if curve:
+            out[w.gcurve] = formula.gcurve_picture(snap.cfg.loss, view.fake_values, view.grad_norm,
+                                                   view.grad_norm_ns)
+            us.gcurve_at = time.monotonic()
+        else:  # the next tick draws again, with the curve once it is due
+            us.howitworks_key = None
+        return out
 
     @staticmethod
     def _key(snap) -> tuple:
@@ -140,7 +150,8 @@ class HowItWorks:
         snap = us.training.snapshot(wait=VIEW_WAIT_S)
         if self._key(snap) == getattr(us, "howitworks_key", None):
             return skip
-        return self._render(us)
+        due = time.monotonic() - getattr(us, "gcurve_at", 0.0) >= CURVE_EVERY_S or snap.state != "running"
+        return self._render(us, curve=due)
 
     @guarded_stream
     async def slowmo(self, request: gr.Request, speed):
