@@ -73,5 +73,7 @@ def _timings(trainer, played) -> dict:
     g = next(s for s in played.steps if s.key == "g_loss")
     curve = statistics.median(_ms(lambda: formula.gcurve_picture(played.loss, g.arrays["d_fake"], played.grad_norm,
                                                                  played.grad_norm_ns)) for _ in range(5))
-    return {"round_ms": step, "slowmo_round_ms": slow, "slowmo_over_round": slow / step if step > 0 else None,
+    from .bench import matmul_peak_gflops
+
+    return {"matmul_peak_gflops": round(matmul_peak_gflops(), 1), "round_ms": step, "slowmo_round_ms": slow, "slowmo_over_round": slow / step if step > 0 else None,
             "graphs_of_a_round_ms": svg, "gcurve_ms": curve}

@@ -18,6 +18,10 @@ def status(result) -> dict:
     return [r for r in result if isinstance(r, dict) and {"step", "state", "config"} <= set(r)][0]
 
 
+def is_skipped(output) -> bool:
+    return isinstance(output, dict) and output.get("__type__") == "update" and "value" not in output
+
+
 def test_slowmo_plays_exactly_one_round(app, client):
     sessions = app.app_context.sessions
     known = sessions.keys("train2d")
@@ -45,6 +49,11 @@ def test_slowmo_plays_exactly_one_round(app, client):
 
     opened = client.predict(api_name="/t2d_howitworks")  # the accordion opens on the same training
     assert "step 1" in opened[0] and opened[3]["active"] is True
+    polled = client.predict(api_name="/t2d_howitworks_poll")
+    assert all(is_skipped(x) for x in polled), "nothing changed: nothing is redrawn"
+    client.predict(LAYERS, api_name="/t2d_step")
+    graph, formula, gcurve = client.predict(api_name="/t2d_howitworks_poll")
+    assert "step 2" in graph and "Step 2" in formula and not is_skipped(gcurve)
 
 
 def test_slowmo_refuses_a_bad_speed_and_keeps_serving(client):
