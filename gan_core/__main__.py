@@ -110,7 +110,8 @@ def _add_slowmo(sub) -> None:
     s = sub.add_parser("slowmo", help="one 2D training round in slow motion: its sub-steps and G's gradient "
                                       "under the loss in force beside the non-saturating loss's")
     s.add_argument("--preset", default="saturating", help="a 2D preset (default saturating)")
-    s.add_argument("--steps", type=int, default=0, help="rounds trained before the slow-motion round (default 0)")
+    s.add_argument("--steps", type=int, default=0,
+                   help="rounds trained before the slow-motion round (default 0)")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--loss", default=None, help="another loss than the preset's")
     s.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")

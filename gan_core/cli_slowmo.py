@@ -40,8 +40,14 @@ def cmd(args) -> dict:
     threads = set_threads(args.threads)
     trainer = Trainer(cfg)
     try:
-        with tqdm(total=args.steps, desc="train", unit="step", file=sys.stderr, mininterval=0.5,
-                  disable=not sys.stderr.isatty() and os.environ.get("GAN_PROGRESS") != "1") as bar:
+        with tqdm(
+            total=args.steps,
+            desc="train",
+            unit="step",
+            file=sys.stderr,
+            mininterval=0.5,
+            disable=not sys.stderr.isatty() and os.environ.get("GAN_PROGRESS") != "1",
+        ) as bar:
             for _ in range(args.steps):
                 trainer.advance()
                 bar.update(1)
@@ -49,13 +55,21 @@ def cmd(args) -> dict:
     except TrainingDiverged as e:
         raise CLIError(str(e)) from None
     verdict = next(s for s in played.steps if s.key == "g_verdict")
-    out = {"preset": preset.name, "loss": cfg.loss, "seed": cfg.seed, "step": played.step, "threads": threads,
-           "substeps": [{"number": s.number, "key": s.key, "title": s.title, "sentence": s.sentence}
-                        for s in played.steps],
-           "losses": {k: v for k, v in played.out.items() if k != "step"},
-           "d_fake_mean": float(verdict.values["mean"]),
-           "g_grad": played.grad_norm, "g_grad_nonsaturating": played.grad_norm_ns,
-           "g_grad_ratio": played.grad_norm_ns / played.grad_norm if played.grad_norm > 0 else None}
+    out = {
+        "preset": preset.name,
+        "loss": cfg.loss,
+        "seed": cfg.seed,
+        "step": played.step,
+        "threads": threads,
+        "substeps": [
+            {"number": s.number, "key": s.key, "title": s.title, "sentence": s.sentence} for s in played.steps
+        ],
+        "losses": {k: v for k, v in played.out.items() if k != "step"},
+        "d_fake_mean": float(verdict.values["mean"]),
+        "g_grad": played.grad_norm,
+        "g_grad_nonsaturating": played.grad_norm_ns,
+        "g_grad_ratio": played.grad_norm_ns / played.grad_norm if played.grad_norm > 0 else None,
+    }
     if args.time:
         out.update(_timings(trainer, played))
     return out
@@ -68,12 +82,26 @@ def _timings(trainer, played) -> dict:
     step = statistics.median(_ms(trainer.step) for _ in range(TIMED_ROUNDS))
     slow = statistics.median(_ms(lambda: slowmo.play_round(trainer)) for _ in range(TIMED_ROUNDS))
     rows = trainer.history.rows
-    svg = statistics.median(_ms(lambda: [graph.graph_svg(graph.view_of_substep(played, s, rows))
-                                         for s in played.steps]) for _ in range(5))
+    svg = statistics.median(
+        _ms(lambda: [graph.graph_svg(graph.view_of_substep(played, s, rows)) for s in played.steps])
+        for _ in range(5)
+    )
     g = next(s for s in played.steps if s.key == "g_loss")
-    curve = statistics.median(_ms(lambda: formula.gcurve_picture(played.loss, g.arrays["d_fake"], played.grad_norm,
-                                                                 played.grad_norm_ns)) for _ in range(5))
+    curve = statistics.median(
+        _ms(
+            lambda: formula.gcurve_picture(
+                played.loss, g.arrays["d_fake"], played.grad_norm, played.grad_norm_ns
+            )
+        )
+        for _ in range(5)
+    )
     from .bench import matmul_peak_gflops
 
-    return {"matmul_peak_gflops": round(matmul_peak_gflops(), 1), "round_ms": step, "slowmo_round_ms": slow, "slowmo_over_round": slow / step if step > 0 else None,
-            "graphs_of_a_round_ms": svg, "gcurve_ms": curve}
+    return {
+        "matmul_peak_gflops": round(matmul_peak_gflops(), 1),
+        "round_ms": step,
+        "slowmo_round_ms": slow,
+        "slowmo_over_round": slow / step if step > 0 else None,
+        "graphs_of_a_round_ms": svg,
+        "gcurve_ms": curve,
+    }

@@ -45,7 +45,9 @@ def test_slowmo_plays_exactly_one_round(app, client):
     live = sessions.peek(key, "train2d").training.trainer
     assert live.step_count == 1
     assert torch.equal(live.g_flat.data, ref.g_flat.data) and torch.equal(live.d_flat.data, ref.d_flat.data)
-    assert torch.equal(live.opt_d.exp_avg, ref.opt_d.exp_avg) and torch.equal(live.opt_g.exp_avg, ref.opt_g.exp_avg)
+    assert torch.equal(live.opt_d.exp_avg, ref.opt_d.exp_avg) and torch.equal(
+        live.opt_g.exp_avg, ref.opt_g.exp_avg
+    )
 
     opened = client.predict(api_name="/t2d_howitworks")  # the accordion opens on the same training
     assert "step 1" in opened[0] and opened[3]["active"] is True
@@ -58,7 +60,9 @@ def test_slowmo_plays_exactly_one_round(app, client):
 
 def test_slowmo_refuses_a_bad_speed_and_keeps_serving(client):
     client.predict("collapse-ring", LAYERS, api_name="/t2d_load_preset")
-    expect_app_error(client, "greater than maximum value 5", 99, api_name="/t2d_slowmo")  # the slider's own check
+    expect_app_error(
+        client, "greater than maximum value 5", 99, api_name="/t2d_slowmo"
+    )  # the slider's own check
     s = status(client.predict(LAYERS, api_name="/t2d_poll"))
     assert (s["step"], s["state"]) == (0, "idle"), "a refused slow motion changes nothing"
 
@@ -67,7 +71,13 @@ def test_speed_check_names_the_slider():
     from app.tabs.train2d.howitworks import check_speed
 
     assert check_speed(1.5) == 1.5 and check_speed("0") == 0.0
-    for bad, words in ((99, "between 0 and 5"), (-1, "between 0 and 5"), ("fast", "must be a number"),
-                       (float("nan"), "between 0 and 5"), (None, "must be a number"), (True, "must be a number")):
+    for bad, words in (
+        (99, "between 0 and 5"),
+        (-1, "between 0 and 5"),
+        ("fast", "must be a number"),
+        (float("nan"), "between 0 and 5"),
+        (None, "must be a number"),
+        (True, "must be a number"),
+    ):
         with pytest.raises(ValueError, match=f"Seconds per sub-step {words}" if "number" in words else words):
             check_speed(bad)

@@ -28,8 +28,9 @@ def test_slow_motion_plays_a_round_in_the_page(page, app_url):
     pg.click("#t2d-slowmo")
     pg.wait_for_function(f"document.querySelector('{SUBSTEP}').innerText.includes('Sub-step')")
     pg.wait_for_function("!!document.querySelector('#t2d-graph .gx-active')")  # the part at work lights up
-    pg.wait_for_function(f"document.querySelector('{SUBSTEP}').innerText.trim().endsWith('round played')",
-                         timeout=60_000)
+    pg.wait_for_function(
+        f"document.querySelector('{SUBSTEP}').innerText.trim().endsWith('round played')", timeout=60_000
+    )
     text = pg.inner_text(SUBSTEP)
     assert "G's gradient step" in text and "Step 1 is done" in text
     pg.wait_for_function("/step 1\\b/.test(document.querySelector('#mode-counter').innerText)")

@@ -43,15 +43,21 @@ def same_state(a: Trainer, b: Trainer) -> None:
         assert torch.equal(a.ema, b.ema)
 
 
-@pytest.mark.parametrize("kw", [
-    {"loss": "nonsaturating"},
-    {"loss": "minimax", "d_steps": 3},
-    {"loss": "wgan-gp", "d_steps": 2},
-    {"loss": "wgan"},
-    {"loss": "lsgan", "unroll": 2},
-    {"loss": "hinge", "g_steps": 2},
-    {"loss": "nonsaturating", "model": {**SMALL, "pack": 2}, "g_ema": 0.9},
-], ids=lambda kw: "-".join(f"{k}={v}" for k, v in kw.items() if k != "model") + ("-pack2" if "model" in kw else ""))
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {"loss": "nonsaturating"},
+        {"loss": "minimax", "d_steps": 3},
+        {"loss": "wgan-gp", "d_steps": 2},
+        {"loss": "wgan"},
+        {"loss": "lsgan", "unroll": 2},
+        {"loss": "hinge", "g_steps": 2},
+        {"loss": "nonsaturating", "model": {**SMALL, "pack": 2}, "g_ema": 0.9},
+    ],
+    ids=lambda kw: (
+        "-".join(f"{k}={v}" for k, v in kw.items() if k != "model") + ("-pack2" if "model" in kw else "")
+    ),
+)
 def test_a_slow_motion_round_is_a_real_round(kw):
     a, b = pair(**kw)
     engine = a.engine
@@ -74,8 +80,13 @@ def test_sub_steps_sentences_and_arrays():
     assert keys == list(D_KEYS) * 2 + list(G_KEYS)
     assert [s.number for s in r.steps] == list(range(1, len(keys) + 1))
     assert [s.title for s in r.steps[:6]] == [
-        "Sample noise (D update 1 of 2)", "G forward (D update 1 of 2)", "D on real (D update 1 of 2)",
-        "D on fake (D update 1 of 2)", "D's loss (D update 1 of 2)", "D's gradient step (D update 1 of 2)"]
+        "Sample noise (D update 1 of 2)",
+        "G forward (D update 1 of 2)",
+        "D on real (D update 1 of 2)",
+        "D on fake (D update 1 of 2)",
+        "D's loss (D update 1 of 2)",
+        "D's gradient step (D update 1 of 2)",
+    ]
     assert [s.title for s in r.steps[-4:]] == ["G forward", "D's verdict", "G's loss", "G's gradient step"]
     by = {(s.key, s.update): s for s in r.steps}
     for s in r.steps:
@@ -88,7 +99,9 @@ def test_sub_steps_sentences_and_arrays():
     assert math.isclose(last_d.values["d_loss"], r.out["d_loss"], rel_tol=1e-6)
     assert num(r.out["d_loss"]) in last_d.sentence
     g = by[("g_loss", 1)]
-    assert math.isclose(g.values["g_loss"], r.out["g_loss"], rel_tol=1e-6) and num(r.out["g_loss"]) in g.sentence
+    assert (
+        math.isclose(g.values["g_loss"], r.out["g_loss"], rel_tol=1e-6) and num(r.out["g_loss"]) in g.sentence
+    )
     assert f"{r.grad_norm:.3g}" in g.sentence and f"{r.grad_norm_ns:.3g}" in g.sentence
     d_real = by[("d_real", 2)]  # D's probabilities on the real points, their mean in the sentence
     probs = d_real.arrays["d_real"]
@@ -105,7 +118,9 @@ def test_sub_steps_sentences_and_arrays():
     # D's step changed D's verdict on the plane
     d_step = by[("d_step", 1)]
     assert not np.array_equal(d_step.arrays["heat"], d_step.arrays["heat_after"])
-    assert d_step.values["after"] < d_step.values["before"], "one step down D's loss lowers it on the same points"
+    assert d_step.values["after"] < d_step.values["before"], (
+        "one step down D's loss lowers it on the same points"
+    )
 
 
 def test_wgan_gp_sentence_names_the_penalty():
@@ -140,7 +155,7 @@ def test_session_slow_round_pauses_and_counts_one_step():
         s.close()
 
 
-# ----- the graph -----------------------------------------------------------------------------------------------
+# ----- the graph --------------------------------------------------------------------------------------------
 def test_graph_highlights_the_active_parts():
     a, _ = pair(loss="nonsaturating")
     r = play_round(a)
@@ -176,10 +191,12 @@ def test_graph_of_a_snapshot_has_no_highlight():
     svg = graph.graph_svg(view)
     assert "gx-active" not in svg and "opacity='0.35'" not in svg
     assert view.fake.shape == (graph.N_SHOWN, 2) and view.heat.shape == (graph.HEAT_RES, graph.HEAT_RES)
-    assert math.isfinite(view.grad_norm) and view.grad_norm == pytest.approx(view.grad_norm_ns)  # non-saturating
+    assert math.isfinite(view.grad_norm) and view.grad_norm == pytest.approx(
+        view.grad_norm_ns
+    )  # non-saturating
 
 
-# ----- the formula view ------------------------------------------------------------------------------------------
+# ----- the formula view -------------------------------------------------------------------------------------
 @pytest.mark.parametrize("loss", losses.LOSSES)
 def test_formula_plugs_in_the_last_logged_losses(loss):
     t = Trainer(TrainConfig(model=SMALL, batch_size=16, loss=loss))
@@ -223,7 +240,7 @@ def test_gradient_sizes_on_copies_match_the_round():
     assert size_ns > 0
 
 
-# ----- the command line --------------------------------------------------------------------------------------
+# ----- the command line -------------------------------------------------------------------------------------
 def test_cli_slowmo_measures_the_saturating_gradient(capsys):
     import json
 

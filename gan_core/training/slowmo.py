@@ -40,9 +40,18 @@ PARTS = NODES + EDGES + UPDATES
 
 D_KEYS = ("d_noise", "d_forward", "d_real", "d_fake", "d_loss", "d_step")
 G_KEYS = ("g_forward", "g_verdict", "g_loss", "g_step")
-TITLES = {"d_noise": "Sample noise", "d_forward": "G forward", "d_real": "D on real", "d_fake": "D on fake",
-          "d_loss": "D's loss", "d_step": "D's gradient step", "g_forward": "G forward",
-          "g_verdict": "D's verdict", "g_loss": "G's loss", "g_step": "G's gradient step"}
+TITLES = {
+    "d_noise": "Sample noise",
+    "d_forward": "G forward",
+    "d_real": "D on real",
+    "d_fake": "D on fake",
+    "d_loss": "D's loss",
+    "d_step": "D's gradient step",
+    "g_forward": "G forward",
+    "g_verdict": "D's verdict",
+    "g_loss": "G's loss",
+    "g_step": "G's gradient step",
+}
 ACTIVE = {
     "d_noise": ("noise",),
     "d_forward": ("noise", "noise>G", "G", "G>fake", "fake"),
@@ -133,14 +142,14 @@ class _Recorder(AutogradEngine):
         self.calls.append(rec)
         return r, f
 
-    def prepare_fake(self, z) -> None:
-        super().prepare_fake(z)
-        self.calls.append({"kind": "fresh", "z": z.detach().clone()})
-
     def g_step(self):
         t = self.t
-        rec = {"kind": "g", **self._weights(), "z": self.fake_z.detach().clone(),
-               "fake": self.fake.detach().clone()}
+        rec = {
+            "kind": "g",
+            **self._weights(),
+            "z": self.fake_z.detach().clone(),
+            "fake": self.fake.detach().clone(),
+        }
         fl = super().g_step()
         rec.update(fl=fl.clone(), grad_norm=float(t.g_flat.grad.norm()))
         with torch.enable_grad():
@@ -213,7 +222,7 @@ def _build(trainer, calls: list[dict], out: dict) -> Round:
     g_calls = [c for c in calls if c["kind"] == "g"]
     # D's weights after each of its updates: the weights the next call saw (or those at the end)
     d_next = [d_calls[i + 1]["d_w"] for i in range(len(d_calls) - 1)]
-    d_next.append(g_calls[0]["d_w"] if cfg.unroll == 0 else _after_unroll_free(calls, k, d_after))
+    d_next.append(g_calls[0]["d_w"] if cfg.unroll == 0 else _d_after_last_update(calls, k, d_after))
     steps: list[SubStep] = []
     real_pts = None
     spec = trainer.G.latent_spec
@@ -224,11 +233,26 @@ def _build(trainer, calls: list[dict], out: dict) -> Round:
     lr_d, lr_g = trainer.opt_d.lr, trainer.opt_g.lr
 
     def add(key, half, update, sentence, arrays, values):
-        of = (f" (D update {update} of {k})" if half == "d" and k > 1 else
-              f" (G update {update} of {cfg.g_steps})" if half == "g" and cfg.g_steps > 1 else "")
-        steps.append(SubStep(len(steps) + 1, key, TITLES[key] + of, sentence, ACTIVE[key],
-                             MappingProxyType({n: _frozen(a) for n, a in arrays.items()}),
-                             MappingProxyType({n: float(v) for n, v in values.items()}), half, update))
+        of = (
+            f" (D update {update} of {k})"
+            if half == "d" and k > 1
+            else f" (G update {update} of {cfg.g_steps})"
+            if half == "g" and cfg.g_steps > 1
+            else ""
+        )
+        steps.append(
+            SubStep(
+                len(steps) + 1,
+                key,
+                TITLES[key] + of,
+                sentence,
+                ACTIVE[key],
+                MappingProxyType({n: _frozen(a) for n, a in arrays.items()}),
+                MappingProxyType({n: float(v) for n, v in values.items()}),
+                half,
+                update,
+            )
+        )
 
     for i, c in enumerate(d_calls, 1):
         n = len(c["real"])
@@ -238,71 +262,136 @@ def _build(trainer, calls: list[dict], out: dict) -> Round:
         heat_after = nets.heat(d_next[i - 1])
         vr, vf = shown_values(loss, c["r"]), shown_values(loss, c["f"])
         base = {"noise": z, "real": real, "fake": fake, "heat": heat_before}
-        add("d_noise", "d", i, f"Draw {n} noise vectors z, each {spec.z_dim} number{'s' * (spec.z_dim > 1)} "
+        add(
+            "d_noise",
+            "d",
+            i,
+            f"Draw {n} noise vectors z, each {spec.z_dim} number{'s' * (spec.z_dim > 1)} "
             f"from {noise_words} distribution (the picture shows the first two): G's raw material.",
-            {"noise": z}, {"n": n})
+            {"noise": z},
+            {"n": n},
+        )
         near = _mean_nearest(fake, real)
-        add("d_forward", "d", i, f"G turns each noise vector into a point of the plane: {n} fake points, on "
+        add(
+            "d_forward",
+            "d",
+            i,
+            f"G turns each noise vector into a point of the plane: {n} fake points, on "
             f"average {near:.3f} from the nearest real point. G is not trained in this half: its points stay "
-            "put.", base, {"nearest": near})
+            "put.",
+            base,
+            {"nearest": near},
+        )
         packed = f" in groups of {pack} (PacGAN: D judges {pack} points at once)" if pack > 1 else ""
-        add("d_real", "d", i, f"Take {n} real points from the data and show them to {dname}{packed}: "
-            f"{_says(loss, 'D(x)', float(vr.mean()))}.", {**base, "d_real": vr}, {"mean": float(vr.mean())})
-        add("d_fake", "d", i, f"Show {dname} the fakes{packed}: {_says(loss, 'D(G(z))', float(vf.mean()))}.",
-            {**base, "d_real": vr, "d_fake": vf}, {"mean": float(vf.mean())})
+        add(
+            "d_real",
+            "d",
+            i,
+            f"Take {n} real points from the data and show them to {dname}{packed}: "
+            f"{_says(loss, 'D(x)', float(vr.mean()))}.",
+            {**base, "d_real": vr},
+            {"mean": float(vr.mean())},
+        )
+        add(
+            "d_fake",
+            "d",
+            i,
+            f"Show {dname} the fakes{packed}: {_says(loss, 'D(G(z))', float(vf.mean()))}.",
+            {**base, "d_real": vr, "d_fake": vf},
+            {"mean": float(vf.mean())},
+        )
         dl = float(losses.d_loss(loss, c["r"], c["f"]))
         total = dl + c["gp"]
-        gp = (f" That includes the gradient penalty {num(c['gp'])}, which keeps the critic's slope near 1."
-              if loss == "wgan-gp" else "")
-        add("d_loss", "d", i, f"D's loss ({LOSS_WORDS[loss]}) = {num(total)}: {_d_aim(loss)}.{gp}",
-            {**base, "d_real": vr, "d_fake": vf}, {"d_loss": total, "gp": c["gp"]})
+        gp = (
+            f" That includes the gradient penalty {num(c['gp'])}, which keeps the critic's slope near 1."
+            if loss == "wgan-gp"
+            else ""
+        )
+        add(
+            "d_loss",
+            "d",
+            i,
+            f"D's loss ({LOSS_WORDS[loss]}) = {num(total)}: {_d_aim(loss)}.{gp}",
+            {**base, "d_real": vr, "d_fake": vf},
+            {"d_loss": total, "gp": c["gp"]},
+        )
         r2, f2 = nets.d(d_next[i - 1], real), nets.d(d_next[i - 1], fake)
         after = float(losses.d_loss(loss, r2, f2))
         clip = f" and its weights are clipped to ±{losses.WGAN_CLIP:g}" if loss == "wgan" else ""
         penalty = " (without the penalty)" if loss == "wgan-gp" else ""
-        add("d_step", "d", i, f"D takes one {opt} step (learning rate {lr_d:.2g}) down its loss{clip}: its "
+        add(
+            "d_step",
+            "d",
+            i,
+            f"D takes one {opt} step (learning rate {lr_d:.2g}) down its loss{clip}: its "
             f"verdict on the plane (the background) shifts. On the same points D's loss{penalty} goes from "
-            f"{num(dl)} to {num(after)}.", {**base, "heat_after": heat_after, "d_real": vr, "d_fake": vf},
-            {"before": dl, "after": after})
+            f"{num(dl)} to {num(after)}.",
+            {**base, "heat_after": heat_after, "d_real": vr, "d_fake": vf},
+            {"before": dl, "after": after},
+        )
     grad_norm = grad_norm_ns = float("nan")
-    fresh = iter(c for c in calls if c["kind"] == "fresh")
     for j, c in enumerate(g_calls, 1):
         z, fake = c["z"], c["fake"]
         heat_g = nets.heat(c["d_w"])
         if j == 1:
-            where = ("the same noise as D's last update, so the same points" if cfg.unroll == 0 else
-                     f"the same noise as D's last update. With unrolling, G looks at D after {cfg.unroll} more "
-                     "D updates, which are undone afterwards (unrolled GAN)")
+            where = (
+                "the same noise as D's last update, so the same points"
+                if cfg.unroll == 0
+                else f"the same noise as D's last update. With unrolling, G looks at D after {cfg.unroll} "
+                "more D updates, which are undone afterwards (unrolled GAN)"
+            )
         else:
-            next(fresh, None)
             where = "fresh noise"
         n = len(fake)
         base = {"noise": z, "real": real_pts, "fake": fake, "heat": heat_g}
         add("g_forward", "g", j, f"Now G's turn: G makes {n} fake points from {where}.", base, {"n": n})
         vf = shown_values(loss, c["fl"])
-        add("g_verdict", "g", j, f"{dname[0].upper() + dname[1:]}, just updated, judges the fakes: "
-            f"{_says(loss, 'D(G(z))', float(vf.mean()))}.", {**base, "d_fake": vf}, {"mean": float(vf.mean())})
+        add(
+            "g_verdict",
+            "g",
+            j,
+            f"{dname[0].upper() + dname[1:]}, just updated, judges the fakes: "
+            f"{_says(loss, 'D(G(z))', float(vf.mean()))}.",
+            {**base, "d_fake": vf},
+            {"mean": float(vf.mean())},
+        )
         gl = float(losses.g_loss(loss, c["fl"]))
         grad_norm, grad_norm_ns = c["grad_norm"], c["grad_norm_ns"]
-        compare = ("" if loss == "nonsaturating" else
-                   f"; under the non-saturating loss the same fakes would give {grad_norm_ns:.3g}")
-        add("g_loss", "g", j, f"G's loss ({LOSS_WORDS[loss]}) = {num(gl)}: {_g_aim(loss)}. Its gradient flows "
+        compare = (
+            ""
+            if loss == "nonsaturating"
+            else f"; under the non-saturating loss the same fakes would give {grad_norm_ns:.3g}"
+        )
+        add(
+            "g_loss",
+            "g",
+            j,
+            f"G's loss ({LOSS_WORDS[loss]}) = {num(gl)}: {_g_aim(loss)}. Its gradient flows "
             f"back through D to every fake point (the arrows: where the loss pushes each one). Size of G's "
-            f"gradient: {grad_norm:.3g}{compare}.", {**base, "d_fake": vf, "arrows": c["arrows"]},
-            {"g_loss": gl, "grad_norm": grad_norm, "grad_norm_ns": grad_norm_ns})
+            f"gradient: {grad_norm:.3g}{compare}.",
+            {**base, "d_fake": vf, "arrows": c["arrows"]},
+            {"g_loss": gl, "grad_norm": grad_norm, "grad_norm_ns": grad_norm_ns},
+        )
         g_next = g_calls[j]["g_w"] if j < len(g_calls) else g_after
         moved = nets.g(g_next, z)
         shift = float((moved - fake).norm(dim=1).mean())
         v2 = shown_values(loss, nets.d(c["d_w"], moved))
-        add("g_step", "g", j, f"G takes one {opt} step (learning rate {lr_g:.2g}) down its loss: the fakes move "
-            f"along the arrows, {num(shift)} on average, and D's verdict on them goes from {float(vf.mean()):.3f} "
-            f"to {float(v2.mean()):.3f}.", {**base, "d_fake": vf, "arrows": c["arrows"], "fake_after": moved},
-            {"shift": shift, "before": float(vf.mean()), "after": float(v2.mean())})
-    return Round(tuple(steps), MappingProxyType(dict(out)), loss, trainer.step_count, nets.ext,
-                 grad_norm, grad_norm_ns)
+        add(
+            "g_step",
+            "g",
+            j,
+            f"G takes one {opt} step (learning rate {lr_g:.2g}) down its loss: the fakes move "
+            f"along the arrows, {num(shift)} on average, and D's verdict on them goes from "
+            f"{float(vf.mean()):.3f} to {float(v2.mean()):.3f}.",
+            {**base, "d_fake": vf, "arrows": c["arrows"], "fake_after": moved},
+            {"shift": shift, "before": float(vf.mean()), "after": float(v2.mean())},
+        )
+    return Round(
+        tuple(steps), MappingProxyType(dict(out)), loss, trainer.step_count, nets.ext, grad_norm, grad_norm_ns
+    )
 
 
-def _after_unroll_free(calls: list[dict], k: int, d_end: torch.Tensor) -> torch.Tensor:
+def _d_after_last_update(calls: list[dict], k: int, d_end: torch.Tensor) -> torch.Tensor:
     """D's weights after its k-th update when G looked at an unrolled D: the first look-ahead call saw
     them (else, without look-ahead calls, the weights at the end)."""
     ahead = [c for c in calls if c["kind"] == "d"][k:]
@@ -333,7 +422,8 @@ def _d_aim(loss: str) -> str:
 
 
 def _g_aim(loss: str) -> str:
-    return {"minimax": "G wants log(1 - D(G(z))) low, i.e. D fooled; flat where D rejects the fakes",
-            "nonsaturating": "G wants -log D(G(z)) low, i.e. D fooled; steep where D rejects the fakes",
-            "lsgan": "G wants D's score on its fakes near 1"}.get(loss, "G wants the critic's score on its "
-                                                                     "fakes high")
+    return {
+        "minimax": "G wants log(1 - D(G(z))) low, i.e. D fooled; flat where D rejects the fakes",
+        "nonsaturating": "G wants -log D(G(z)) low, i.e. D fooled; steep where D rejects the fakes",
+        "lsgan": "G wants D's score on its fakes near 1",
+    }.get(loss, "G wants the critic's score on its fakes high")

@@ -20,8 +20,10 @@ from matplotlib.figure import Figure
 from .. import losses
 from ..training.slowmo import LOSS_WORDS, PROBABILITY_LOSSES, num
 
-LATEX_DELIMITERS = [{"left": "$$", "right": "$$", "display": True},
-                    {"left": "$", "right": "$", "display": False}]
+LATEX_DELIMITERS = [
+    {"left": "$$", "right": "$$", "display": True},
+    {"left": "$", "right": "$", "display": False},
+]
 _DR, _DF = r"D(x_i)", r"D(G(z_i))"
 _MEAN = r"\frac{1}{n}\sum_{i=1}^{n}"
 D_LATEX = {
@@ -30,7 +32,7 @@ D_LATEX = {
     "lsgan": rf"L_D = \tfrac{{1}}{{2}}{_MEAN}\bigl({_DR} - 1\bigr)^2 + \tfrac{{1}}{{2}}{_MEAN}{_DF}^2",
     "wgan": rf"L_D = {_MEAN}{_DF} \;-\; {_MEAN}{_DR}",
     "wgan-gp": rf"L_D = {_MEAN}{_DF} \;-\; {_MEAN}{_DR} \;+\; \lambda\,{_MEAN}\bigl(\lVert\nabla_{{\hat x}}"
-               rf"D(\hat x_i)\rVert_2 - 1\bigr)^2",
+    rf"D(\hat x_i)\rVert_2 - 1\bigr)^2",
     "hinge": rf"L_D = {_MEAN}\max\bigl(0, 1 - {_DR}\bigr) + {_MEAN}\max\bigl(0, 1 + {_DF}\bigr)",
 }
 G_LATEX = {
@@ -47,7 +49,7 @@ WHAT_D_IS = {
     "lsgan": r"$D(x)$ is D's score (targets: 1 for real, 0 for fake).",
     "wgan": r"$D(x)$ is the critic's score (no upper bound); its weights are clipped to $\pm 0.01$.",
     "wgan-gp": r"$D(x)$ is the critic's score (no upper bound); $\hat x$ lies between a real and a fake "
-               r"point, $\lambda = 10$.",
+    r"point, $\lambda = 10$.",
     "hinge": r"$D(x)$ is the critic's score (no upper bound).",
 }
 
@@ -71,8 +73,14 @@ def formula_markdown(loss: str, rows) -> str:
     row = last_loss_row(rows)
     head = f"**The loss in force: {LOSS_WORDS[loss]}.** {WHAT_D_IS[loss]}"
     if row is None:
-        return "\n\n".join([head, f"$${D_LATEX[loss]}$$", f"$${G_LATEX[loss]}$$",
-                            "The numbers appear with the first training step."])
+        return "\n\n".join(
+            [
+                head,
+                f"$${D_LATEX[loss]}$$",
+                f"$${G_LATEX[loss]}$$",
+                "The numbers appear with the first training step.",
+            ]
+        )
     dl, gl, r, f = row["d_loss"], row["g_loss"], row.get("d_real"), row.get("d_fake")
     if loss == "wgan" and r is not None and f is not None:
         d_eq = rf"{D_LATEX[loss]} = {_n(f)} - ({_n(r)}) = \mathbf{{{_n(dl)}}}"
@@ -82,14 +90,20 @@ def formula_markdown(loss: str, rows) -> str:
         d_eq = rf"{D_LATEX[loss]} = \mathbf{{{_n(dl)}}}"
     g_eq = rf"{G_LATEX[loss]} = \mathbf{{{_n(gl)}}}"
     if loss == "wgan-gp":
-        note = (f"Step {row['step']:,}: D's loss without the penalty is **{num(dl)}** (the logged value), "
-                f"G's loss **{num(gl)}**.")
+        note = (
+            f"Step {row['step']:,}: D's loss without the penalty is **{num(dl)}** (the logged value), "
+            f"G's loss **{num(gl)}**."
+        )
     elif loss in PROBABILITY_LOSSES and r is not None and f is not None:
-        note = (f"Step {row['step']:,}: D's loss **{num(dl)}**, G's loss **{num(gl)}**. D's mean logit on the "
-                f"real points {num(r)}, on the fakes {num(f)} (σ of those: {_sigmoid(r):.3f} and "
-                f"{_sigmoid(f):.3f}).")
+        note = (
+            f"Step {row['step']:,}: D's loss **{num(dl)}**, G's loss **{num(gl)}**. D's mean logit on the "
+            f"real points {num(r)}, on the fakes {num(f)} (σ of those: {_sigmoid(r):.3f} and "
+            f"{_sigmoid(f):.3f})."
+        )
     else:
-        extra = f" D's mean value on the real points {num(r)}, on the fakes {num(f)}." if r is not None else ""
+        extra = (
+            f" D's mean value on the real points {num(r)}, on the fakes {num(f)}." if r is not None else ""
+        )
         note = f"Step {row['step']:,}: D's loss **{num(dl)}**, G's loss **{num(gl)}**.{extra}"
     return "\n\n".join([head, f"$${d_eq}$$", f"$${g_eq}$$", note])
 
@@ -98,7 +112,7 @@ def _sigmoid(v: float) -> float:
     return 1.0 / (1.0 + math.exp(-v)) if v > -700 else 0.0
 
 
-# ----- G's loss against D(G(z)) ------------------------------------------------------------------------------
+# ----- G's loss against D(G(z)) -----------------------------------------------------------------------------
 CURVES = {  # loss -> (label, G's loss as a function of p = D(G(z)) in (0, 1))
     "minimax": ("minimax: log(1 − D(G(z)))  (saturates)", lambda p: np.log1p(-p)),
     "nonsaturating": ("non-saturating: −log D(G(z))", lambda p: -np.log(p)),
@@ -120,16 +134,26 @@ def gcurve_caption(loss: str, grad_norm: float, grad_norm_ns: float, fake_values
             parts.append(f"Size of G's gradient: {grad_norm:.3g}.")
         else:
             ratio = grad_norm_ns / grad_norm if grad_norm > 0 else float("inf")
-            parts.append(f"Size of G's gradient under {words}: {grad_norm:.3g}; under the non-saturating loss "
-                         f"on the same fakes: {grad_norm_ns:.3g} ({ratio:.3g}x).")
+            parts.append(
+                f"Size of G's gradient under {words}: {grad_norm:.3g}; under the non-saturating loss "
+                f"on the same fakes: {grad_norm_ns:.3g} ({ratio:.3g}x)."
+            )
     if loss not in CURVES:
-        parts.append("This loss uses the critic's raw score, not a probability: G's loss −D(G(z)) is a straight "
-                     "line in it, so its gradient does not vanish; the fakes are not marked.")
+        parts.append(
+            "This loss uses the critic's raw score, not a probability: G's loss −D(G(z)) is a straight "
+            "line in it, so its gradient does not vanish; the fakes are not marked."
+        )
     return " ".join(parts)
 
 
-def gcurve_picture(loss: str, fake_values=None, grad_norm: float = float("nan"),
-                   grad_norm_ns: float = float("nan"), width: int = 560, height: int = 340) -> np.ndarray:
+def gcurve_picture(
+    loss: str,
+    fake_values=None,
+    grad_norm: float = float("nan"),
+    grad_norm_ns: float = float("nan"),
+    width: int = 560,
+    height: int = 340,
+) -> np.ndarray:
     """(H, W, 3) uint8: G's loss against D(G(z)) for the three G losses above (the one in force drawn
     thick), the fakes' D(G(z)) marked on the curve in force, the caption's facts written below."""
     losses.check(loss)
@@ -138,8 +162,15 @@ def gcurve_picture(loss: str, fake_values=None, grad_norm: float = float("nan"),
     ax = fig.add_subplot()
     for name, (label, fn) in CURVES.items():
         on = name == loss
-        ax.plot(p, fn(p), color=CURVE_COLORS[name], lw=3 if on else 1.4, ls="-" if name != "lsgan" else "--",
-                label=label + ("  ← in force" if on else ""), alpha=1 if on or loss not in CURVES else 0.6)
+        ax.plot(
+            p,
+            fn(p),
+            color=CURVE_COLORS[name],
+            lw=3 if on else 1.4,
+            ls="-" if name != "lsgan" else "--",
+            label=label + ("  ← in force" if on else ""),
+            alpha=1 if on or loss not in CURVES else 0.6,
+        )
     if fake_values is not None and loss in CURVES and len(fake_values):
         v = np.clip(np.asarray(fake_values, np.float64), 1e-3, 1 - 1e-3)
         fn = CURVES[loss][1]
@@ -181,7 +212,9 @@ def g_gradient_sizes(G, D, z: torch.Tensor, loss: str) -> tuple[float, float, np
         logits = D(G(z))
         sizes = []
         for name in (loss, "nonsaturating"):
-            grads = torch.autograd.grad(losses.g_loss(name, logits), params, retain_graph=True, allow_unused=True)
+            grads = torch.autograd.grad(
+                losses.g_loss(name, logits), params, retain_graph=True, allow_unused=True
+            )
             sizes.append(math.sqrt(sum(float(g.pow(2).sum()) for g in grads if g is not None)))
     shown = torch.sigmoid(logits) if loss in PROBABILITY_LOSSES else logits
     return sizes[0], sizes[1], shown.detach().reshape(-1).numpy()

@@ -54,7 +54,9 @@ class GraphView:
     step: int = 0
     active: tuple = field(default_factory=tuple)  # the highlighted parts (names from slowmo.PARTS)
     title: str = ""  # a line under the graph (the sub-step's name, or the step)
-    fake_values: np.ndarray | None = None  # D's values on the fakes (probabilities or scores), for the G curve
+    fake_values: np.ndarray | None = (
+        None  # D's values on the fakes (probabilities or scores), for the G curve
+    )
     grad_norm: float = float("nan")  # measured size of G's gradient under the loss in force
     grad_norm_ns: float = float("nan")  # ... and under the non-saturating loss, on the same fakes
 
@@ -78,9 +80,12 @@ def view_of_substep(rnd: Round, sub: SubStep, rows: list | tuple = ()) -> GraphV
     d_curve, g_curve = _curves([r for r in rows if r.get("step", 0) < rnd.step])
     d_loss, g_loss = (d_curve[-1] if d_curve else None), (g_curve[-1] if g_curve else None)
     d_now = g_now = None
-    for s in rnd.steps[:sub.number]:
+    for s in rnd.steps[: sub.number]:
         if "d_loss" in s.values:
-            d_loss, d_now = s.values["d_loss"], s.values["d_loss"] - s.values.get("gp", 0.0)  # logged: no penalty
+            d_loss, d_now = (
+                s.values["d_loss"],
+                s.values["d_loss"] - s.values.get("gp", 0.0),
+            )  # logged: no penalty
         if "g_loss" in s.values:
             g_loss = g_now = s.values["g_loss"]
     d_curve += () if d_now is None else (d_now,)
@@ -88,12 +93,28 @@ def view_of_substep(rnd: Round, sub: SubStep, rows: list | tuple = ()) -> GraphV
     heat = a.get("heat_after") if sub.key == "d_step" else a.get("heat")
     on_d = "real" if sub.key == "d_real" else "fake" if sub.key in ("d_fake", "g_verdict") else ""
     noise = a.get("noise")
-    return GraphView(loss=rnd.loss, extent=rnd.extent, noise=noise, noise_lim=_noise_lim(noise),
-                     real=a.get("real"), fake=a.get("fake"), fake_after=a.get("fake_after"),
-                     arrows=a.get("arrows"), heat=heat, on_d=on_d, d_loss=d_loss, g_loss=g_loss,
-                     d_curve=d_curve, g_curve=g_curve, step=rnd.step, active=sub.active,
-                     title=f"{sub.number}. {sub.title}", fake_values=a.get("d_fake") if sub.half == "g" else None,
-                     grad_norm=v.get("grad_norm", float("nan")), grad_norm_ns=v.get("grad_norm_ns", float("nan")))
+    return GraphView(
+        loss=rnd.loss,
+        extent=rnd.extent,
+        noise=noise,
+        noise_lim=_noise_lim(noise),
+        real=a.get("real"),
+        fake=a.get("fake"),
+        fake_after=a.get("fake_after"),
+        arrows=a.get("arrows"),
+        heat=heat,
+        on_d=on_d,
+        d_loss=d_loss,
+        g_loss=g_loss,
+        d_curve=d_curve,
+        g_curve=g_curve,
+        step=rnd.step,
+        active=sub.active,
+        title=f"{sub.number}. {sub.title}",
+        fake_values=a.get("d_fake") if sub.half == "g" else None,
+        grad_norm=v.get("grad_norm", float("nan")),
+        grad_norm_ns=v.get("grad_norm_ns", float("nan")),
+    )
 
 
 def _noise_lim(noise) -> float:
@@ -133,29 +154,55 @@ class GraphPainter:
         h = 2 * ext / HEAT_RES
         with torch.no_grad():
             fake = self.G(self.z).numpy()
-            heat = plane.verdict(self.D, torch.linspace(-ext + h / 2, ext - h / 2, HEAT_RES), cfg.loss).numpy()
+            heat = plane.verdict(
+                self.D, torch.linspace(-ext + h / 2, ext - h / 2, HEAT_RES), cfg.loss
+            ).numpy()
         size, size_ns, values = g_gradient_sizes(self.G, self.D, self.z, cfg.loss)
         d_curve, g_curve = _curves(snap.rows)
         z = self.z.numpy()
-        return GraphView(loss=cfg.loss, extent=ext, noise=z, noise_lim=_noise_lim(z), real=self.real, fake=fake,
-                         heat=heat, d_loss=d_curve[-1] if d_curve else None,
-                         g_loss=g_curve[-1] if g_curve else None, d_curve=d_curve, g_curve=g_curve,
-                         step=snap.step, title=f"step {snap.step:,}", fake_values=values, grad_norm=size,
-                         grad_norm_ns=size_ns)
+        return GraphView(
+            loss=cfg.loss,
+            extent=ext,
+            noise=z,
+            noise_lim=_noise_lim(z),
+            real=self.real,
+            fake=fake,
+            heat=heat,
+            d_loss=d_curve[-1] if d_curve else None,
+            g_loss=g_curve[-1] if g_curve else None,
+            d_curve=d_curve,
+            g_curve=g_curve,
+            step=snap.step,
+            title=f"step {snap.step:,}",
+            fake_values=values,
+            grad_norm=size,
+            grad_norm_ns=size_ns,
+        )
 
 
 # ----- drawing ---------------------------------------------------------------------------------------------
 BOX = 90  # picture size
 LAYOUT = {  # part -> (x, y) of its picture or box
-    "noise": (10, 150), "fake": (205, 150), "real": (205, 28), "D": (405, 90),
-    "d_loss": (575, 28), "g_loss": (575, 170),
+    "noise": (10, 150),
+    "fake": (205, 150),
+    "real": (205, 28),
+    "D": (405, 90),
+    "d_loss": (575, 28),
+    "g_loss": (575, 170),
 }
 SHAPES = {"G": (130, 165, 175, 225), "D": (335, 105, 380, 165)}  # trapezoids: x0, y0, x1, y1
 EDGE_PATHS = {
-    "noise>G": "M100 195 L130 195", "G>fake": "M175 195 L205 195", "real>D": "M295 73 L335 120",
-    "fake>D": "M295 195 L335 150", "D>d_loss": "M495 120 L575 75", "D>g_loss": "M495 150 L575 210",
+    "noise>G": "M100 195 L130 195",
+    "G>fake": "M175 195 L205 195",
+    "real>D": "M295 73 L335 120",
+    "fake>D": "M295 195 L335 150",
+    "D>d_loss": "M495 120 L575 75",
+    "D>g_loss": "M495 150 L575 210",
 }
-UPDATE_PATHS = {"d_update": "M665 28 C665 4, 358 4, 358 105", "g_update": "M665 255 C665 296, 152 296, 152 225"}
+UPDATE_PATHS = {
+    "d_update": "M665 28 C665 4, 358 4, 358 105",
+    "g_update": "M665 255 C665 296, 152 296, 152 225",
+}
 LABELS = {"noise": "noise z", "fake": "fake samples G(z)", "real": "real samples x", "D": "D's verdict"}
 
 
@@ -165,32 +212,53 @@ def graph_svg(view: GraphView) -> str:
     unknown = [p for p in view.active if p not in PARTS]
     if unknown:
         raise ValueError(f"unknown graph part {unknown[0]!r}")
-    out = [f"<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 {WIDTH} {HEIGHT}' width='100%' "
-           f"style='max-width:{WIDTH}px;font-family:sans-serif' role='img' aria-label='the model graph'>",
-           "<defs><marker id='gx-arrow' viewBox='0 0 10 10' refX='9' refY='5' markerWidth='6' markerHeight='6' "
-           "orient='auto-start-reverse'><path d='M0 0 L10 5 L0 10 z' fill='#555'/></marker></defs>"]
+    out = [
+        f"<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 {WIDTH} {HEIGHT}' width='100%' "
+        f"style='max-width:{WIDTH}px;font-family:sans-serif' role='img' aria-label='the model graph'>",
+        "<defs><marker id='gx-arrow' viewBox='0 0 10 10' refX='9' refY='5' markerWidth='6' markerHeight='6' "
+        "orient='auto-start-reverse'><path d='M0 0 L10 5 L0 10 z' fill='#555'/></marker></defs>",
+    ]
     if view.title:
-        out.append(f"<text x='{WIDTH - 8}' y='{HEIGHT - 6}' text-anchor='end' font-size='12' fill='#333'>"
-                   f"{html.escape(view.title)}</text>")
+        out.append(
+            f"<text x='{WIDTH - 8}' y='{HEIGHT - 6}' text-anchor='end' font-size='12' fill='#333'>"
+            f"{html.escape(view.title)}</text>"
+        )
     for name, d in EDGE_PATHS.items():
-        out.append(_part(view, name, f"<path d='{d}' fill='none' stroke='{{stroke}}' stroke-width='{{width}}' "
-                                     "marker-end='url(#gx-arrow)'/>"))
+        out.append(
+            _part(
+                view,
+                name,
+                f"<path d='{d}' fill='none' stroke='{{stroke}}' stroke-width='{{width}}' "
+                "marker-end='url(#gx-arrow)'/>",
+            )
+        )
     for name, d in UPDATE_PATHS.items():
         words = "update D's weights" if name == "d_update" else "update G's weights"
         x = 511 if name == "d_update" else 408
         y = 16 if name == "d_update" else 284
-        out.append(_part(view, name, f"<path d='{d}' fill='none' stroke='{{stroke}}' stroke-width='{{width}}' "
-                                     f"stroke-dasharray='6 4' marker-end='url(#gx-arrow)'/>"
-                                     f"<text x='{x}' y='{y}' text-anchor='middle' font-size='11' fill='#555'>"
-                                     f"{words}</text>"))
+        out.append(
+            _part(
+                view,
+                name,
+                f"<path d='{d}' fill='none' stroke='{{stroke}}' stroke-width='{{width}}' "
+                f"stroke-dasharray='6 4' marker-end='url(#gx-arrow)'/>"
+                f"<text x='{x}' y='{y}' text-anchor='middle' font-size='11' fill='#555'>"
+                f"{words}</text>",
+            )
+        )
     for name in ("G", "D"):
         x0, y0, x1, y1 = SHAPES[name]
         inset = 10
-        pts = (f"{x0},{y0} {x1},{y0 + inset} {x1},{y1 - inset} {x0},{y1}" if name == "G" else
-               f"{x0},{y0} {x1},{y0 + inset} {x1},{y1 - inset} {x0},{y1}")
-        inner = (f"<polygon points='{pts}' fill='#eef' stroke='{{stroke}}' stroke-width='{{width}}'/>"
-                 f"<text x='{(x0 + x1) / 2}' y='{(y0 + y1) / 2 + 6}' text-anchor='middle' font-size='18' "
-                 f"font-weight='bold' fill='#333'>{name}</text>")
+        pts = (
+            f"{x0},{y0} {x1},{y0 + inset} {x1},{y1 - inset} {x0},{y1}"
+            if name == "G"
+            else f"{x0},{y0} {x1},{y0 + inset} {x1},{y1 - inset} {x0},{y1}"
+        )
+        inner = (
+            f"<polygon points='{pts}' fill='#eef' stroke='{{stroke}}' stroke-width='{{width}}'/>"
+            f"<text x='{(x0 + x1) / 2}' y='{(y0 + y1) / 2 + 6}' text-anchor='middle' font-size='18' "
+            f"font-weight='bold' fill='#333'>{name}</text>"
+        )
         if name == "D":
             inner += _picture_box(view, "D")
         out.append(_part(view, name, inner))
@@ -215,8 +283,9 @@ def _to_box(p: np.ndarray, lim: float, x: float, y: float) -> tuple[np.ndarray, 
     return x + (p[:, 0] + lim) * s, y + (lim - p[:, 1]) * s
 
 
-def _dots(p: np.ndarray | None, lim: float, x: float, y: float, color: str, r: float = 1.6,
-          opacity: float = 0.85) -> str:
+def _dots(
+    p: np.ndarray | None, lim: float, x: float, y: float, color: str, r: float = 1.6, opacity: float = 0.85
+) -> str:
     p = _few(p)
     if p is None or not len(p):
         return ""
@@ -224,8 +293,10 @@ def _dots(p: np.ndarray | None, lim: float, x: float, y: float, color: str, r: f
         p = np.concatenate([p, np.zeros_like(p)], 1)
     cx, cy = _to_box(p[:, :2], lim, x, y)
     keep = (cx >= x) & (cx <= x + BOX) & (cy >= y) & (cy <= y + BOX) & np.isfinite(cx) & np.isfinite(cy)
-    return "".join(f"<circle cx='{a:.1f}' cy='{b:.1f}' r='{r}' fill='{color}' fill-opacity='{opacity}'/>"
-                   for a, b in zip(cx[keep], cy[keep]))
+    return "".join(
+        f"<circle cx='{a:.1f}' cy='{b:.1f}' r='{r}' fill='{color}' fill-opacity='{opacity}'/>"
+        for a, b in zip(cx[keep], cy[keep])
+    )
 
 
 def _arrows(view: GraphView, x: float, y: float) -> str:
@@ -239,8 +310,10 @@ def _arrows(view: GraphView, x: float, y: float) -> str:
     end = p + v / top * 0.15 * view.extent
     ax, ay = _to_box(p, view.extent, x, y)
     bx, by = _to_box(end, view.extent, x, y)
-    return "".join(f"<line x1='{a:.1f}' y1='{b:.1f}' x2='{c:.1f}' y2='{d:.1f}' stroke='{ARROW}' stroke-width='1'/>"
-                   for a, b, c, d in zip(ax, ay, bx, by))
+    return "".join(
+        f"<line x1='{a:.1f}' y1='{b:.1f}' x2='{c:.1f}' y2='{d:.1f}' stroke='{ARROW}' stroke-width='1'/>"
+        for a, b, c, d in zip(ax, ay, bx, by)
+    )
 
 
 def _heat_image(heat: np.ndarray | None, x: float, y: float) -> str:
@@ -248,14 +321,18 @@ def _heat_image(heat: np.ndarray | None, x: float, y: float) -> str:
         return ""
     idx = (np.clip(np.nan_to_num(np.asarray(heat, np.float64), nan=0.5), 0, 1) * 255).astype(np.uint8)
     rgb = np.take(plane.LUT, idx, axis=0)
-    return (f"<image href='{_png_uri(rgb)}' x='{x}' y='{y}' width='{BOX}' height='{BOX}' "
-            "preserveAspectRatio='none' style='image-rendering:auto'/>")
+    return (
+        f"<image href='{_png_uri(rgb)}' x='{x}' y='{y}' width='{BOX}' height='{BOX}' "
+        "preserveAspectRatio='none' style='image-rendering:auto'/>"
+    )
 
 
 def _picture_box(view: GraphView, name: str) -> str:
     x, y = LAYOUT[name]
-    parts = [f"<rect x='{x}' y='{y}' width='{BOX}' height='{BOX}' fill='#fff' stroke='{{stroke}}' "
-             f"stroke-width='{{width}}'/>"]
+    parts = [
+        f"<rect x='{x}' y='{y}' width='{BOX}' height='{BOX}' fill='#fff' stroke='{{stroke}}' "
+        f"stroke-width='{{width}}'/>"
+    ]
     ext = view.extent
     if name == "noise":
         parts.append(_dots(view.noise, view.noise_lim, x, y, "#444"))
@@ -273,10 +350,14 @@ def _picture_box(view: GraphView, name: str) -> str:
             parts.append(_dots(view.real, ext, x, y, REAL))
         elif view.on_d == "fake":
             parts.append(_dots(view.fake, ext, x, y, FAKE))
-        parts.append(f"<rect x='{x}' y='{y}' width='{BOX}' height='{BOX}' fill='none' stroke='{{stroke}}' "
-                     f"stroke-width='{{width}}'/>")
-    parts.append(f"<text x='{x + BOX / 2}' y='{y - 5}' text-anchor='middle' font-size='11' fill='#333'>"
-                 f"{LABELS[name]}</text>")
+        parts.append(
+            f"<rect x='{x}' y='{y}' width='{BOX}' height='{BOX}' fill='none' stroke='{{stroke}}' "
+            f"stroke-width='{{width}}'/>"
+        )
+    parts.append(
+        f"<text x='{x + BOX / 2}' y='{y - 5}' text-anchor='middle' font-size='11' fill='#333'>"
+        f"{LABELS[name]}</text>"
+    )
     return "".join(parts)
 
 
@@ -287,10 +368,12 @@ def _loss_box(view: GraphView, name: str) -> str:
     curve = view.d_curve if name == "d_loss" else view.g_curve
     who = "D's loss" if name == "d_loss" else "G's loss"
     shown = "—" if value is None or not math.isfinite(value) else num(value)
-    parts = [f"<rect x='{x}' y='{y}' width='{w}' height='{h}' rx='6' fill='#fafafa' stroke='{{stroke}}' "
-             f"stroke-width='{{width}}'/>",
-             f"<text x='{x + 8}' y='{y + 18}' font-size='13' fill='#333'>{who} = "
-             f"<tspan font-weight='bold'>{shown}</tspan></text>"]
+    parts = [
+        f"<rect x='{x}' y='{y}' width='{w}' height='{h}' rx='6' fill='#fafafa' stroke='{{stroke}}' "
+        f"stroke-width='{{width}}'/>",
+        f"<text x='{x + 8}' y='{y + 18}' font-size='13' fill='#333'>{who} = "
+        f"<tspan font-weight='bold'>{shown}</tspan></text>",
+    ]
     c = np.asarray([v for v in curve if math.isfinite(v)], np.float64)
     if len(c) >= 2:
         lo, hi = float(c.min()), float(c.max())
@@ -301,8 +384,9 @@ def _loss_box(view: GraphView, name: str) -> str:
         color = "#1f77b4" if name == "d_loss" else "#d62728"
         parts.append(f"<polyline points='{pts}' fill='none' stroke='{color}' stroke-width='1.3'/>")
     else:
-        parts.append(f"<text x='{x + 8}' y='{y + 50}' font-size='11' fill='#777'>the curve starts with "
-                     "training</text>")
+        parts.append(
+            f"<text x='{x + 8}' y='{y + 50}' font-size='11' fill='#777'>the curve starts with training</text>"
+        )
     return "".join(parts)
 
 

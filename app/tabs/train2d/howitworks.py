@@ -40,8 +40,10 @@ SPEED_MIN, SPEED_MAX, SPEED_DEFAULT = 0.0, 5.0, 1.5  # seconds per sub-step
 SPEED_LABEL = "Seconds per sub-step"
 PLAYED = "round played"  # the last sub-step's text ends with this (a lesson waits for it)
 BUSY = "Slow motion is already playing a round for you: wait until it says round played."
-INTRO = ("Press **Slow-motion step** to play one round of training (D's update, then G's) sub-step by "
-         "sub-step; the graph lights up the part at work. Your training pauses first.")
+INTRO = (
+    "Press **Slow-motion step** to play one round of training (D's update, then G's) sub-step by "
+    "sub-step; the graph lights up the part at work. Your training pauses first."
+)
 
 
 def panel(w) -> None:
@@ -49,18 +51,39 @@ def panel(w) -> None:
     cfg = default_config()
     data = toy2d.get(cfg.dataset)
     with gr.Accordion(TITLE, open=False, elem_id="t2d-howitworks") as w.howitworks:
-        w.graph = gr.HTML(graph.graph_html(graph.GraphView(loss=cfg.loss, extent=float(data.extent))),
-                          elem_id="t2d-graph", padding=False)
+        w.graph = gr.HTML(
+            graph.graph_html(graph.GraphView(loss=cfg.loss, extent=float(data.extent))),
+            elem_id="t2d-graph",
+            padding=False,
+        )
         with gr.Row(equal_height=True):
             w.slowmo = gr.Button("Slow-motion step", variant="primary", elem_id="t2d-slowmo", scale=1)
-            w.slowmo_speed = gr.Slider(SPEED_MIN, SPEED_MAX, value=SPEED_DEFAULT, step=0.25, label=SPEED_LABEL,
-                                       elem_id="t2d-slowmo-speed", scale=2)
+            w.slowmo_speed = gr.Slider(
+                SPEED_MIN,
+                SPEED_MAX,
+                value=SPEED_DEFAULT,
+                step=0.25,
+                label=SPEED_LABEL,
+                elem_id="t2d-slowmo-speed",
+                scale=2,
+            )
         w.substep = gr.Markdown(INTRO, elem_id="t2d-substep")
         with gr.Row(equal_height=False):
-            w.formula = gr.Markdown(formula.formula_markdown(cfg.loss, []), elem_id="t2d-formula",
-                                    latex_delimiters=formula.LATEX_DELIMITERS)
-            w.gcurve = gr.Image(formula.gcurve_picture(cfg.loss), label="G's loss against D(G(z))", show_label=False, type="numpy",
-                                format="png", interactive=False, elem_id="t2d-gcurve", buttons=["download"])
+            w.formula = gr.Markdown(
+                formula.formula_markdown(cfg.loss, []),
+                elem_id="t2d-formula",
+                latex_delimiters=formula.LATEX_DELIMITERS,
+            )
+            w.gcurve = gr.Image(
+                formula.gcurve_picture(cfg.loss),
+                label="G's loss against D(G(z))",
+                show_label=False,
+                type="numpy",
+                format="png",
+                interactive=False,
+                elem_id="t2d-gcurve",
+                buttons=["download"],
+            )
     w.howitworks_timer = gr.Timer(REFRESH_S, active=False)
 
 
@@ -73,7 +96,9 @@ def check_speed(value) -> float:
     except ValueError:
         raise ValueError(f"{SPEED_LABEL} must be a number, got {str(value)[:20]!r}") from None
     if not (math.isfinite(v) and SPEED_MIN <= v <= SPEED_MAX):
-        raise ValueError(f"{SPEED_LABEL} must be between {SPEED_MIN:g} and {SPEED_MAX:g}, got {str(value)[:20]}")
+        raise ValueError(
+            f"{SPEED_LABEL} must be between {SPEED_MIN:g} and {SPEED_MAX:g}, got {str(value)[:20]}"
+        )
     return v
 
 
@@ -114,11 +139,15 @@ class HowItWorks:
             view = painter.view(snap)
         us.howitworks_key = self._key(snap)
         w = self.w
-        out = {w.graph: graph.graph_html(view), w.formula: formula.formula_markdown(snap.cfg.loss, snap.rows),
-               w.gcurve: gr.skip()}
+        out = {
+            w.graph: graph.graph_html(view),
+            w.formula: formula.formula_markdown(snap.cfg.loss, snap.rows),
+            w.gcurve: gr.skip(),
+        }
         if curve:
-            out[w.gcurve] = formula.gcurve_picture(snap.cfg.loss, view.fake_values, view.grad_norm,
-                                                   view.grad_norm_ns)
+            out[w.gcurve] = formula.gcurve_picture(
+                snap.cfg.loss, view.fake_values, view.grad_norm, view.grad_norm_ns
+            )
             us.gcurve_at = time.monotonic()
         else:  # the next tick draws again, with the curve once it is due
             us.howitworks_key = None
@@ -180,11 +209,17 @@ class HowItWorks:
             view = graph.view_of_substep(rnd, sub, rows)
             update = {w.graph: graph.graph_html(view), w.substep: substep_markdown(rnd, i)}
             if sub.key == "g_loss":  # G's loss now: where the fakes sit on its curve, and its gradient
-                update[w.gcurve] = await asyncio.to_thread(formula.gcurve_picture, rnd.loss, view.fake_values,
-                                                           view.grad_norm, view.grad_norm_ns)
+                update[w.gcurve] = await asyncio.to_thread(
+                    formula.gcurve_picture, rnd.loss, view.fake_values, view.grad_norm, view.grad_norm_ns
+                )
             if i == last:
-                update.update({w.formula: formula.formula_markdown(rnd.loss, rows),
-                               w.counter: counter_markdown(snap), w.status: status_record(snap)})
+                update.update(
+                    {
+                        w.formula: formula.formula_markdown(rnd.loss, rows),
+                        w.counter: counter_markdown(snap),
+                        w.status: status_record(snap),
+                    }
+                )
                 us.howitworks_key = self._key(snap)
             yield update
             if i < last and seconds > 0:
@@ -198,8 +233,18 @@ def wire(w, how: HowItWorks, prefix: str) -> None:
     """The accordion's events, each with an api name under the tab's prefix."""
     shown = [w.graph, w.formula, w.gcurve]
     w.howitworks.expand(how.open, None, [*shown, w.howitworks_timer], api_name=prefix + "howitworks", **QUIET)
-    w.howitworks.collapse(how.close, None, [w.howitworks_timer], api_name=prefix + "howitworks_close", **QUIET)
-    w.howitworks_timer.tick(how.refresh, None, shown, api_name=prefix + "howitworks_poll", trigger_mode="once",
-                            **QUIET)
-    w.slowmo.click(how.slowmo, [w.slowmo_speed], [w.graph, w.substep, w.formula, w.gcurve, w.counter, w.status],
-                   api_name=prefix + "slowmo", concurrency_limit=None, trigger_mode="once", **QUIET)
+    w.howitworks.collapse(
+        how.close, None, [w.howitworks_timer], api_name=prefix + "howitworks_close", **QUIET
+    )
+    w.howitworks_timer.tick(
+        how.refresh, None, shown, api_name=prefix + "howitworks_poll", trigger_mode="once", **QUIET
+    )
+    w.slowmo.click(
+        how.slowmo,
+        [w.slowmo_speed],
+        [w.graph, w.substep, w.formula, w.gcurve, w.counter, w.status],
+        api_name=prefix + "slowmo",
+        concurrency_limit=None,
+        trigger_mode="once",
+        **QUIET,
+    )
