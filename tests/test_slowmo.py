@@ -254,3 +254,38 @@ def test_cli_slowmo_measures_the_saturating_gradient(capsys):
     assert out["d_fake_mean"] < 0.2 and out["g_grad_ratio"] > 2
     assert main(["slowmo", "--preset", "digits-dcgan"]) == 2
     assert "2D presets" in capsys.readouterr().err
+
+
+def test_session_slow_round_reports_a_divergence():
+    cfg = TrainConfig(model=SMALL, loss="lsgan", lr_d=10.0, lr_g=10.0, optimizer="sgd", eval_samples=200)
+    s = TrainingSession(cfg, evaluate=False)
+    try:
+        for _ in range(200):
+            if s.slow_round() is None:
+                break
+        snap = s.snapshot()
+        assert snap.state == "diverged" and "Lower the learning rates" in snap.message
+        assert torch.isfinite(snap.g_state).all()
+    finally:
+        s.close()
+
+
+def test_guarded_stream_turns_failures_into_one_line_messages():
+    import asyncio
+
+    import gradio as gr
+
+    from app.common.guard import guarded_stream
+
+    @guarded_stream
+    async def plays(fail):
+        yield 1
+        raise fail
+
+    async def drain(fail):
+        return [x async for x in plays(fail)]
+
+    with pytest.raises(gr.Error, match="Seconds per sub-step must be a number"):
+        asyncio.run(drain(ValueError("Seconds per sub-step must be a number\nsecond line")))
+    with pytest.raises(gr.Error, match="Something went wrong \\(ZeroDivisionError\\)"):
+        asyncio.run(drain(ZeroDivisionError("internal")))
