@@ -235,7 +235,7 @@ def graph_svg(view: GraphView) -> str:
     for name, d in UPDATE_PATHS.items():
         words = "update D's weights" if name == "d_update" else "update G's weights"
         x = 511 if name == "d_update" else 408
-        y = 16 if name == "d_update" else 284
+        y = 27 if name == "d_update" else 276
         out.append(
             _part(
                 view,
