@@ -36,3 +36,10 @@ def test_slow_motion_plays_a_round_in_the_page(page, app_url):
     pg.wait_for_function("/step 1\\b/.test(document.querySelector('#mode-counter').innerText)")
     assert "paused" in pg.inner_text("#mode-counter")
     assert "Step 1" in pg.inner_text("#t2d-formula")  # the round's numbers in the formula view
+
+    pg.click("#t2d-slowmo")  # a second round: the text starts again, then ends on step 2
+    pg.wait_for_function(f"!document.querySelector('{SUBSTEP}').innerText.includes('Step 1 is done')")
+    pg.wait_for_function(
+        f"document.querySelector('{SUBSTEP}').innerText.trim().endsWith('Step 2 is done: round played')",
+        timeout=60_000,
+    )

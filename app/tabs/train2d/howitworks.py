@@ -40,6 +40,7 @@ SPEED_MIN, SPEED_MAX, SPEED_DEFAULT = 0.0, 5.0, 1.5  # seconds per sub-step
 SPEED_LABEL = "Seconds per sub-step"
 PLAYED = "round played"  # the last sub-step's text ends with this (a lesson waits for it)
 BUSY = "Slow motion is already playing a round for you: wait until it says round played."
+STARTING = "Playing one round in slow motion: your training pauses first..."
 INTRO = (
     "Press **Slow-motion step** to play one round of training (D's update, then G's) sub-step by "
     "sub-step; the graph lights up the part at work. Your training pauses first."
@@ -199,6 +200,7 @@ class HowItWorks:
 
     async def _play(self, us, seconds: float):
         w = self.w
+        yield {w.substep: STARTING}  # at once: the last round's "round played" goes before this one plays
         rnd = await asyncio.to_thread(us.training.slow_round)
         snap = us.training.snapshot(wait=VIEW_WAIT_S)
         if rnd is None:  # diverged or failed: the session's message says what happened and what to do
