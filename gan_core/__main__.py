@@ -86,6 +86,19 @@ def _add_demos(sub) -> None:
     d.add_argument("--json", action="store_true")
 
 
+def _add_slowmo(sub) -> None:
+    s = sub.add_parser("slowmo", help="one 2D training round in slow motion: its sub-steps and G's gradient "
+                                      "under the loss in force beside the non-saturating loss's")
+    s.add_argument("--preset", default="saturating", help="a 2D preset (default saturating)")
+    s.add_argument("--steps", type=int, default=0,
+                   help="rounds trained before the slow-motion round (default 0)")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--loss", default=None, help="another loss than the preset's")
+    s.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
+    s.add_argument("--time", action="store_true", help="also time an ordinary and a slow-motion round")
+    s.add_argument("--json", action="store_true")
+
+
 def _add_load(sub) -> None:
     ld = sub.add_parser("load", help="simulated students against a local server: latency, fairness, memory")
     ld.add_argument("--students", type=int, default=40, help="simulated students (default 40)")
@@ -109,6 +122,7 @@ def _add_dissect(sub) -> None:
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m gan_core", description=__doc__)
     sub = p.add_subparsers(dest="cmd", required=True)
+    _add_slowmo(sub)
     for add in (_add_presets, _add_train, _add_eval, _add_interpolate, _add_bench, _add_demos, _add_load,
                 _add_dissect):
         add(sub)

@@ -256,6 +256,13 @@ def cmd_demos(args) -> dict:
         raise CLIError(str(e)) from None
 
 
+def cmd_slowmo(args) -> dict:
+    """One 2D round in slow motion (gan_core.cli_slowmo)."""
+    from .cli_slowmo import cmd
+
+    return cmd(args)
+
+
 def _train_ddp(args, preset, cfg, device) -> dict | None:
     """`train --ddp` in each process torchrun starts: DDP over the group, rank 0 saves and reports (with
     `world_size` and `params_identical`); the other ranks print nothing."""

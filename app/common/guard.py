@@ -67,3 +67,22 @@ def parse_fields(names: tuple[str, ...], values, current: dict | None = None, la
             what = "a whole number" if name in ints else "a number"
             raise ValueError(f"{labels.get(name, name)} must be {what}, got {quoted(v)}{kept}") from None
     return out
+
+
+def guarded_stream(fn):
+    """`guarded` for an async generator handler (a handler that streams updates): expected failures
+    become a gr.Error with their one-line message, anything else is logged and reported in one line."""
+    @functools.wraps(fn)
+    async def wrapper(*args, **kwargs):
+        try:
+            async for item in fn(*args, **kwargs):
+                yield item
+        except gr.Error:
+            raise
+        except EXPECTED as e:
+            raise gr.Error(public_message(e)) from None
+        except Exception as e:
+            log.exception("unexpected error in %s", fn.__name__)
+            raise gr.Error(f"Something went wrong ({type(e).__name__}); the server's log has the details. "
+                           "Try again, or press Reset.") from None
+    return wrapper

@@ -134,6 +134,31 @@ class TrainingSession:
         self._publish()
         return out
 
+    def slow_round(self):
+        """One round in slow motion (gan_core.training.slowmo): pauses first, plays a real round under the
+        lock, evaluates, and returns the `slowmo.Round` (its sub-steps to show), or None when the round
+        diverged or failed (the state and message then say so, as for `step`). A family slow motion does
+        not play raises ValueError before anything changes."""
+        from . import slowmo
+
+        self.pause()
+        with self._lock:
+            slowmo.check_supported(self.trainer)
+            try:
+                played = slowmo.play_round(self.trainer)
+                self.trainer.evaluate()
+            except TrainingDiverged as e:
+                self.state, self.message = "diverged", str(e)
+                return None
+            except Exception as e:
+                self._failed(e)
+                return None
+            self._version += 1
+            self.state = "paused"
+            self.message = f"Played one round in slow motion, to step {self.trainer.step_count}."
+        self._publish()
+        return played
+
     def reset(self, cfg: TrainConfig | None = None, data=None) -> None:
         """Fresh weights (and optionally a new config/dataset); the session stays paused."""
         self._run.clear()

@@ -144,6 +144,17 @@ class Trainer:
             raise ValueError(f"engine must be one of {', '.join(ENGINES)}, got {name!r}")
         self._engine = ENGINES[name](self)
 
+    @contextmanager
+    def using_engine(self, engine):
+        """Inside the block, rounds use `engine` (any object with the engines' calls, e.g. one that records
+        what it computes); the engine in force comes back afterwards."""
+        before = self._engine
+        self._engine = engine
+        try:
+            yield engine
+        finally:
+            self._engine = before
+
     def _lrs(self) -> tuple[float, float]:
         c = self.cfg
         frac = 1.0 - (1.0 - c.lr_final) * min(1.0, self.step_count / c.steps)

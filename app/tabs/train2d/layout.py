@@ -18,6 +18,7 @@ from ...common.checkpoints import checkpoint_panel, shipped_picker
 from ...common.controls import control_buttons, live_js, training_panel
 from ...common.layout import CONTROLS, PLOT, main_column, notes, picture_classes
 from ...common.live import curve_html
+from . import howitworks
 from .live import view_html
 from .state import DEFAULT_PRESET, default_config, default_data, shipped_checkpoints
 from .view import LEGEND, n_modes
@@ -118,6 +119,7 @@ def layout(ctx) -> Widgets:
             _view_panel(w)
         with gr.Column(scale=4, min_width=340):
             _plots_panel(w)
+    howitworks.panel(w)  # closed: the first view stays as it was
     w.ckpt = checkpoint_panel(shipped_checkpoints(ctx.checkpoints_dir), "Shipped 2D checkpoints",
                               picker=w.shipped_picker)
     with gr.Accordion("Details (raw status)", open=False):

@@ -7,6 +7,7 @@ import gradio as gr
 
 from ...common.api import alias
 from ...common.choices import QUIET
+from . import howitworks
 
 PREFIX = "t2d_"
 OLD_NAMES = {  # new name (without the prefix) -> the name it answered to before
@@ -70,3 +71,4 @@ def wire(w, ev, demo: gr.Blocks) -> None:
     listen(panel.save.click, ev.save_checkpoint, None, [panel.download], "save_checkpoint")
     listen(panel.upload.upload, ev.load_checkpoint, [panel.upload, w.layers], loaded, "load_checkpoint")
     listen(panel.load_shipped.click, ev.load_shipped, [panel.shipped, w.layers], loaded, "load_shipped")
+    howitworks.wire(w, howitworks.HowItWorks(ev.ctx, w), PREFIX)  # the model graph, slow motion, the formula
