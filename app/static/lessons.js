@@ -42,7 +42,8 @@ if (!window.__lessons) {
 
   const choose = async (root, op) => {
     if (op.kind === 'radio') {
-      const lab = [...root.querySelectorAll('label')].find((l) => norm(l.innerText) === op.label);
+      const want = op.label.toLowerCase();
+      const lab = [...root.querySelectorAll('label')].find((l) => norm(l.innerText).toLowerCase().startsWith(want));
       if (!lab) throw new Error(`no choice "${op.label}" in ${op.name}`);
       const inp = lab.querySelector('input') || lab;
       inp.click();

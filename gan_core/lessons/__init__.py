@@ -135,20 +135,20 @@ class _Where:
 
 
 def shipped_stems(folder: Path | None = None, kind: str | None = None) -> set[str]:
-    """File stems of the shipped generator checkpoints (`kind`: 'points' or 'image'; None: both)."""
-    from gan_core import checkpoint
+    """File stems of the readable shipped generator checkpoints in `folder` (default: the checkout's
+    checkpoints/), of one output kind ('points' or 'image') when given; evaluators (`eval-*`) left out."""
+    from gan_core import checkpoint, models
 
     found = set()
-    for p in sorted(Path(folder or CHECKPOINTS).glob("*.safetensors")):
-        if p.stem.startswith("eval-"):
+    for path, meta in checkpoint.readable(Path(folder or CHECKPOINTS)):
+        stem = Path(path).stem
+        if stem.startswith("eval-"):
             continue
         try:
-            meta = checkpoint.read_meta(str(p))
-        except Exception:  # an unreadable file is not offered by the app either
+            if kind is None or models.output_kind(meta["family"]) == kind:
+                found.add(stem)
+        except (ValueError, KeyError):  # a family this build does not know
             continue
-        out = meta.get("output")
-        if kind is None or out == kind or (kind == "image" and out not in ("points", None)):
-            found.add(p.stem)
     return found
 
 

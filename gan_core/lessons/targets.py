@@ -7,7 +7,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from gan_core.data.scenes import MASK_NAMES
 from gan_core.losses import LOSSES
+
+SCENE_CLASSES = tuple(MASK_NAMES)
 
 # tab id (the package name under app/tabs/) -> the tab's title on the page
 TABS = {
@@ -26,7 +29,8 @@ class Control:
     """One thing on a tab that a lesson step may use."""
 
     tab: str  # the tab it sits on (a key of TABS)
-    kind: str  # button, dropdown, slider, radio, number, textbox, accordion or text (read only)
+    kind: str  # button, dropdown, slider, radio, number, textbox, accordion, subtab (a tab inside a tab,
+    #            selector = its title) or text (read only)
     selector: str  # '#elem-id', or 'label:On-screen label' (found by its label inside the tab)
     choices: tuple = ()  # for dropdowns and radios with fixed values: the values allowed
     values: str = ""  # for dropdowns whose values are of a kind: "preset-2d", "preset-image", "shipped-2d",
@@ -70,6 +74,10 @@ CONTROLS: dict[str, Control] = {
     "lx.model": Control("explore", "dropdown", "#lx-source", values="model"),
     "lx.use": Control("explore", "button", "#lx-use"),
     "lx.info": Control("explore", "text", "#lx-info"),
+    "lx.sliders-tab": Control("explore", "subtab", "Sliders"),
+    "lx.truncation-tab": Control("explore", "subtab", "Truncation"),
+    "lx.interpolation-tab": Control("explore", "subtab", "Interpolation"),
+    "lx.arithmetic-tab": Control("explore", "subtab", "Arithmetic"),
     "lx.random": Control("explore", "button", "#lx-random"),
     "lx.psi": Control("explore", "slider", "#lx-psi", lo=0, hi=2),
     "lx.interpolate": Control("explore", "button", "#lx-interp-go"),
@@ -83,6 +91,9 @@ CONTROLS: dict[str, Control] = {
     "ck.model": Control("codes", "dropdown", "#ck-source", values="model"),
     "ck.use": Control("codes", "button", "#ck-use"),
     "ck.info": Control("codes", "text", "#ck-info"),
+    "ck.knobs-tab": Control("codes", "subtab", "Knobs"),
+    "ck.sweeps-tab": Control("codes", "subtab", "Sweeps"),
+    "ck.learned-tab": Control("codes", "subtab", "What did each code learn?"),
     "ck.learn": Control("codes", "button", "#ck-learn-go"),
     "ck.learn-summary": Control("codes", "text", "#ck-learn-summary"),
     "ck.sweep": Control("codes", "button", "#ck-sweep-go"),
@@ -91,7 +102,7 @@ CONTROLS: dict[str, Control] = {
     "mx.model": Control("mixing", "dropdown", "#mx-source", values="model"),
     "mx.use": Control("mixing", "button", "#mx-use"),
     "mx.info": Control("mixing", "text", "#mx-info"),
-    "mx.styles": Control("mixing", "radio", "#mx-cross"),
+    "mx.styles": Control("mixing", "radio", "#mx-cross", choices=("coarse", "middle", "fine")),
     "mx.readout": Control("mixing", "text", "#mx-readout"),
     "mx.grid": Control("mixing", "button", "#mx-grid-go"),
     "mx.grid-caption": Control("mixing", "text", "#mx-grid-caption"),
@@ -99,16 +110,19 @@ CONTROLS: dict[str, Control] = {
     "gp.model": Control("paint", "dropdown", "#gp-source", values="model"),
     "gp.use": Control("paint", "button", "#gp-use"),
     "gp.info": Control("paint", "text", "#gp-info"),
-    "gp.rank-class": Control("paint", "dropdown", "#gp-rank-class"),
+    "gp.dissection": Control("paint", "accordion", "label:Unit viewer and dissection"),
+    "gp.rank-class": Control("paint", "dropdown", "#gp-rank-class", choices=SCENE_CLASSES),
     "gp.unit-info": Control("paint", "text", "#gp-unit-info"),
-    "gp.brush": Control("paint", "radio", "#gp-brush"),
+    "gp.brush": Control("paint", "radio", "#gp-brush", choices=SCENE_CLASSES),
     "gp.action": Control("paint", "radio", "#gp-action", choices=("Add", "Remove")),
+    "gp.cells-panel": Control("paint", "accordion", "label:Stroke by cells (keyboard, scripts)"),
+    "gp.cells": Control("paint", "textbox", "#gp-cells"),
     "gp.apply": Control("paint", "button", "#gp-apply"),
     "gp.show": Control("paint", "button", "#gp-show"),
 }
 
 # what each action needs of its control
-ACTIONS = {"click": ("button",), "choose": ("dropdown", "radio"), "set": ("slider", "number", "textbox"),
+ACTIONS = {"click": ("button", "subtab"), "choose": ("dropdown", "radio"), "set": ("slider", "number", "textbox"),
            "expand": ("accordion",)}
 
 # live values read from the visitor's own state on the server (the wait conditions): name -> (tab, meaning)

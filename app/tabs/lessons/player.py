@@ -45,7 +45,7 @@ def option_label(ctl_name: str, value: str) -> tuple[str, bool]:
     if ctl.values.startswith("shipped-"):
         return value + " (", True
     if ctl.values == "model":
-        return value, True
+        return f"Shipped: {value} (", True
     return value, False
 
 
@@ -57,6 +57,9 @@ def operations(lesson: Lesson, index: int) -> list[dict]:
             ops.append({"op": "tab", "title": TABS[a.target]})
             continue
         ctl = CONTROLS[a.target]
+        if ctl.kind == "subtab":
+            ops.append({"op": "tab", "title": ctl.selector})
+            continue
         op = {"op": a.verb if a.verb != "choose" else "choose", "sel": ctl.selector, "kind": ctl.kind,
               "tab": TABS[ctl.tab], "name": a.target}
         if a.verb == "choose":
