@@ -161,6 +161,8 @@ def _check_value(ctl_name: str, ctl: Control, value: str, where: _Where, checkpo
             raise where.error(f"{ctl_name}: unknown {kind} preset {value!r} (known: {ok})")
     elif ctl.values in ("shipped-2d", "shipped-image", "model"):
         kind = {"shipped-2d": "points", "shipped-image": "image", "model": "image"}[ctl.values]
+        if not Path(checkpoints or CHECKPOINTS).is_dir():  # an installed copy without the checkpoints folder
+            return
         stems = shipped_stems(checkpoints, kind)
         if value not in stems:
             raise where.error(f"{ctl_name}: no shipped checkpoint {value!r} (shipped: {', '.join(sorted(stems))})")

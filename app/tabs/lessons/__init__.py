@@ -44,12 +44,8 @@ def slot_kind(ctx):
 def _lessons(ctx) -> dict:
     found = getattr(ctx, "lessons", None)
     if found is None:
-        found = ctx.lessons = load_all(checkpoints=ctx.checkpoints_dir if _has_models(ctx) else None)
+        found = ctx.lessons = load_all()  # checked against the checkout's shipped models
     return found
-
-
-def _has_models(ctx) -> bool:
-    return any(Path(ctx.checkpoints_dir).glob("*.safetensors"))
 
 
 def build(ctx) -> None:

@@ -59,7 +59,10 @@ class LessonEvents:
         waiting = step.wait is not None and p.index not in p.seen
         if status is None:
             status = self._status(les, p)
-        ops = json.dumps({"ops": operations(les, p.index), "probe": probe_selector(les, p.index)}) if stage else gr.skip()
+        ops = gr.skip()
+        if stage:
+            ops = json.dumps({"ops": operations(les, p.index, self.ctx.checkpoints_dir),
+                              "probe": probe_selector(les, p.index)})
         return {w.heading: head, w.step: f"#### {step.title}\n\n{step.text}", w.status: status, w.ops: ops,
                 w.timer: gr.Timer(active=waiting), w.drawer: gr.skip(), w.pick: gr.skip()}
 

@@ -10,7 +10,9 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from gan_core.lessons import TABS, CONTROLS, Lesson, MEASURES
+from pathlib import Path
+
+from gan_core.lessons import CHECKPOINTS, CONTROLS, MEASURES, TABS, Lesson
 from gan_core.training import presets
 
 SLOT = "lessons"  # the visitor's progress in the session store
@@ -36,12 +38,18 @@ def slot_kind(cap: int):
     return SlotKind(SLOT, lambda key: Progress(key), cap, noun="lesson players")
 
 
-def option_label(ctl_name: str, value: str) -> tuple[str, bool]:
+def option_label(ctl_name: str, value: str, checkpoints: Path | None = None) -> tuple[str, bool]:
     """What the page's menu shows for `value` and whether it is matched as a prefix (shipped checkpoints
-    are listed as 'stem (dataset, step N)')."""
+    are listed as 'stem (dataset, step N)' on Train (2D), by their preset's title on Train (images))."""
     ctl = CONTROLS[ctl_name]
     if ctl.values.startswith("preset-"):
         return presets.get(value).title, False
+    if ctl.values == "shipped-image":
+        from ..trainimg.state import _card
+
+        card = _card(Path(checkpoints or CHECKPOINTS) / f"{value}.safetensors")
+        p = presets.PRESETS.get(card.get("preset", value))
+        return (p.title if p is not None else value) + " (", True
     if ctl.values.startswith("shipped-"):
         return value + " (", True
     if ctl.values == "model":
@@ -49,7 +57,7 @@ def option_label(ctl_name: str, value: str) -> tuple[str, bool]:
     return value, False
 
 
-def operations(lesson: Lesson, index: int) -> list[dict]:
+def operations(lesson: Lesson, index: int, checkpoints: Path | None = None) -> list[dict]:
     """The page moves of step `index`: {op: tab|click|choose|set|expand, sel, ...}."""
     ops = []
     for a in lesson.steps[index].actions:
@@ -63,7 +71,7 @@ def operations(lesson: Lesson, index: int) -> list[dict]:
         op = {"op": a.verb if a.verb != "choose" else "choose", "sel": ctl.selector, "kind": ctl.kind,
               "tab": TABS[ctl.tab], "name": a.target}
         if a.verb == "choose":
-            op["label"], op["prefix"] = option_label(a.target, a.value)
+            op["label"], op["prefix"] = option_label(a.target, a.value, checkpoints)
         elif a.verb == "set":
             op["value"] = a.value
         ops.append(op)
