@@ -20,9 +20,9 @@ A lesson file starts with a header between two `---` lines, then one `## ` secti
 Header keys: `title`, `tab` (the lesson's home tab) and `question` (asked when the lesson ends) are
 required, `summary` is optional. Step keys (the `key: value` lines right under the step's heading):
 `do` (actions separated by `;`: `open TAB`, `click CONTROL`, `choose CONTROL = VALUE`, `set CONTROL =
-VALUE`, `expand CONTROL`), `wait` (`MEASURE OP NUMBER` with OP one of <= >= < > ==, or `text CONTROL
-contains "words"`), `timeout` (seconds to wait, 5-120, default 60) and `seen` (what the player says when
-the wait is met; required with `wait`). Tabs, controls and measures are those of .targets. Everything is
+VALUE`, `expand CONTROL`), `wait` (conditions joined by `and`: `MEASURE OP NUMBER` with OP one of
+<= >= < > ==, or `text CONTROL contains "words"`), `timeout` (seconds to wait, 5-120, default 60) and `seen` (what the player says when
+the wait is met; required with `wait`); `screenshot: yes` marks the lesson's key moment. Tabs, controls and measures are those of .targets. Everything is
 checked when the file is read: a malformed file raises LessonError, one line naming the file and line.
 """
 
@@ -39,7 +39,7 @@ from .targets import ACTIONS, CONTROLS, MEASURES, TABS, Control
 FILES = Path(__file__).resolve().parent / "files"  # the shipped lessons
 CHECKPOINTS = Path(__file__).resolve().parents[2] / "checkpoints"  # the shipped models (in a checkout)
 HEADER_KEYS = ("title", "summary", "tab", "question")
-STEP_KEYS = ("do", "wait", "timeout", "seen")
+STEP_KEYS = ("do", "wait", "timeout", "seen", "screenshot")
 DEFAULT_TIMEOUT = 60.0
 TIMEOUT_RANGE = (5.0, 120.0)
 MAX_STEPS = 12
@@ -107,6 +107,7 @@ class Step:
     timeout: float = DEFAULT_TIMEOUT
     seen: str = ""  # said when the wait is met
     line: int = 0  # where the step starts in its file
+    screenshot: bool = False  # the lesson's key moment (the play-through's screenshot is taken here)
 
 
 @dataclass(frozen=True)
@@ -324,7 +325,12 @@ def _steps(body: list[tuple[int, str]], where: _Where, checkpoints: Path | None)
             if not TIMEOUT_RANGE[0] <= timeout <= TIMEOUT_RANGE[1]:
                 raise where.error(f"timeout must be between {TIMEOUT_RANGE[0]:g} and {TIMEOUT_RANGE[1]:g} "
                                   f"seconds, got {timeout:g}")
-        steps.append(Step(title, text, tuple(actions), wait, timeout, fields.get("seen", (0, ""))[1], n))
+        shot = False
+        if "screenshot" in fields:
+            if fields["screenshot"][1].lower() != "yes":
+                raise where.error("screenshot: write 'screenshot: yes' (or leave it out)", fields["screenshot"][0])
+            shot = True
+        steps.append(Step(title, text, tuple(actions), wait, timeout, fields.get("seen", (0, ""))[1], n, shot))
     return steps
 
 

@@ -5,8 +5,9 @@ fresh page per lesson (a fresh visitor), chooses the lesson on the Lessons tab a
 for each step waits until the player has set the stage and, when the step waits for a phenomenon, until
 the drawer says it was seen or the step's timeout passed, and presses Next. Records per lesson
 {name, steps, seen (every promised phenomenon appeared), seconds (Start to the closing question)}, and
-per step what the drawer said. With `screenshots`, the page at the lesson's last phenomenon is saved as
-<dir>/<name>.png. Nothing is downloaded: Chromium is the system's.
+per step what the drawer said. With `screenshots`, the page at the lesson's key moment is saved as
+<dir>/<name>.png: the step marked `screenshot: yes`, else the last phenomenon seen. Nothing is
+downloaded: Chromium is the system's.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from pathlib import Path
 
 from gan_core.latency import ARGS, ROOT, LatencyError, _free_port, _wait_up, find_chromium
 
-from . import Lesson
+from . import CONTROLS, Lesson
 
 SEEN = re.compile(r"\(after (\d+) s\)")
 GRACE_S = 20.0  # beyond a step's timeout, for the page's moves and the drawer's refresh
@@ -76,6 +77,22 @@ def _choose(pg, sel: str, label: str) -> None:
     pg.get_by_role("option", name=label, exact=True).click()
 
 
+def _screenshot(pg, les: Lesson, step, folder: Path) -> Path:
+    """The page with the watched text (or else the tab's top) in view, as <folder>/<lesson>.png."""
+    part = step.wait.text_part if step.wait is not None else None
+    names = [part.name] if part is not None else [a.target for a in step.actions if a.verb != "open"][-1:]
+    sel = CONTROLS[names[0]].selector if names else ""
+    if sel.startswith("#") and CONTROLS[names[0]].tab != "train2d" or part is not None or "howitworks" in sel:
+        pg.evaluate("(sel) => document.querySelector(sel)?.scrollIntoView({block: 'center'})", sel)
+    else:  # the Train tabs' counter and picture are at the top
+        pg.evaluate("() => window.scrollTo(0, 0)")
+    pg.wait_for_timeout(300)
+    path = folder / f"{les.name}.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pg.screenshot(path=str(path))
+    return path
+
+
 def play(pg, url: str, les: Lesson, screenshots: str | None = None) -> dict:
     """Play one lesson on page `pg`; the record of it."""
     pg.set_default_timeout(60_000)
@@ -86,6 +103,7 @@ def play(pg, url: str, les: Lesson, screenshots: str | None = None) -> dict:
     t0 = time.monotonic()
     pg.click("#lessons-tab-start")
     steps, shot = [], None
+    marked = any(s.screenshot for s in les.steps)  # else: the last phenomenon seen
     for i, step in enumerate(les.steps):
         pg.wait_for_function("(n) => document.querySelector('#lesson-heading')?.innerText.includes("
                              "'Step ' + n + ' of')", arg=i + 1)
@@ -100,12 +118,10 @@ def play(pg, url: str, les: Lesson, screenshots: str | None = None) -> dict:
             text = pg.inner_text("#lesson-status")
             m = SEEN.search(text)
             rec.update(seen=bool(m), after_s=int(m.group(1)) if m else None, said=text.split("(after")[0].strip())
-            if m and screenshots:
-                shot = Path(screenshots) / f"{les.name}.png"
-                shot.parent.mkdir(parents=True, exist_ok=True)
-                pg.screenshot(path=str(shot))
         else:
-            pg.wait_for_timeout(500)
+            pg.wait_for_timeout(1500 if step.screenshot else 500)
+        if screenshots and (step.screenshot or (rec.get("seen") and not marked)):
+            shot = _screenshot(pg, les, step, Path(screenshots))
         steps.append(rec)
         pg.click("#lesson-next")
     pg.wait_for_function("() => (document.querySelector('#lesson-heading')?.innerText || '').includes('Done')")

@@ -58,7 +58,7 @@ CONTROLS: dict[str, Control] = {
     "2d.howitworks": Control("train2d", "accordion", "#t2d-howitworks", contract=True),
     "2d.graph": Control("train2d", "text", "#t2d-graph", contract=True),
     "2d.slowmo": Control("train2d", "button", "#t2d-slowmo", contract=True),
-    "2d.slowmo-speed": Control("train2d", "slider", "#t2d-slowmo-speed", contract=True, lo=0, hi=10),
+    "2d.slowmo-speed": Control("train2d", "slider", "#t2d-slowmo-speed", contract=True, lo=0, hi=5),
     "2d.substep": Control("train2d", "text", "#t2d-substep", contract=True),
     "2d.formula": Control("train2d", "text", "#t2d-formula", contract=True),
     "2d.gcurve": Control("train2d", "text", "#t2d-gcurve", contract=True),
