@@ -407,7 +407,8 @@ def cmd_lessons(args) -> dict | None:
     bar = tqdm(total=len(found), desc="lessons", unit="lesson", file=sys.stderr)
 
     def done(rec):
-        bar.set_postfix_str(f"{rec['name']}: {'seen' if rec['seen'] else 'NOT seen'} in {rec['seconds']:.0f} s")
+        seen = "seen" if rec["seen"] else "NOT seen"
+        bar.set_postfix_str(f"{rec['name']}: {seen} in {rec['seconds']:.0f} s")
         bar.update(1)
 
     try:

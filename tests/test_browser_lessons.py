@@ -38,3 +38,18 @@ def test_the_infogan_lesson_plays_end_to_end(page, shipped_app):
     assert les.question in page.inner_text("#lesson-step")
     key_progress = shipped_app.app_context.sessions.keys("lessons")
     assert len(key_progress) == 1, "the page's progress is one visitor's slot"
+
+
+@pytest.mark.browser
+def test_a_page_follows_the_lesson_the_teacher_started(page, shipped_app):
+    from app.tabs.lessons.player import board
+
+    ctx = shipped_app.app_context
+    board(ctx).start("5-latent-space")  # what the Teacher tab's "Start lesson for the class" does
+    page.goto(shipped_app.local_url.rstrip("/") + "/")
+    page.wait_for_function("() => (document.querySelector('#lesson-heading')?.innerText || '')"
+                           ".includes('The latent space')", timeout=30_000)
+    text = "([sel, words]) => (document.querySelector(sel)?.innerText || '').includes(words)"
+    page.wait_for_function(text, arg=["#lx-info", "digits-dcgan"])  # the lesson's moves opened the model
+    page.wait_for_function(text, arg=["#lesson-status", "after"])
+    assert "loaded" in page.inner_text("#lesson-status")

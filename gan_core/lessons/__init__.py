@@ -21,15 +21,16 @@ Header keys: `title`, `tab` (the lesson's home tab) and `question` (asked when t
 required, `summary` is optional. Step keys (the `key: value` lines right under the step's heading):
 `do` (actions separated by `;`: `open TAB`, `click CONTROL`, `choose CONTROL = VALUE`, `set CONTROL =
 VALUE`, `expand CONTROL`), `wait` (conditions joined by `and`: `MEASURE OP NUMBER` with OP one of
-<= >= < > ==, or `text CONTROL contains "words"`), `timeout` (seconds to wait, 5-120, default 60) and `seen` (what the player says when
-the wait is met; required with `wait`); `screenshot: yes` marks the lesson's key moment. Tabs, controls and measures are those of .targets. Everything is
-checked when the file is read: a malformed file raises LessonError, one line naming the file and line.
+<= >= < > ==, or `text CONTROL contains "words"`), `timeout` (seconds to wait, 5-120, default 60),
+`seen` (what the player says when the wait is met; required with `wait`) and `screenshot: yes` (the
+lesson's key moment). Tabs, controls and measures are those of .targets. Everything is checked when the
+file is read: a malformed file raises LessonError, one line naming the file and line.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from gan_core.training import presets
@@ -123,7 +124,8 @@ class Lesson:
     def controls(self) -> set[str]:
         """Every control the lesson names (in actions and waits)."""
         out = {a.target for s in self.steps for a in s.actions if a.verb != "open"}
-        return out | {c.name for s in self.steps if s.wait is not None for c in s.wait.parts if c.kind == "text"}
+        waits = [c for s in self.steps if s.wait is not None for c in s.wait.parts]
+        return out | {c.name for c in waits if c.kind == "text"}
 
 
 @dataclass
@@ -166,7 +168,8 @@ def _check_value(ctl_name: str, ctl: Control, value: str, where: _Where, checkpo
             return
         stems = shipped_stems(checkpoints, kind)
         if value not in stems:
-            raise where.error(f"{ctl_name}: no shipped checkpoint {value!r} (shipped: {', '.join(sorted(stems))})")
+            raise where.error(f"{ctl_name}: no shipped checkpoint {value!r} "
+                              f"(shipped: {', '.join(sorted(stems))})")
     elif ctl.choices and value not in ctl.choices:
         raise where.error(f"{ctl_name}: {value!r} is not one of {', '.join(map(str, ctl.choices))}")
     if ctl.kind in ("slider", "number"):
@@ -253,7 +256,8 @@ def _fields(lines: list[tuple[int, str]], keys: tuple[str, ...], where: _Where, 
     return found, lines[i:]
 
 
-def parse(text: str, name: str = "lesson", file: str | None = None, checkpoints: Path | None = None) -> Lesson:
+def parse(text: str, name: str = "lesson", file: str | None = None,
+          checkpoints: Path | None = None) -> Lesson:
     """A Lesson from the text of a lesson file; LessonError (one line naming the file and line) when the
     file is malformed or names something that does not exist."""
     where = _Where(file or f"{name}.md", 1)
@@ -321,16 +325,19 @@ def _steps(body: list[tuple[int, str]], where: _Where, checkpoints: Path | None)
             try:
                 timeout = float(fields["timeout"][1].rstrip("s "))
             except ValueError:
-                raise where.error(f"timeout must be a number of seconds, got {fields['timeout'][1]!r}") from None
+                raise where.error(f"timeout must be a number of seconds, "
+                                  f"got {fields['timeout'][1]!r}") from None
             if not TIMEOUT_RANGE[0] <= timeout <= TIMEOUT_RANGE[1]:
                 raise where.error(f"timeout must be between {TIMEOUT_RANGE[0]:g} and {TIMEOUT_RANGE[1]:g} "
                                   f"seconds, got {timeout:g}")
         shot = False
         if "screenshot" in fields:
             if fields["screenshot"][1].lower() != "yes":
-                raise where.error("screenshot: write 'screenshot: yes' (or leave it out)", fields["screenshot"][0])
+                raise where.error("screenshot: write 'screenshot: yes' (or leave it out)",
+                                  fields["screenshot"][0])
             shot = True
-        steps.append(Step(title, text, tuple(actions), wait, timeout, fields.get("seen", (0, ""))[1], n, shot))
+        seen = fields.get("seen", (0, ""))[1]
+        steps.append(Step(title, text, tuple(actions), wait, timeout, seen, n, shot))
     return steps
 
 
@@ -349,5 +356,5 @@ def load_all(folder: str | Path | None = None, checkpoints: Path | None = None) 
     return {p.stem: load(p, checkpoints) for p in sorted(Path(folder or FILES).glob("*.md"))}
 
 
-__all__ = ["Action", "Condition", "Wait", "Lesson", "LessonError", "Step", "load", "load_all", "parse", "TABS", "CONTROLS",
-           "MEASURES"]
+__all__ = ["Action", "Condition", "Wait", "Lesson", "LessonError", "Step", "load", "load_all", "parse",
+           "TABS", "CONTROLS", "MEASURES"]

@@ -117,14 +117,16 @@ def play(pg, url: str, les: Lesson, screenshots: str | None = None) -> dict:
                 timeout=(step.timeout + GRACE_S) * 1000)
             text = pg.inner_text("#lesson-status")
             m = SEEN.search(text)
-            rec.update(seen=bool(m), after_s=int(m.group(1)) if m else None, said=text.split("(after")[0].strip())
+            rec.update(seen=bool(m), after_s=int(m.group(1)) if m else None,
+                       said=text.split("(after")[0].strip())
         else:
             pg.wait_for_timeout(1500 if step.screenshot else 500)
         if screenshots and (step.screenshot or (rec.get("seen") and not marked)):
             shot = _screenshot(pg, les, step, Path(screenshots))
         steps.append(rec)
         pg.click("#lesson-next")
-    pg.wait_for_function("() => (document.querySelector('#lesson-heading')?.innerText || '').includes('Done')")
+    pg.wait_for_function("() => (document.querySelector('#lesson-heading')?.innerText || '')"
+                         ".includes('Done')")
     seconds = time.monotonic() - t0
     waits = [s for s in steps if "seen" in s]
     errors = [e for s in steps for e in s["errors"]]

@@ -122,8 +122,8 @@ CONTROLS: dict[str, Control] = {
 }
 
 # what each action needs of its control
-ACTIONS = {"click": ("button", "subtab"), "choose": ("dropdown", "radio"), "set": ("slider", "number", "textbox"),
-           "expand": ("accordion",)}
+ACTIONS = {"click": ("button", "subtab"), "choose": ("dropdown", "radio"),
+           "set": ("slider", "number", "textbox"), "expand": ("accordion",)}
 
 # live values read from the visitor's own state on the server (the wait conditions): name -> (tab, meaning)
 MEASURES = {

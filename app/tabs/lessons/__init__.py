@@ -68,7 +68,8 @@ def drawer(ctx) -> None:
     tabs)."""
     lessons = _lessons(ctx)
     w = SimpleNamespace()
-    with gr.Sidebar(label="Lesson", open=False, position="right", width=380, elem_id="lesson-drawer") as w.drawer:
+    with gr.Sidebar(label="Lesson", open=False, position="right", width=380,
+                    elem_id="lesson-drawer") as w.drawer:
         w.pick = gr.Dropdown([(x.title, x.name) for x in lessons.values()], value=next(iter(lessons), None),
                              label="Lesson", elem_id="lesson-pick")
         w.start = gr.Button("Start", variant="primary", size="sm", elem_id="lesson-start")
@@ -96,7 +97,8 @@ def _script() -> str:
     return "\n".join(lines)
 
 
-PLAY = "(x) => { if (x && window.__lessons) { const s = JSON.parse(x); window.__lessons.run(s.ops, s.probe); } return []; }"
+PLAY = ("(x) => { if (x && window.__lessons) { const s = JSON.parse(x);"
+        " window.__lessons.run(s.ops, s.probe); } return []; }")
 PROBE = "(x) => [window.__lessons ? window.__lessons.probe() : '']"
 
 
@@ -130,5 +132,7 @@ def routes(ctx) -> list:
         s = b.state()
         s["fresh"] = bool(s["lesson"]) and time.time() - b.at < FRESH_S
         return JSONResponse(s, headers={"Cache-Control": "no-store"})
+
+    board_state.quick = True  # served as is: it draws nothing, so trainings need not yield to it
 
     return [Route("/lessons/board", board_state, methods=["GET"], name="lessons_board")]

@@ -16,6 +16,7 @@ from .player import SLOT, measure, operations, probe_selector
 
 BUSY = "\u0000busy"  # what the page's probe sends while it is still setting the stage
 NO_LESSON = "Choose a lesson above and press Start."
+MAX_TEXT = 20_000  # characters of the page's text a wait reads (more is cut)
 
 
 class LessonEvents:
@@ -133,6 +134,7 @@ class LessonEvents:
         step = les.steps[p.index]
         if step.wait is None or p.index in p.seen:
             return {self.w.timer: gr.Timer(active=False)}
+        page_text = page_text[:MAX_TEXT] if isinstance(page_text, str) else ""
         if page_text == BUSY:
             p.staged_at = time.monotonic()  # the timeout counts from the stage being set
             return {self.w.timer: gr.skip()}

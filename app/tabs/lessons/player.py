@@ -9,7 +9,6 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
-
 from pathlib import Path
 
 from gan_core.lessons import CHECKPOINTS, CONTROLS, MEASURES, TABS, Lesson
@@ -27,7 +26,7 @@ class Progress:
     lesson: str | None = None  # the lesson's name
     index: int = 0  # the current step
     staged_at: float = 0.0  # when the current step set its stage (time.monotonic())
-    seen: dict = field(default_factory=dict)  # step index -> seconds from stage to phenomenon (None: timed out)
+    seen: dict = field(default_factory=dict)  # step index -> seconds to the phenomenon; None: timed out
     started_at: float = 0.0  # when the lesson started
     done: bool = False  # the closing question is shown
 
