@@ -78,13 +78,16 @@ def _choose(pg, sel: str, label: str) -> None:
 
 
 def _screenshot(pg, les: Lesson, step, folder: Path) -> Path:
-    """The page with the watched text (or else the tab's top) in view, as <folder>/<lesson>.png."""
+    """The page with the watched text (or the panel the step opened, or else the tab's top) in view, as
+    <folder>/<lesson>.png."""
     part = step.wait.text_part if step.wait is not None else None
-    names = [part.name] if part is not None else [a.target for a in step.actions if a.verb != "open"][-1:]
-    sel = CONTROLS[names[0]].selector if names else ""
-    if sel.startswith("#") and CONTROLS[names[0]].tab != "train2d" or part is not None or "howitworks" in sel:
+    last = step.actions[-1] if step.actions else None
+    opened = last.target if last is not None and last.verb == "expand" else None
+    name = part.name if part is not None else opened
+    sel = CONTROLS[name].selector if name is not None else ""
+    if sel.startswith("#"):  # the watched text, or the panel the step opened
         pg.evaluate("(sel) => document.querySelector(sel)?.scrollIntoView({block: 'center'})", sel)
-    else:  # the Train tabs' counter and picture are at the top
+    else:  # the tab's main picture is at the top
         pg.evaluate("() => window.scrollTo(0, 0)")
     pg.wait_for_timeout(300)
     path = folder / f"{les.name}.png"
