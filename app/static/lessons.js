@@ -76,9 +76,19 @@ if (!window.__lessons) {
     if (!open && head) head.click();
   };
 
-  L.run = async (ops, probeSel) => {
-    L.probeSel = probeSel || '';
+  // a step's moves run after the previous step's (Next pressed twice quickly plays both in order)
+  let queue = Promise.resolve(), pending = 0;
+  L.run = (ops, probeSel) => {
+    pending += 1;
     L.busy = true;
+    queue = queue.then(() => play(ops, probeSel)).finally(() => {
+      pending -= 1;
+      L.busy = pending > 0;
+    });
+    return queue;
+  };
+  const play = async (ops, probeSel) => {
+    L.probeSel = probeSel || '';
     try {
       for (const op of ops || []) {
         if (op.op === 'tab') {
@@ -99,10 +109,7 @@ if (!window.__lessons) {
       }
     } catch (e) {
       L.errors.push(String(e.message || e));
-    } finally {
-      L.busy = false;
     }
-    return [];
   };
   L.probe = () => {
     if (L.busy) return '\u0000busy';  // the stage is still being set
