@@ -24,7 +24,7 @@ from .player import board, slot_kind as _slot_kind
 TITLE = "Lessons"
 ORDER = 80
 PREFIX = "lessons_"
-WATCH_SECONDS = 1.0
+WATCH_SECONDS = 2.0  # a class of 40 waiting at once makes 20 cheap checks a second
 FRESH_S = 600  # a page opened within this long after the teacher started a lesson follows it too
 SCRIPT = Path(__file__).resolve().parents[2] / "static" / "lessons.js"
 
