@@ -123,22 +123,22 @@ def test_the_cli_lists_the_lessons(capsys):
 
 # ----- the player through its API ------------------------------------------------------------------------
 @pytest.fixture()
-def closes_after(app):
-    """After the test's clients are closed, wait until their lesson slots are gone (the store counts
-    visitors; the next test must find it as it was)."""
-    yield
-    import time
-
-    deadline = time.monotonic() + 15
-    while app.app_context.sessions.keys("lessons") and time.monotonic() < deadline:
-        time.sleep(0.1)
+def leave(app):
+    """Closes the given clients' visitors in the store at the end (as closing their page does), so the
+    next test finds the store as it was."""
+    clients = []
+    yield clients.append
+    for c in clients:
+        app.app_context.sessions.close(c.session_hash)
 
 
 @pytest.mark.slow  # a dozen API round trips
-def test_the_player_steps_through_a_lesson_per_visitor(closes_after, make_client):
+def test_the_player_steps_through_a_lesson_per_visitor(leave, make_client):
     from gradio_client.exceptions import AppError
 
     a, b = make_client(), make_client()
+    leave(a)
+    leave(b)
     with pytest.raises(AppError, match="Choose a lesson"):
         a.predict(api_name="/lessons_next")
     out = a.predict("2-mode-collapse", api_name="/lessons_start")
@@ -167,8 +167,9 @@ def test_the_player_steps_through_a_lesson_per_visitor(closes_after, make_client
         a.predict("no-such-lesson", api_name="/lessons_start")
 
 
-def test_a_wait_on_the_page_text_is_met_by_that_text(closes_after, make_client):
+def test_a_wait_on_the_page_text_is_met_by_that_text(leave, make_client):
     c = make_client()
+    leave(c)
     c.predict("7-infogan", api_name="/lessons_start")
     c.predict("Shipped digits-dcgan · a 10-way category", api_name="/lessons_watch")
     s = c.predict(api_name="/lessons_state")
