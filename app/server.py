@@ -4,8 +4,8 @@ current-model service.
 
 A tab package exports `TITLE`, `ORDER` (smaller comes first), `PREFIX` (its api names start with it) and
 `build(ctx)`, which adds its widgets inside the tab (`ctx.tab` while it builds) and wires its events;
-optionally `slot_kind(ctx)` (what it keeps per visitor in the store) and `routes(ctx)` (Starlette routes
-served beside the app). In Gradio 6 the theme, CSS and the allowed file paths are arguments of
+optionally `slot_kind(ctx)` (what it keeps per visitor in the store), `routes(ctx)` (Starlette routes
+served beside the app) and `drawer(ctx)` (a gr.Sidebar beside every tab, built after all the tabs). In Gradio 6 the theme, CSS and the allowed file paths are arguments of
 `launch()`, so `launch_options()` returns them, with the tabs' routes, for launch.py and the tests.
 """
 
@@ -141,6 +141,8 @@ def _render_first(route, scheduler):
     from starlette.routing import Route
 
     endpoint = route.endpoint
+    if getattr(endpoint, "quick", False):  # a tiny answer that draws nothing (the lesson board)
+        return route
 
     def render(request):
         with scheduler.rendering():
@@ -196,6 +198,9 @@ def build_app(device: str = "auto", data_dir: str | Path = "data", checkpoints_d
                 with gr.Tab(mod.TITLE, id=mod.__name__.rsplit(".", 1)[-1]) as ctx.tab:
                     mod.build(ctx)
             ctx.tab = None
+        for mod in ctx.tab_modules:  # drawers beside every tab (the lesson player's)
+            if hasattr(mod, "drawer"):
+                mod.drawer(ctx)
         demo.unload(ctx.sessions.close_request)
     demo.app_context = ctx
     demo.event_groups = configure_queue(demo, limits, ctx.scheduler)

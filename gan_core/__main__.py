@@ -1,4 +1,4 @@
-"""Command line: `python -m gan_core {presets,train,eval,interpolate,bench,demos,load,dissect}`.
+"""Command line: `python -m gan_core {presets,train,eval,interpolate,bench,demos,load,dissect,lessons}`.
 
 Errors exit non-zero with a one-line reason on stderr. With `--json` the last line of stdout is one JSON
 object (progress bars go to stderr).
@@ -119,6 +119,19 @@ def _add_dissect(sub) -> None:
     d.add_argument("--json", action="store_true")
 
 
+def _add_lessons(sub) -> None:
+    ls = sub.add_parser("lessons", help="the guided lessons: list them, or play each in Chromium (--check)")
+    ls.add_argument("--list", action="store_true", help="list the lessons (the default without --check)")
+    ls.add_argument("--check", action="store_true",
+                    help="play every lesson headless through the lesson player; whether each phenomenon appeared")
+    ls.add_argument("--lesson", action="append", default=None, help="a lesson to check (repeatable; default: all)")
+    ls.add_argument("--folder", default=None, help="a folder of lesson files (default: the shipped lessons)")
+    ls.add_argument("--screenshots", default=None, metavar="DIR",
+                    help="with --check: save the page at each lesson's last phenomenon as DIR/<lesson>.png")
+    ls.add_argument("--chromium", default=None, help="with --check: the Chromium binary (default: found on PATH)")
+    ls.add_argument("--json", action="store_true")
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m gan_core", description=__doc__)
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -126,6 +139,7 @@ def parser() -> argparse.ArgumentParser:
     for add in (_add_presets, _add_train, _add_eval, _add_interpolate, _add_bench, _add_demos, _add_load,
                 _add_dissect):
         add(sub)
+    _add_lessons(sub)
     return p
 
 

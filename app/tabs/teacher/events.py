@@ -97,3 +97,31 @@ class TeacherEvents:
     def show(self, request: gr.Request, chosen):
         self.require(request)
         return self._run_view(chosen)
+
+    # ----- lessons ------------------------------------------------------------------------------------------
+    def _lesson(self, name):
+        from gan_core.lessons import load_all
+
+        found = getattr(self.ctx, "lessons", None) or load_all()
+        if not isinstance(name, str) or name not in found:
+            raise ValueError(f"Lesson: choose one of the lessons in the menu (got {name!r})")
+        return found[name]
+
+    @guarded
+    def lesson_for_class(self, request: gr.Request, name):
+        """Every student's page starts the lesson in its own session (they poll lessons/board)."""
+        self.require(request)
+        from ..lessons.player import board
+
+        les = self._lesson(name)
+        board(self.ctx).start(les.name)
+        log.info("the teacher started the lesson %s for the class", les.name)
+        return (f"Started **{les.title}** for the class: every student's page opens it in its lesson drawer "
+                "within a few seconds, in their own session.")
+
+    @guarded
+    def lesson_alone(self, request: gr.Request, name):
+        """The lesson on this page only (for the projector)."""
+        self.require(request)
+        les = self._lesson(name)
+        return f"Presenting **{les.title}** on this page only (the lesson drawer on the right).", les.name

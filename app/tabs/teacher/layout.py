@@ -34,4 +34,21 @@ def layout() -> SimpleNamespace:
         w.run_losses = gr.LinePlot(plots.empty_loss_frame(), color_map=plots.LOSS_COLORS,
                                    label=plots.LOSS_LABEL, y_title=" ", elem_id="teacher-run-losses")
     w.timer = gr.Timer(REFRESH_SECONDS, active=False)
+    lesson_row(w)
     return w
+
+
+def lesson_row(w) -> None:
+    """The teacher's lesson control: start a lesson on every student's page, or on this page alone."""
+    from gan_core.lessons import load_all
+
+    found = load_all()
+    with gr.Accordion("Lessons for the class", open=True, elem_id="teacher-lessons"):
+        with gr.Row():
+            w.lesson = gr.Dropdown([(x.title, x.name) for x in found.values()], value=next(iter(found), None),
+                                   label="Lesson", scale=3, elem_id="teacher-lesson")
+            w.lesson_class = gr.Button("Start lesson for the class", variant="primary", scale=1,
+                                       elem_id="teacher-lesson-class")
+            w.lesson_alone = gr.Button("Present alone", scale=1, elem_id="teacher-lesson-alone")
+        w.lesson_note = gr.Markdown("", elem_id="teacher-lesson-note")
+        w.lesson_go = gr.Textbox("", visible="hidden", elem_id="teacher-lesson-go")

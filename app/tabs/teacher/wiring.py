@@ -18,3 +18,17 @@ def wire(w, ev) -> None:
                  trigger_mode="once", **QUIET)
     w.show.click(ev.show, [w.run], ev.run_outputs, api_name="teacher_show", js=FULL_SCREEN_JS, **QUIET)
     w.run.input(ev.show, [w.run], ev.run_outputs, api_name="teacher_choose", **QUIET)
+
+    wire_lessons(w, ev)
+
+
+FOLLOW_JS = "(name) => { if (name && window.__lessons) window.__lessons.follow(name); return []; }"
+
+
+def wire_lessons(w, ev) -> None:
+    """Start a lesson for the class (every page follows it in its own session), or on this page alone."""
+    w.lesson_class.click(ev.lesson_for_class, [w.lesson], [w.lesson_note], api_name="teacher_lesson_class",
+                         **QUIET)
+    w.lesson_alone.click(ev.lesson_alone, [w.lesson], [w.lesson_note, w.lesson_go],
+                         api_name="teacher_lesson_alone", **QUIET).success(None, [w.lesson_go], None,
+                                                                           js=FOLLOW_JS, **QUIET)
