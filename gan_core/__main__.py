@@ -1,4 +1,5 @@
-"""Command line: `python -m gan_core {presets,train,eval,interpolate,bench,demos,load,dissect,lessons}`.
+"""Command line:
+`python -m gan_core {presets,train,eval,interpolate,bench,demos,load,dissect,lessons,slowmo}`.
 
 Errors exit non-zero with a one-line reason on stderr. With `--json` the last line of stdout is one JSON
 object (progress bars go to stderr).
