@@ -14,7 +14,7 @@ import torch
 from gan_core import losses
 from gan_core.training import TrainConfig, Trainer, TrainingDiverged
 from gan_core.training.session import TrainingSession
-from gan_core.training.slowmo import D_KEYS, G_KEYS, PARTS, num, play_round
+from gan_core.training.slowmo import D_KEYS, G_KEYS, PARTS, num, play_round, slow_round
 from gan_core.viz import formula, graph
 
 SMALL = {"g_hidden": 16, "d_hidden": 16, "g_layers": 2, "d_layers": 2, "z_dim": 2}
@@ -147,7 +147,7 @@ def test_slow_motion_refuses_image_models_and_guards_divergence():
 def test_session_slow_round_pauses_and_counts_one_step():
     s = TrainingSession(TrainConfig(model=SMALL, batch_size=16, eval_samples=200), evaluate=False)
     try:
-        r = s.slow_round()
+        r = slow_round(s)
         snap = s.snapshot()
         assert r is not None and snap.step == r.step == 1 and snap.state == "paused"
         assert "slow motion" in snap.message and snap.version == 1
@@ -261,7 +261,7 @@ def test_session_slow_round_reports_a_divergence():
     s = TrainingSession(cfg, evaluate=False)
     try:
         for _ in range(200):
-            if s.slow_round() is None:
+            if slow_round(s) is None:
                 break
         snap = s.snapshot()
         assert snap.state == "diverged" and "Lower the learning rates" in snap.message

@@ -262,7 +262,7 @@ def test_a_demo_pauses_at_its_length_and_says_whether_its_promise_held():
 
 def test_the_pause_message_says_when_a_come_and_go_phenomenon_showed():
     from gan_core.training.presets import Promise
-    from gan_core.training.session import promise_said
+    from gan_core.training.presets import promise_said
 
     rows = [{"step": 250, "classes_covered": 7}, {"step": 500, "classes_covered": 2},
             {"step": 750, "classes_covered": 8}]

@@ -3,6 +3,7 @@ the file handling behind it: where a visitor's saved checkpoints go and the chec
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from dataclasses import dataclass
@@ -82,3 +83,13 @@ def shipped_file(folder: Path, name, offered: list[tuple[str, str]], what: str) 
     if not name or name not in {n for _, n in offered}:
         raise checkpoint.CheckpointError(f"no shipped {what} checkpoint named {name!r}")
     return str(folder / name), f"checkpoint {name}"
+
+
+def read_card(path: Path) -> dict:
+    """The model card beside a checkpoint ({} when missing or unreadable)."""
+    try:
+        with open(Path(path).with_suffix(".json")) as f:
+            card = json.load(f)
+    except (OSError, ValueError):
+        return {}
+    return card if isinstance(card, dict) else {}

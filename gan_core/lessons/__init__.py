@@ -296,49 +296,55 @@ def _steps(body: list[tuple[int, str]], where: _Where, checkpoints: Path | None)
                           body[0][0] if body else 1)
     if len(sections) > MAX_STEPS:
         raise where.error(f"{len(sections)} steps; a lesson has at most {MAX_STEPS}", sections[MAX_STEPS][0])
-    steps = []
-    for n, title, lines in sections:
-        if not title:
-            raise where.error("a step needs a title after '## '", n)
-        while lines and not lines[0][1].strip():
-            lines = lines[1:]
-        fields, rest = _fields(lines, STEP_KEYS, where, "step")
-        text = "\n".join(s for _, s in rest).strip()
-        if not text:
-            raise where.error(f"step {title!r} says nothing: add what to do and what to look for", n)
-        actions = []
-        if "do" in fields:
-            where.line = fields["do"][0]
-            actions = [parse_action(a, where, checkpoints) for a in fields["do"][1].split(";") if a.strip()]
-        wait = None
-        if "wait" in fields:
-            where.line = fields["wait"][0]
-            wait = parse_wait(fields["wait"][1], where)
-            if "seen" not in fields:
-                raise where.error("a step with 'wait' needs 'seen': what to say when it happens")
-        elif "seen" in fields or "timeout" in fields:
-            key = "seen" if "seen" in fields else "timeout"
-            raise where.error(f"'{key}' belongs to a 'wait', and this step has none", fields[key][0])
-        timeout = DEFAULT_TIMEOUT
-        if "timeout" in fields:
-            where.line = fields["timeout"][0]
-            try:
-                timeout = float(fields["timeout"][1].rstrip("s "))
-            except ValueError:
-                raise where.error(f"timeout must be a number of seconds, "
-                                  f"got {fields['timeout'][1]!r}") from None
-            if not TIMEOUT_RANGE[0] <= timeout <= TIMEOUT_RANGE[1]:
-                raise where.error(f"timeout must be between {TIMEOUT_RANGE[0]:g} and {TIMEOUT_RANGE[1]:g} "
-                                  f"seconds, got {timeout:g}")
-        shot = False
-        if "screenshot" in fields:
-            if fields["screenshot"][1].lower() != "yes":
-                raise where.error("screenshot: write 'screenshot: yes' (or leave it out)",
-                                  fields["screenshot"][0])
-            shot = True
-        seen = fields.get("seen", (0, ""))[1]
-        steps.append(Step(title, text, tuple(actions), wait, timeout, seen, n, shot))
-    return steps
+    return [_step(n, title, lines, where, checkpoints) for n, title, lines in sections]
+
+
+def _step(n: int, title: str, lines: list, where: _Where, checkpoints: Path | None) -> Step:
+    """One step: its title (line `n`), its fields and its text."""
+    if not title:
+        raise where.error("a step needs a title after '## '", n)
+    while lines and not lines[0][1].strip():
+        lines = lines[1:]
+    fields, rest = _fields(lines, STEP_KEYS, where, "step")
+    text = "\n".join(s for _, s in rest).strip()
+    if not text:
+        raise where.error(f"step {title!r} says nothing: add what to do and what to look for", n)
+    actions = []
+    if "do" in fields:
+        where.line = fields["do"][0]
+        actions = [parse_action(a, where, checkpoints) for a in fields["do"][1].split(";") if a.strip()]
+    wait = None
+    if "wait" in fields:
+        where.line = fields["wait"][0]
+        wait = parse_wait(fields["wait"][1], where)
+        if "seen" not in fields:
+            raise where.error("a step with 'wait' needs 'seen': what to say when it happens")
+    elif "seen" in fields or "timeout" in fields:
+        key = "seen" if "seen" in fields else "timeout"
+        raise where.error(f"'{key}' belongs to a 'wait', and this step has none", fields[key][0])
+    shot = False
+    if "screenshot" in fields:
+        if fields["screenshot"][1].lower() != "yes":
+            raise where.error("screenshot: write 'screenshot: yes' (or leave it out)",
+                              fields["screenshot"][0])
+        shot = True
+    seen = fields.get("seen", (0, ""))[1]
+    return Step(title, text, tuple(actions), wait, _timeout(fields, where), seen, n, shot)
+
+
+def _timeout(fields: dict, where: _Where) -> float:
+    """A wait's timeout in seconds (DEFAULT_TIMEOUT when not given), within TIMEOUT_RANGE."""
+    if "timeout" not in fields:
+        return DEFAULT_TIMEOUT
+    where.line = fields["timeout"][0]
+    try:
+        timeout = float(fields["timeout"][1].rstrip("s "))
+    except ValueError:
+        raise where.error(f"timeout must be a number of seconds, got {fields['timeout'][1]!r}") from None
+    if not TIMEOUT_RANGE[0] <= timeout <= TIMEOUT_RANGE[1]:
+        raise where.error(f"timeout must be between {TIMEOUT_RANGE[0]:g} and {TIMEOUT_RANGE[1]:g} "
+                          f"seconds, got {timeout:g}")
+    return timeout
 
 
 def load(path: str | Path, checkpoints: Path | None = None) -> Lesson:

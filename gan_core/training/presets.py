@@ -47,6 +47,19 @@ class Promise:
                 "first_broken": bad[0]["step"] if bad else None, "worst": worst}
 
 
+def promise_said(promise, verdict: dict) -> str:
+    """One sentence on whether a demo kept its promise (a preset's Promise and its check's verdict)."""
+    if promise.when == "any":
+        if verdict["holds"]:
+            return f" It showed what it promised at step {verdict['seen_at']:,}: {promise.text}."
+        return f" It did not show what it promised ({promise.text}) in {verdict['evaluations']} evaluations."
+    if verdict["holds"]:
+        return f" It kept its promise all along: {promise.text}."
+    if verdict["first_broken"] is None:
+        return f" Its promise ({promise.text}) was not judged: no evaluation yet."
+    return f" Its promise ({promise.text}) broke at step {verdict['first_broken']:,}."
+
+
 @dataclass(frozen=True)
 class Preset:
     name: str

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from . import presets
 from .config import TrainConfig
 from .trainer import Trainer, TrainingDiverged
 
@@ -112,41 +113,28 @@ class TrainingSession:
 
         Metrics are evaluated after the steps, or with `scheduled_eval` only when a step lands on the
         `eval_every` schedule as in the training loop (an image evaluation takes seconds)."""
-        self.pause()
-        with self._lock:
-            out = {}
-            try:
-                due = False
-                for _ in range(n):
-                    out = self.trainer.step(mode)
-                    due = due or self.trainer.step_count % self.trainer.cfg.eval_every == 0
-                if due or not scheduled_eval:
-                    self.trainer.evaluate()
-            except TrainingDiverged as e:
-                self.state, self.message = "diverged", str(e)
-                return {}
-            except Exception as e:
-                self._failed(e)
-                return {}
-            self._version += 1
-            what = {"both": "D and G", "d": "D only", "g": "G only"}[mode]
-            self.state, self.message = "paused", f"Stepped {what} to step {self.trainer.step_count}."
-        self._publish()
-        return out
+        what = {"both": "D and G", "d": "D only", "g": "G only"}[mode]
 
-    def slow_round(self):
-        """One round in slow motion (gan_core.training.slowmo): pauses first, plays a real round under the
-        lock, evaluates, and returns the `slowmo.Round` (its sub-steps to show), or None when the round
-        diverged or failed (the state and message then say so, as for `step`). A family slow motion does
-        not play raises ValueError before anything changes."""
-        from . import slowmo
-
-        self.pause()
-        with self._lock:
-            slowmo.check_supported(self.trainer)
-            try:
-                played = slowmo.play_round(self.trainer)
+        def play() -> dict:
+            out, due = {}, False
+            for _ in range(n):
+                out = self.trainer.step(mode)
+                due = due or self.trainer.step_count % self.trainer.cfg.eval_every == 0
+            if due or not scheduled_eval:
                 self.trainer.evaluate()
+            return out
+
+        out = self.play_paused(play, f"Stepped {what} to step {{step}}.")
+        return {} if out is None else out
+
+    def play_paused(self, play, message: str):
+        """Pause, run `play()` under the lock and publish; its value, or None when it diverged or failed
+        (the state and message then say so). `message` names the new step as {step}. Single steps and
+        slow motion (gan_core.training.slowmo.slow_round) play through here."""
+        self.pause()
+        with self._lock:
+            try:
+                value = play()
             except TrainingDiverged as e:
                 self.state, self.message = "diverged", str(e)
                 return None
@@ -154,10 +142,9 @@ class TrainingSession:
                 self._failed(e)
                 return None
             self._version += 1
-            self.state = "paused"
-            self.message = f"Played one round in slow motion, to step {self.trainer.step_count}."
+            self.state, self.message = "paused", message.format(step=self.trainer.step_count)
         self._publish()
-        return played
+        return value
 
     def reset(self, cfg: TrainConfig | None = None, data=None) -> None:
         """Fresh weights (and optionally a new config/dataset); the session stays paused."""
@@ -311,7 +298,7 @@ class TrainingSession:
         self.state = "paused"
         said = ""
         if promise is not None:
-            said = promise_said(promise, promise.check(self.trainer.history.rows))
+            said = presets.promise_said(promise, promise.check(self.trainer.history.rows))
         self.message = (f"Paused at step {step:,}, the end of this demo.{said} Press Train to go on past it "
                         f"(given long enough, the generator may find its way out).")
 
@@ -407,15 +394,3 @@ def error_line(e: BaseException, limit: int = 200) -> str:
     text = _PATH.sub("", text).strip()
     return text if len(text) <= limit else text[:limit - 3] + "..."
 
-
-def promise_said(promise, verdict: dict) -> str:
-    """One sentence on whether a demo kept its promise (a preset's Promise and its check's verdict)."""
-    if promise.when == "any":
-        if verdict["holds"]:
-            return f" It showed what it promised at step {verdict['seen_at']:,}: {promise.text}."
-        return f" It did not show what it promised ({promise.text}) in {verdict['evaluations']} evaluations."
-    if verdict["holds"]:
-        return f" It kept its promise all along: {promise.text}."
-    if verdict["first_broken"] is None:
-        return f" Its promise ({promise.text}) was not judged: no evaluation yet."
-    return f" Its promise ({promise.text}) broke at step {verdict['first_broken']:,}."

@@ -22,14 +22,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from types import MappingProxyType
 from typing import Mapping
 
 import numpy as np
 import torch
 
-from .. import losses
-from ..models import copies
+from .. import losses, models
 from .engines import AutogradEngine
 
 # the model graph's parts: its nodes, the edges data flows along, and the two update arrows
@@ -166,7 +164,7 @@ class _Recorder(AutogradEngine):
 def check_supported(trainer) -> None:
     """ValueError unless slow motion can play `trainer`'s rounds (2D points, the MLP family)."""
     kind = getattr(trainer.data, "kind", "2d")
-    if kind != "2d" or trainer.cfg.family != "mlp":
+    if kind != "2d" or models.get(trainer.cfg.family).output != "points":
         raise ValueError("slow motion plays rounds of 2D GANs (the MLP family) only")
 
 
@@ -177,225 +175,9 @@ def play_round(trainer) -> Round:
     rec = _Recorder(trainer)
     with trainer.using_engine(rec):
         out = trainer.step("both")
-    return _build(trainer, rec.calls, out)
+    from .slowmo_steps import build_round
 
-
-class _Nets:
-    """Copies of G and D (never the trainer's own modules) to evaluate recorded weights."""
-
-    def __init__(self, trainer):
-        cfg = trainer.cfg
-        self.G, self.D, self.g_flat, self.d_flat = copies.trainer_layout(cfg.family, cfg.model, with_d=True)
-        self.ext = float(trainer.data.extent)
-        h = 2 * self.ext / HEAT_RES
-        self.grid = torch.linspace(-self.ext + h / 2, self.ext - h / 2, HEAT_RES)
-        self.loss = cfg.loss
-
-    @torch.no_grad()
-    def g(self, w, z) -> torch.Tensor:
-        copies.load_flat(self.g_flat, w)
-        return self.G(z)
-
-    @torch.no_grad()
-    def heat(self, w) -> np.ndarray:
-        from ..viz.plane import verdict
-
-        copies.load_flat(self.d_flat, w)
-        return _frozen(verdict(self.D, self.grid, self.loss))
-
-    @torch.no_grad()
-    def d(self, w, x) -> torch.Tensor:
-        copies.load_flat(self.d_flat, w)
-        return self.D(x)
-
-
-def _mean_nearest(fake: torch.Tensor, real: torch.Tensor) -> float:
-    return float(torch.cdist(fake, real).min(1).values.mean())
-
-
-def _build(trainer, calls: list[dict], out: dict) -> Round:
-    cfg, loss = trainer.cfg, trainer.cfg.loss
-    nets = _Nets(trainer)
-    d_after, g_after = trainer.d_flat.data.clone(), trainer.g_flat.data.clone()
-    k = cfg.d_steps
-    d_calls = [c for c in calls if c["kind"] == "d"][:k]  # later ones are an unrolled D's look-ahead
-    g_calls = [c for c in calls if c["kind"] == "g"]
-    # D's weights after each of its updates: the weights the next call saw (or those at the end)
-    d_next = [d_calls[i + 1]["d_w"] for i in range(len(d_calls) - 1)]
-    d_next.append(g_calls[0]["d_w"] if cfg.unroll == 0 else _d_after_last_update(calls, k, d_after))
-    steps: list[SubStep] = []
-    real_pts = None
-    spec = trainer.G.latent_spec
-    noise_words = "a Gaussian" if spec.noise == "gaussian" else "a uniform"
-    pack = int(getattr(trainer.D, "pack", 1))
-    dname = "D" if loss in PROBABILITY_LOSSES + ("lsgan",) else "the critic D"
-    opt = "Adam" if cfg.optimizer == "adam" else "gradient-descent"
-    lr_d, lr_g = trainer.opt_d.lr, trainer.opt_g.lr
-
-    def add(key, half, update, sentence, arrays, values):
-        of = (
-            f" (D update {update} of {k})"
-            if half == "d" and k > 1
-            else f" (G update {update} of {cfg.g_steps})"
-            if half == "g" and cfg.g_steps > 1
-            else ""
-        )
-        steps.append(
-            SubStep(
-                len(steps) + 1,
-                key,
-                TITLES[key] + of,
-                sentence,
-                ACTIVE[key],
-                MappingProxyType({n: _frozen(a) for n, a in arrays.items()}),
-                MappingProxyType({n: float(v) for n, v in values.items()}),
-                half,
-                update,
-            )
-        )
-
-    for i, c in enumerate(d_calls, 1):
-        n = len(c["real"])
-        real, fake, z = c["real"], c["fake"], c["z"]
-        real_pts = real
-        heat_before = nets.heat(c["d_w"])
-        heat_after = nets.heat(d_next[i - 1])
-        vr, vf = shown_values(loss, c["r"]), shown_values(loss, c["f"])
-        base = {"noise": z, "real": real, "fake": fake, "heat": heat_before}
-        add(
-            "d_noise",
-            "d",
-            i,
-            f"Draw {n} noise vectors z, each {spec.z_dim} number{'s' * (spec.z_dim > 1)} "
-            f"from {noise_words} distribution (the picture shows the first two): G's raw material.",
-            {"noise": z},
-            {"n": n},
-        )
-        near = _mean_nearest(fake, real)
-        add(
-            "d_forward",
-            "d",
-            i,
-            f"G turns each noise vector into a point of the plane: {n} fake points, on "
-            f"average {near:.3f} from the nearest real point. G is not trained in this half: its points stay "
-            "put.",
-            base,
-            {"nearest": near},
-        )
-        packed = f" in groups of {pack} (PacGAN: D judges {pack} points at once)" if pack > 1 else ""
-        add(
-            "d_real",
-            "d",
-            i,
-            f"Take {n} real points from the data and show them to {dname}{packed}: "
-            f"{_says(loss, 'D(x)', float(vr.mean()))}.",
-            {**base, "d_real": vr},
-            {"mean": float(vr.mean())},
-        )
-        add(
-            "d_fake",
-            "d",
-            i,
-            f"Show {dname} the fakes{packed}: {_says(loss, 'D(G(z))', float(vf.mean()))}.",
-            {**base, "d_real": vr, "d_fake": vf},
-            {"mean": float(vf.mean())},
-        )
-        dl = float(losses.d_loss(loss, c["r"], c["f"]))
-        total = dl + c["gp"]
-        gp = (
-            f" That includes the gradient penalty {num(c['gp'])}, which keeps the critic's slope near 1."
-            if loss == "wgan-gp"
-            else ""
-        )
-        add(
-            "d_loss",
-            "d",
-            i,
-            f"D's loss ({LOSS_WORDS[loss]}) = {num(total)}: {_d_aim(loss)}.{gp}",
-            {**base, "d_real": vr, "d_fake": vf},
-            {"d_loss": total, "gp": c["gp"]},
-        )
-        r2, f2 = nets.d(d_next[i - 1], real), nets.d(d_next[i - 1], fake)
-        after = float(losses.d_loss(loss, r2, f2))
-        clip = f" and its weights are clipped to ±{losses.WGAN_CLIP:g}" if loss == "wgan" else ""
-        penalty = " (without the penalty)" if loss == "wgan-gp" else ""
-        add(
-            "d_step",
-            "d",
-            i,
-            f"D takes one {opt} step (learning rate {lr_d:.2g}) down its loss{clip}: its "
-            f"verdict on the plane (the background) shifts. On the same points D's loss{penalty} goes from "
-            f"{num(dl)} to {num(after)}.",
-            {**base, "heat_after": heat_after, "d_real": vr, "d_fake": vf},
-            {"before": dl, "after": after},
-        )
-    grad_norm = grad_norm_ns = float("nan")
-    for j, c in enumerate(g_calls, 1):
-        z, fake = c["z"], c["fake"]
-        heat_g = nets.heat(c["d_w"])
-        if j == 1:
-            where = (
-                "the same noise as D's last update, so the same points"
-                if cfg.unroll == 0
-                else f"the same noise as D's last update. With unrolling, G looks at D after {cfg.unroll} "
-                "more D updates, which are undone afterwards (unrolled GAN)"
-            )
-        else:
-            where = "fresh noise"
-        n = len(fake)
-        base = {"noise": z, "real": real_pts, "fake": fake, "heat": heat_g}
-        add("g_forward", "g", j, f"Now G's turn: G makes {n} fake points from {where}.", base, {"n": n})
-        vf = shown_values(loss, c["fl"])
-        add(
-            "g_verdict",
-            "g",
-            j,
-            f"{dname[0].upper() + dname[1:]}, just updated, judges the fakes: "
-            f"{_says(loss, 'D(G(z))', float(vf.mean()))}.",
-            {**base, "d_fake": vf},
-            {"mean": float(vf.mean())},
-        )
-        gl = float(losses.g_loss(loss, c["fl"]))
-        grad_norm, grad_norm_ns = c["grad_norm"], c["grad_norm_ns"]
-        compare = (
-            ""
-            if loss == "nonsaturating"
-            else f"; under the non-saturating loss the same fakes would give {grad_norm_ns:.3g}"
-        )
-        add(
-            "g_loss",
-            "g",
-            j,
-            f"G's loss ({LOSS_WORDS[loss]}) = {num(gl)}: {_g_aim(loss)}. Its gradient flows "
-            f"back through D to every fake point (the arrows: where the loss pushes each one). Size of G's "
-            f"gradient: {grad_norm:.3g}{compare}.",
-            {**base, "d_fake": vf, "arrows": c["arrows"]},
-            {"g_loss": gl, "grad_norm": grad_norm, "grad_norm_ns": grad_norm_ns},
-        )
-        g_next = g_calls[j]["g_w"] if j < len(g_calls) else g_after
-        moved = nets.g(g_next, z)
-        shift = float((moved - fake).norm(dim=1).mean())
-        v2 = shown_values(loss, nets.d(c["d_w"], moved))
-        add(
-            "g_step",
-            "g",
-            j,
-            f"G takes one {opt} step (learning rate {lr_g:.2g}) down its loss: the fakes move "
-            f"along the arrows, {num(shift)} on average, and D's verdict on them goes from "
-            f"{float(vf.mean()):.3f} to {float(v2.mean()):.3f}.",
-            {**base, "d_fake": vf, "arrows": c["arrows"], "fake_after": moved},
-            {"shift": shift, "before": float(vf.mean()), "after": float(v2.mean())},
-        )
-    return Round(
-        tuple(steps), MappingProxyType(dict(out)), loss, trainer.step_count, nets.ext, grad_norm, grad_norm_ns
-    )
-
-
-def _d_after_last_update(calls: list[dict], k: int, d_end: torch.Tensor) -> torch.Tensor:
-    """D's weights after its k-th update when G looked at an unrolled D: the first look-ahead call saw
-    them (else, without look-ahead calls, the weights at the end)."""
-    ahead = [c for c in calls if c["kind"] == "d"][k:]
-    return ahead[0]["d_w"] if ahead else d_end
+    return build_round(trainer, rec.calls, out)
 
 
 def num(v: float) -> str:
@@ -403,27 +185,16 @@ def num(v: float) -> str:
     return f"{v:.4f}" if v == 0 or abs(v) >= 1e-3 or not math.isfinite(v) else f"{v:.3g}"
 
 
-def _says(loss: str, what: str, mean: float) -> str:
-    if loss in PROBABILITY_LOSSES:
-        return f"{what} = {mean:.3f} on average (1 = surely real, 0 = surely fake)"
-    if loss == "lsgan":
-        return f"D's score {mean:.3f} on average (the target is 1 for real, 0 for fake)"
-    return f"the critic's score {mean:.3f} on average (higher = more real; it has no upper bound)"
+def slow_round(session):
+    """One round in slow motion on a live `TrainingSession`: pauses it, plays a real round under its lock,
+    evaluates, and returns the Round (its sub-steps to show), or None when the round diverged or failed
+    (the session's state and message then say so, as for its `step`). A family slow motion does not play
+    raises ValueError before anything changes."""
+    check_supported(session.trainer)
 
+    def play() -> Round:
+        played = play_round(session.trainer)
+        session.trainer.evaluate()
+        return played
 
-def _d_aim(loss: str) -> str:
-    if loss in PROBABILITY_LOSSES:
-        return "low when D says real (near 1) to the real points and fake (near 0) to the fakes"
-    if loss == "lsgan":
-        return "low when D's scores are near 1 on real points and near 0 on fakes"
-    if loss == "hinge":
-        return "low when real points score above 1 and fakes below -1"
-    return "low when real points score high and fakes low (the score gap estimates a distance between them)"
-
-
-def _g_aim(loss: str) -> str:
-    return {
-        "minimax": "G wants log(1 - D(G(z))) low, i.e. D fooled; flat where D rejects the fakes",
-        "nonsaturating": "G wants -log D(G(z)) low, i.e. D fooled; steep where D rejects the fakes",
-        "lsgan": "G wants D's score on its fakes near 1",
-    }.get(loss, "G wants the critic's score on its fakes high")
+    return session.play_paused(play, "Played one round in slow motion, to step {step}.")

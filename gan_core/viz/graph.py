@@ -223,37 +223,39 @@ def graph_svg(view: GraphView) -> str:
             f"<text x='{WIDTH - 8}' y='{HEIGHT - 6}' text-anchor='end' font-size='12' fill='#333'>"
             f"{html.escape(view.title)}</text>"
         )
+    out += _flow_arrows(view)
+    out += _networks(view)
+    for name in ("noise", "fake", "real"):
+        out.append(_part(view, name, _picture_box(view, name)))
+    for name in ("d_loss", "g_loss"):
+        out.append(_part(view, name, _loss_box(view, name)))
+    out.append("</svg>")
+    return "".join(out)
+
+
+def _flow_arrows(view: GraphView) -> list[str]:
+    """The edges data flows along and the two dashed update arrows."""
+    out = []
     for name, d in EDGE_PATHS.items():
-        out.append(
-            _part(
-                view,
-                name,
-                f"<path d='{d}' fill='none' stroke='{{stroke}}' stroke-width='{{width}}' "
-                "marker-end='url(#gx-arrow)'/>",
-            )
-        )
+        line = f"<path d='{d}' fill='none' stroke='{{stroke}}' stroke-width='{{width}}' "
+        out.append(_part(view, name, line + "marker-end='url(#gx-arrow)'/>"))
     for name, d in UPDATE_PATHS.items():
         words = "update D's weights" if name == "d_update" else "update G's weights"
         x = 511 if name == "d_update" else 408
         y = 27 if name == "d_update" else 276
-        out.append(
-            _part(
-                view,
-                name,
-                f"<path d='{d}' fill='none' stroke='{{stroke}}' stroke-width='{{width}}' "
-                f"stroke-dasharray='6 4' marker-end='url(#gx-arrow)'/>"
-                f"<text x='{x}' y='{y}' text-anchor='middle' font-size='11' fill='#555'>"
-                f"{words}</text>",
-            )
-        )
+        line = f"<path d='{d}' fill='none' stroke='{{stroke}}' stroke-width='{{width}}' "
+        out.append(_part(view, name, line + "stroke-dasharray='6 4' marker-end='url(#gx-arrow)'/>"
+                         f"<text x='{x}' y='{y}' text-anchor='middle' font-size='11' fill='#555'>{words}</text>"))
+    return out
+
+
+def _networks(view: GraphView) -> list[str]:
+    """G and D as trapezoids (D with its verdict picture beside it)."""
+    out = []
     for name in ("G", "D"):
         x0, y0, x1, y1 = SHAPES[name]
         inset = 10
-        pts = (
-            f"{x0},{y0} {x1},{y0 + inset} {x1},{y1 - inset} {x0},{y1}"
-            if name == "G"
-            else f"{x0},{y0} {x1},{y0 + inset} {x1},{y1 - inset} {x0},{y1}"
-        )
+        pts = f"{x0},{y0} {x1},{y0 + inset} {x1},{y1 - inset} {x0},{y1}"
         inner = (
             f"<polygon points='{pts}' fill='#eef' stroke='{{stroke}}' stroke-width='{{width}}'/>"
             f"<text x='{(x0 + x1) / 2}' y='{(y0 + y1) / 2 + 6}' text-anchor='middle' font-size='18' "
@@ -262,12 +264,7 @@ def graph_svg(view: GraphView) -> str:
         if name == "D":
             inner += _picture_box(view, "D")
         out.append(_part(view, name, inner))
-    for name in ("noise", "fake", "real"):
-        out.append(_part(view, name, _picture_box(view, name)))
-    for name in ("d_loss", "g_loss"):
-        out.append(_part(view, name, _loss_box(view, name)))
-    out.append("</svg>")
-    return "".join(out)
+    return out
 
 
 def _part(view: GraphView, name: str, inner: str) -> str:

@@ -6,13 +6,14 @@ the page shows. Pure Python; the gradio handlers are in .events."""
 
 from __future__ import annotations
 
-import threading
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from gan_core.lessons import CHECKPOINTS, CONTROLS, MEASURES, TABS, Lesson
 from gan_core.training import presets
+
+from ...common.checkpoints import read_card
+from ...common.lesson_board import Board, board  # noqa: F401 (the lessons tab serves the board)
 
 SLOT = "lessons"  # the visitor's progress in the session store
 SNAPSHOT_WAIT_S = 0.1
@@ -44,9 +45,7 @@ def option_label(ctl_name: str, value: str, checkpoints: Path | None = None) -> 
     if ctl.values.startswith("preset-"):
         return presets.get(value).title, False
     if ctl.values == "shipped-image":
-        from ..trainimg.state import _card
-
-        card = _card(Path(checkpoints or CHECKPOINTS) / f"{value}.safetensors")
+        card = read_card(Path(checkpoints or CHECKPOINTS) / f"{value}.safetensors")
         p = presets.PRESETS.get(card.get("preset", value))
         return (p.title if p is not None else value) + " (", True
     if ctl.values.startswith("shipped-"):
@@ -98,30 +97,3 @@ def measure(sessions, key: str, name: str):
     return snap.metrics.get({"modes": "modes", "classes": "classes_covered"}[name])
 
 
-class Board:
-    """The class-wide lesson the teacher started: a version that grows with every start, so each page
-    follows a start once."""
-
-    def __init__(self):
-        self._lock = threading.Lock()
-        self.version = 0
-        self.lesson: str | None = None
-        self.at = 0.0
-
-    def start(self, name: str) -> int:
-        with self._lock:
-            self.version += 1
-            self.lesson, self.at = name, time.time()
-            return self.version
-
-    def state(self) -> dict:
-        with self._lock:
-            return {"v": self.version, "lesson": self.lesson}
-
-
-def board(ctx) -> Board:
-    """The app's board (made on first use)."""
-    b = getattr(ctx, "lesson_board", None)
-    if b is None:
-        b = ctx.lesson_board = Board()
-    return b

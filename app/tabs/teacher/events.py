@@ -111,7 +111,7 @@ class TeacherEvents:
     def lesson_for_class(self, request: gr.Request, name):
         """Every student's page starts the lesson in its own session (they poll lessons/board)."""
         self.require(request)
-        from ..lessons.player import board
+        from ...common.lesson_board import board
 
         les = self._lesson(name)
         board(self.ctx).start(les.name)

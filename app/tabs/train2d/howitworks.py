@@ -24,6 +24,7 @@ import time
 import gradio as gr
 
 from gan_core.data import toy2d
+from gan_core.training import slowmo
 from gan_core.training.slowmo import Round
 from gan_core.viz import formula, graph
 
@@ -201,7 +202,7 @@ class HowItWorks:
     async def _play(self, us, seconds: float):
         w = self.w
         yield {w.substep: STARTING}  # at once: the last round's "round played" goes before this one plays
-        rnd = await asyncio.to_thread(us.training.slow_round)
+        rnd = await asyncio.to_thread(slowmo.slow_round, us.training)
         snap = us.training.snapshot(wait=VIEW_WAIT_S)
         if rnd is None:  # diverged or failed: the session's message says what happened and what to do
             raise ValueError(snap.message)

@@ -4,13 +4,13 @@ Uploaded images become a dataset in gan_core.data.uploads and a config in gan_co
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from gan_core.training import presets
 from gan_core.training.session import TrainingSession
 
 from ...common import models
+from ...common.checkpoints import read_card
 from ...common.sessions import SlotKind, training_kind
 from .view import ImageView
 
@@ -40,17 +40,9 @@ def shipped_image_checkpoints(folder: Path) -> list[tuple[str, str]]:
     found = []
     for p, meta in models.shipped(folder, "image"):
         path = Path(p)
-        preset = presets.PRESETS.get(_card(path).get("preset", path.stem))
+        preset = presets.PRESETS.get(read_card(path).get("preset", path.stem))
         title = preset.title if preset is not None else path.stem
         found.append((f"{title} ({meta['dataset']}, step {meta['step']})", path.name))
     return found
 
 
-def _card(path: Path) -> dict:
-    """The model card beside a checkpoint ({} when missing or unreadable)."""
-    try:
-        with open(path.with_suffix(".json")) as f:
-            card = json.load(f)
-    except (OSError, ValueError):
-        return {}
-    return card if isinstance(card, dict) else {}
