@@ -245,7 +245,8 @@ def _flow_arrows(view: GraphView) -> list[str]:
         y = 27 if name == "d_update" else 276
         line = f"<path d='{d}' fill='none' stroke='{{stroke}}' stroke-width='{{width}}' "
         out.append(_part(view, name, line + "stroke-dasharray='6 4' marker-end='url(#gx-arrow)'/>"
-                         f"<text x='{x}' y='{y}' text-anchor='middle' font-size='11' fill='#555'>{words}</text>"))
+                         f"<text x='{x}' y='{y}' text-anchor='middle' font-size='11' fill='#555'>"
+                         f"{words}</text>"))
     return out
 
 
