@@ -18,6 +18,7 @@ browser tests use.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -75,26 +76,28 @@ def _pct(xs: list[float], q: float) -> float:
     return s[min(len(s) - 1, max(0, int(round(q * (len(s) - 1)))))]
 
 
-def run(moves: int = 50, chromium: str | None = None, port: int | None = None) -> dict:
+@contextlib.contextmanager
+def app_in_chromium(chromium: str | None, what: str, port: int | None = None):
+    """Start the app (launch.py in a subprocess on a free local port, a temporary data folder) and
+    Chromium through Playwright; yield (browser, url); stop both and remove the folder on the way out.
+    `what` names the command in the message when Playwright is missing."""
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
-        raise LatencyError("bench --latency needs Playwright: pip install playwright (no browser download "
+        raise LatencyError(f"{what} needs Playwright: pip install playwright (no browser download "
                            "needed, the system's Chromium is used)") from None
-    if not 5 <= moves <= 1000:
-        raise LatencyError("--moves must be between 5 and 1000")
     exe = find_chromium(chromium)
     port = port or _free_port()
     url = f"http://127.0.0.1:{port}/"
-    data = tempfile.mkdtemp(prefix="gan-explorer-latency-")
-    proc = subprocess.Popen([sys.executable, str(ROOT / "launch.py"), "--port", str(port), "--data-dir", data],
-                            cwd=str(ROOT), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    data = tempfile.mkdtemp(prefix="gan-explorer-bench-")
+    cmd = [sys.executable, str(ROOT / "launch.py"), "--port", str(port), "--data-dir", data]
+    proc = subprocess.Popen(cmd, cwd=str(ROOT), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         _wait_up(url, proc)
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=exe, args=ARGS)
             try:
-                return _measure(browser.new_page(viewport={"width": 1400, "height": 1000}), url, moves)
+                yield browser, url
             finally:
                 browser.close()
     finally:
@@ -104,6 +107,13 @@ def run(moves: int = 50, chromium: str | None = None, port: int | None = None) -
         except subprocess.TimeoutExpired:
             proc.kill()
         shutil.rmtree(data, ignore_errors=True)
+
+
+def run(moves: int = 50, chromium: str | None = None, port: int | None = None) -> dict:
+    if not 5 <= moves <= 1000:
+        raise LatencyError("--moves must be between 5 and 1000")
+    with app_in_chromium(chromium, "bench --latency", port) as (browser, url):
+        return _measure(browser.new_page(viewport={"width": 1400, "height": 1000}), url, moves)
 
 
 _SLIDER = "#lx-s0 input[type=range]"

@@ -13,14 +13,10 @@ downloaded: Chromium is the system's.
 from __future__ import annotations
 
 import re
-import shutil
-import subprocess
-import sys
-import tempfile
 import time
 from pathlib import Path
 
-from gan_core.latency import ARGS, ROOT, LatencyError, _free_port, _wait_up, find_chromium
+from gan_core.latency import app_in_chromium
 
 from . import CONTROLS, Lesson
 
@@ -30,40 +26,16 @@ GRACE_S = 20.0  # beyond a step's timeout, for the page's moves and the drawer's
 
 def run(lessons: list[Lesson], chromium: str | None = None, screenshots: str | None = None,
         progress=None) -> list[dict]:
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        raise LatencyError("lessons --check needs Playwright: pip install playwright (no browser download "
-                           "needed, the system's Chromium is used)") from None
-    exe = find_chromium(chromium)
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}/"
-    data = tempfile.mkdtemp(prefix="gan-explorer-lessons-")
-    cmd = [sys.executable, str(ROOT / "launch.py"), "--port", str(port), "--data-dir", data]
-    proc = subprocess.Popen(cmd, cwd=str(ROOT), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     out = []
-    try:
-        _wait_up(url, proc)
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=exe, args=ARGS)
+    with app_in_chromium(chromium, "lessons --check") as (browser, url):
+        for les in lessons:
+            pg = browser.new_page(viewport={"width": 1500, "height": 1000})
             try:
-                for les in lessons:
-                    pg = browser.new_page(viewport={"width": 1500, "height": 1000})
-                    try:
-                        out.append(play(pg, url, les, screenshots))
-                    finally:
-                        pg.close()
-                    if progress is not None:
-                        progress(out[-1])
+                out.append(play(pg, url, les, screenshots))
             finally:
-                browser.close()
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        shutil.rmtree(data, ignore_errors=True)
+                pg.close()
+            if progress is not None:
+                progress(out[-1])
     return out
 
 
