@@ -4,14 +4,17 @@ It starts `launch.py` on a free local port (its own data folder, the class size 
 students) and drives it over HTTP the way the page does, with the standard library only: Gradio's API
 (`POST /gradio_api/call/<api name>` with the student's own session hash, then the event's result stream)
 and the explorer's render route. Every student opens every tab (`t2d_init`, `img_init`,
-`explore_init`); `trainings` of them load a 2D preset, press Train and poll four times a second as the
-page's timer does; the others drag explorer sliders (bursts of renders through the render route, one in
-flight, then `explore_move` on release, then a pause). After `seconds` it reads every training's step,
+`explore_init`); `trainings` of them load a 2D preset, press Train and follow it as the page does: the
+page's timer event (`t2d_poll_page`: counter and status) every 0.3 s, and the live plane's frames
+(`GET /live/2d`, one request in flight, the next asked as soon as one is drawn); the others drag
+explorer sliders (bursts of renders through the render route, one in flight, then `explore_move` on
+release, then a pause). After `seconds` it reads every training's step,
 tries one student beyond the class, stops the server and reports:
 
 - `errors`: failed requests of any kind (an error event, an HTTP error, a refused render);
 - `render_p50_ms`/`render_p95_ms`, `poll_p50_ms`/`poll_p95_ms`, `open_p95_ms`, `move_p95_ms`: latency
   percentiles per kind of request, measured by the client (request sent to answer read);
+- `live_fps`: frames of the live plane each trainer received per second; `live_fps_min` the lowest;
 - `steps`: each training's steps; `min_fair_share`: the slowest training's steps over the mean;
 - `peak_rss_gb`: the server process's peak resident memory (VmHWM);
 - `cross_session_leaks`: a student who had not trained seeing a training, a trainer seeing another
@@ -41,6 +44,7 @@ ROOT = Path(__file__).resolve().parent.parent  # the checkout holding launch.py
 LAYERS = ["heatmap", "real", "fake"]
 PRESETS = ("stable-ring", "collapse-ring")  # what the training students load, alternately
 POLL_S = 0.3  # the trainers' poll interval (the Train (2D) page's timer)
+FRAME_GAP_S = 1 / 60  # a page asks for the next live frame on the next animation frame after drawing one
 BURST = (5, 15)  # renders per slider drag
 RENDER_GAP_S = 0.04  # between two renders of a drag (the page sends the next one when the last is drawn)
 THINK_S = (2.0, 6.0)  # looking at the picture, reading, choosing the next slider
@@ -178,14 +182,46 @@ def _open_tabs(s: Student) -> str | None:
 def _trainer(s: Student, preset: str, stop: threading.Event, out: dict) -> None:
     s.call("t2d_load_preset", preset, LAYERS, kind="open")
     s.call("t2d_play", LAYERS, kind="open")
-    last = {}
+    last, frames = {}, None
     while not stop.is_set():
         t0 = time.perf_counter()
-        last = status_of(s.call("t2d_poll", LAYERS, kind="poll"))
+        outputs = s.call("t2d_poll_page", LAYERS, kind="poll")
+        last = status_of(outputs)
         if last.get("dataset") and preset.split("-")[-1] not in str(last["dataset"]):
             s.tally.leak(f"a trainer of {preset} saw dataset {last['dataset']}")
+        token = token_of(outputs)
+        if token and frames is None:  # the page's canvas got its token: it starts fetching frames
+            frames = threading.Thread(target=_frames, args=(s, token, stop, out), daemon=True)
+            frames.start()
         stop.wait(max(0.0, POLL_S - (time.perf_counter() - t0)))
+    if frames is not None:
+        frames.join(timeout=5)
     out["status"] = last
+
+
+def _frames(s: Student, token: str, stop: threading.Event, out: dict) -> None:
+    """The live plane's fetch loop on its own connection: ask for the frame after the last one drawn."""
+    conn = http.client.HTTPConnection("127.0.0.1", s.port, timeout=s.timeout)
+    after, since, run, n, t0 = -1, -1, 0, 0, time.perf_counter()
+    layers = ",".join(LAYERS)
+    try:
+        while not stop.is_set():
+            conn.request("GET", f"/live/2d?t={token}&f={after}&s={since}&run={run}&layers={layers}")
+            r = conn.getresponse()
+            body = r.read()
+            if r.status == 200:
+                head = json.loads(body[4:4 + int.from_bytes(body[:4], "little")])
+                after, run, n = int(head["frame"]), int(head["run"]), n + 1
+                since = int(head.get("curves", {}).get("to", since))  # the page keeps the curves it has
+            elif r.status != 204:
+                s.tally.error(f"live frame: HTTP {r.status}: {body[:80]!r}")
+                return
+            time.sleep(FRAME_GAP_S)
+    except (OSError, ValueError, KeyError, http.client.HTTPException) as e:
+        s.tally.error(f"live frame: {e}")
+    finally:
+        conn.close()
+        out["live_fps"] = round(n / max(time.perf_counter() - t0, 1e-9), 1)
 
 
 def _dragger(s: Student, token: str, stop: threading.Event, rng: random.Random) -> None:
@@ -310,7 +346,7 @@ def _reference(s: Student, n: int = 30) -> dict:
     for i in range(n):
         ref.render(token, [round(-2 + 4 * i / n, 2), 0.0])
     for _ in range(n // 3):
-        ref.call("t2d_poll", LAYERS, kind="poll")
+        ref.call("t2d_poll_page", LAYERS, kind="poll")
     return token, {"render_idle_p50_ms": idle.pct("render", 0.5), "poll_idle_p50_ms": idle.pct("poll", 0.5)}
 
 
@@ -337,6 +373,7 @@ def _drive(port, proc, students, trainings, seconds, seed, tally, progress) -> d
     for t in threads:
         t.join(timeout=60)
     steps = [results[i].get("status", {}).get("step", 0) for i in range(trainings)]
+    fps = [results[i].get("live_fps", 0.0) for i in range(trainings)]
     _check_privacy(class_, results, tally)
     full = _class_full(port, students, tally)
     rss = _peak_rss_gb(proc.pid)
@@ -347,6 +384,7 @@ def _drive(port, proc, students, trainings, seconds, seed, tally, progress) -> d
             "renders": len(tally.ms.get("render", [])),
             "poll_p50_ms": tally.pct("poll", 0.5), "poll_p95_ms": tally.pct("poll", 0.95),
             "polls": len(tally.ms.get("poll", [])),
+            "live_fps": fps, "live_fps_min": min(fps) if fps else None,
             "open_p95_ms": tally.pct("open", 0.95), "move_p95_ms": tally.pct("move", 0.95),
             **reference, "steps": steps, "min_fair_share": round(min(steps) / mean, 3) if mean > 0 else 0.0,
             "peak_rss_gb": None if rss is None else round(rss, 3),

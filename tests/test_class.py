@@ -302,3 +302,19 @@ def test_torchrun_ddp_keeps_ranks_identical_and_the_checkpoint_loads(tmp_path):
     assert (r["world_size"], r["params_identical"], r["steps"], r["engine"]) == (2, True, 100, "ddp")
     t = trainer_from_checkpoint(checkpoint.load(r["checkpoint"], "cpu"))
     assert t.step_count == 100 and checkpoint.read_meta(r["checkpoint"])["family"] == "mlp"
+
+
+@pytest.mark.slow
+def test_load_command_drives_a_small_class_as_the_page_does():
+    """Three students, one training followed through the page's timer event and the live plane's frames:
+    nothing fails, the trainer receives frames and advances, the fourth student is told the class is full."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+    p = subprocess.run([sys.executable, "-m", "gan_core", "load", "--students", "3", "--trainings", "1",
+                        "--seconds", "5", "--json"], cwd=ROOT, env=env, capture_output=True, text=True,
+                       timeout=600)
+    assert p.returncode == 0, p.stderr[-800:]
+    r = json.loads(p.stdout.strip().splitlines()[-1])
+    assert r["errors"] == 0, r["error_examples"]
+    assert r["cross_session_leaks"] == 0, r["leak_examples"]
+    assert r["class_full"] is True
+    assert r["steps"][0] > 0 and r["live_fps_min"] > 0 and r["polls"] > 0 and r["renders"] > 0
