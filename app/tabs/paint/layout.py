@@ -94,7 +94,7 @@ def layout(ctx) -> SimpleNamespace:
             w.art_plot = gr.BarPlot(fd_frame(None), x="set", y="FD", sort=None, scale=1, elem_id="gp-art-plot",
                                     label="FD against the real images (lower is closer)")
             w.art_gallery = gr.Gallery(label="The worst pictures: as generated (left), without the units (right)",
-                                       columns=4, height=380, scale=3, elem_id="gp-art-gallery")
+                                       columns=4, height=380, scale=3, format="png", elem_id="gp-art-gallery")
         w.art_remove = gr.Checkbox(False, label="Remove these units while painting", interactive=False,
                                    elem_id="gp-art-remove")
     return w
