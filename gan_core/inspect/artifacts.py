@@ -16,6 +16,9 @@ generator its logits did not pick out units whose ablation helps.)
 3. Measured on other latents: FD before, after ablating the artifact units, and after ablating the same
    number of random units (mean of `RANDOM_DRAWS` sets), each against the same real images.
 
+`find_and_show` (the GANPaint tab's panel) adds what a person looks at: the measured images with the
+largest FD contribution (`worst_indices`) before and after the ablation, in the widest layer by default.
+
 Units are ablated to zero, as the class ablations of `intervene` are. Ablating to each unit's mean was
 tried on the shipped scenes generator and disturbs more: one random unit of `block0` set to its mean
 raised the FD by 14 % on average (5 draws, 6-21 %), and the one unit the search kept raised it by 6 % on
