@@ -179,8 +179,8 @@ def test_artifact_units_found_shown_and_removed_while_painting(pc, paint_url):
         path = item["image"] if isinstance(item["image"], str) else item["image"]["path"]
         pic = np.asarray(Image.open(path).convert("RGB"))
         assert pic.shape == (128, 264, 3) and (pic[:, 128:136] == 255).all()
-        assert re.match(r"^#\d+: [+-]\d+\.\d % of the FD → [+-]\d+\.\d %$", item["caption"])
-    shares = [float(re.match(r"#\d+: ([+-][\d.]+)", i["caption"]).group(1)) for i in r["art_gallery"]]
+        assert re.match(r"^#\d+: FD share [+-]\d+\.\d % → [+-]\d+\.\d %$", item["caption"])
+    shares = [float(re.match(r"#\d+: FD share ([+-][\d.]+)", i["caption"]).group(1)) for i in r["art_gallery"]]
     assert shares == sorted(shares, reverse=True) and shares[0] > 0  # the worst first
     remove = r["art_remove"]
     assert (remove.get("value") if isinstance(remove, dict) else remove) is False

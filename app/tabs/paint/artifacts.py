@@ -28,7 +28,7 @@ SAMPLE_CHOICES = (100, 200, 300, 400, 500)
 MIN_SAMPLES, MAX_SAMPLES, DEFAULT_SAMPLES = 100, 500, 200
 PAIR_SCALE = 4  # each 32x32 picture drawn 128x128
 GAP = 8  # pixels between the picture before and after
-FD_SETS = ("before", "after removing them", "after removing random units")
+FD_SETS = ("as generated", "units removed", "random units removed")  # the bar chart's bars
 
 HINT = ("Press **Find artifact units** to search this model's widest layer for units whose removal makes its "
         "pictures closer to the real images (tens of seconds for 200 samples).")
@@ -69,10 +69,13 @@ def pair(before: np.ndarray, after: np.ndarray, scale: int = PAIR_SCALE, gap: in
     return np.concatenate([b, np.full((b.shape[0], gap, 3), 255, np.uint8), a], axis=1)
 
 
-def fd_frame(r: dict | None) -> pd.DataFrame:
+def fd_frame(r: dict | None) -> pd.DataFrame | None:
+    """The bar chart's data (None: an empty chart; Gradio's bar chart draws nothing after an empty frame)."""
     if r is None:
-        return pd.DataFrame({"set": [], "FD": []})
-    return pd.DataFrame({"set": list(FD_SETS), "FD": [r["fd_before"], r["fd_after"], r["fd_random"]]})
+        return None
+    if not r["units"]:
+        return pd.DataFrame({"pictures": [FD_SETS[0]], "FD": [r["fd_before"]]})
+    return pd.DataFrame({"pictures": list(FD_SETS), "FD": [r["fd_before"], r["fd_after"], r["fd_random"]]})
 
 
 def summary(r: dict) -> str:
@@ -80,24 +83,29 @@ def summary(r: dict) -> str:
     units = ", ".join(str(u) for u in r["units"])
     head = (f"Layer `{html.escape(r['layer'])}` ({r['layer_units']} units), {r['samples']} samples: ")
     if not r["units"]:
-        return head + ("**no artifact units found**: removing any of the likeliest candidates alone made the FD "
-                       "on the search samples worse. Try more samples.")
+        return head + (f"**no artifact units found** (FD {r['fd_before']:.5f}, lower is closer to the real "
+                       "images): removing any of the likeliest candidates alone made the FD on the search samples "
+                       "worse. Try more samples. Below, the generated pictures that raised the FD most.")
     before, after, rand = r["fd_before"], r["fd_after"], r["fd_random"]
     rel = lambda f: f"{100 * (f / before - 1):+.1f} %"  # noqa: E731
-    table = ("\n\n| pictures | FD (lower is closer to the real images) | change |\n| --- | --- | --- |\n"
+    k = r["k"]
+    table = ("\n\nThe FD against the real images (lower is closer to the real images):\n\n"
+             "| pictures | FD | change |\n| --- | --- | --- |\n"
              f"| as generated | {before:.5f} | |\n"
              f"| artifact units removed | {after:.5f} | {rel(after)} |\n"
-             f"| {r['k']} random units removed (mean of {len(r.get('fd_random_draws', []))}) | {rand:.5f} | "
+             f"| {k} random units removed (mean of {len(r.get('fd_random_draws', []))}) | {rand:.5f} | "
              f"{rel(rand)} |\n\n")
     if after < before and after < rand:
-        verdict = (f"Removing these {r['k']} units brings the pictures closer to the real images, and removing "
-                   "as many random units does not do as well: they draw what the real images lack.")
+        verdict = (f"Removing these {k} units changes the FD by {rel(after)} and removing {k} random units by "
+                   f"{rel(rand)}: these units draw something the real images lack, more than units taken at "
+                   "random do.")
     elif after < before:
-        verdict = (f"Removing these {r['k']} units lowers the FD, but removing as many random units lowers it as "
-                   "much: in a generator this narrow any removal moves the FD, so these are weak artifact units.")
+        verdict = (f"Removing these {k} units changes the FD by {rel(after)}, but removing {k} random units "
+                   f"changes it as much ({rel(rand)}): in a generator this narrow any removal moves the FD, so "
+                   "these are weak artifact units.")
     else:
-        verdict = ("On the measured samples (other latents than the search's) removing these units does not "
-                   "lower the FD: they are not artifact units here. Try more samples.")
+        verdict = (f"On the measured samples (other latents than the search's) removing these units changes the "
+                   f"FD by {rel(after)}: they are not artifact units there. Try more samples.")
     return (head + f"artifact units **{units}**." + table + verdict +
             " Below, the generated pictures that raised the FD most, as generated (left) and without the units "
             "(right); each caption gives the picture's share of the FD before and after.")
@@ -113,7 +121,7 @@ class ArtifactEvents:
         if r is None:
             return {w.art_info: not_available(s) or HINT, w.art_plot: fd_frame(None), w.art_gallery: [],
                     w.art_remove: gr.Checkbox(value=False, interactive=False)}
-        pics = [(pair(b, a), f"#{i}: {100 * sb:+.1f} % of the FD → {100 * sa:+.1f} %")
+        pics = [(pair(b, a), f"#{i}: FD share {100 * sb:+.1f} % → {100 * sa:+.1f} %")
                 for i, b, a, sb, sa in zip(r["worst"], r["images_before"], r["images_after"],
                                            r["worst_share_before"], r["worst_share_after"])]
         return {w.art_info: summary(r), w.art_plot: fd_frame(r), w.art_gallery: pics,

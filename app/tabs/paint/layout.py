@@ -14,7 +14,7 @@ import pandas as pd
 from gan_core.inspect.intervene import MAX_STRENGTH
 from gan_core.inspect.paint import MAX_UNITS
 
-from .artifacts import DEFAULT_SAMPLES, SAMPLE_CHOICES, fd_frame
+from .artifacts import DEFAULT_SAMPLES, FD_SETS, SAMPLE_CHOICES
 from .state import ROUTE_STROKE
 
 INTRO = ("Paint with the generator's own units (GANPaint, Bau et al. 2019). The tab dissects one layer of "
@@ -89,12 +89,12 @@ def layout(ctx) -> SimpleNamespace:
                                         allow_custom_value=True, scale=2, elem_id="gp-art-samples")
             w.art_find = gr.Button("Find artifact units", variant="primary", scale=1, min_width=120,
                                    elem_id="gp-art-find")
-        w.art_info = gr.Markdown("", elem_id="gp-art-info")
         with gr.Row(equal_height=False):
-            w.art_plot = gr.BarPlot(fd_frame(None), x="set", y="FD", sort=None, scale=1, elem_id="gp-art-plot",
-                                    label="FD against the real images (lower is closer)")
-            w.art_gallery = gr.Gallery(label="The worst pictures: as generated (left), without the units (right)",
-                                       columns=4, height=380, scale=3, format="png", elem_id="gp-art-gallery")
+            w.art_info = gr.Markdown("", elem_id="gp-art-info")
+            w.art_plot = gr.BarPlot(None, x="pictures", y="FD", y_lim=[0, None], sort=list(FD_SETS), height=240,
+                                    label="FD against the real images (lower is closer)", elem_id="gp-art-plot")
+        w.art_gallery = gr.Gallery(label="The worst pictures: as generated (left), without the units (right)",
+                                   columns=4, object_fit="contain", format="png", elem_id="gp-art-gallery")
         w.art_remove = gr.Checkbox(False, label="Remove these units while painting", interactive=False,
                                    elem_id="gp-art-remove")
     return w
