@@ -34,7 +34,8 @@ def paint_url(tmp_path_factory, shipped_dir):
     from app.server import build_app, launch_options
 
     folder = tmp_path_factory.mktemp("paint-checkpoints")
-    for name in ("scenes-dcgan.safetensors", "scenes-dcgan.json", "digits-dcgan.safetensors", "digits-dcgan.json"):
+    for name in ("scenes-dcgan.safetensors", "scenes-dcgan.json", "digits-dcgan.safetensors",
+                 "digits-dcgan.json"):
         os.symlink(os.path.join(ROOT, "checkpoints", name), folder / name)
     shutil.copy(shipped_dir / "tiny-ring.safetensors", folder / "tiny-ring.safetensors")
     data = tmp_path_factory.mktemp("paint-data")
@@ -172,7 +173,8 @@ def test_artifact_units_found_shown_and_removed_while_painting(pc, paint_url):
     assert set(fd) == {"before", "after", "random"} and all(v > 0 for v in fd.values())
     assert "lower is closer to the real images" in info
     plot = r["art_plot"]["value"] if "value" in r["art_plot"] else r["art_plot"]
-    assert [row[1] for row in plot["data"]] == pytest.approx([fd["before"], fd["after"], fd["random"]], rel=1e-4)
+    bars = [row[1] for row in plot["data"]]
+    assert bars == pytest.approx([fd["before"], fd["after"], fd["random"]], rel=1e-4)
     # eight pairs: each picture before | a white gap | after, 32x32 drawn 128x128; captions give the shares
     assert len(r["art_gallery"]) == 8
     for item in r["art_gallery"]:
@@ -180,7 +182,8 @@ def test_artifact_units_found_shown_and_removed_while_painting(pc, paint_url):
         pic = np.asarray(Image.open(path).convert("RGB"))
         assert pic.shape == (128, 264, 3) and (pic[:, 128:136] == 255).all()
         assert re.match(r"^#\d+: FD share [+-]\d+\.\d % → [+-]\d+\.\d %$", item["caption"])
-    shares = [float(re.match(r"#\d+: FD share ([+-][\d.]+)", i["caption"]).group(1)) for i in r["art_gallery"]]
+    shares = [float(re.match(r"#\d+: FD share ([+-][\d.]+)", i["caption"]).group(1))
+              for i in r["art_gallery"]]
     assert shares == sorted(shares, reverse=True) and shares[0] > 0  # the worst first
     remove = r["art_remove"]
     assert (remove.get("value") if isinstance(remove, dict) else remove) is False
@@ -197,7 +200,8 @@ def test_artifact_units_found_shown_and_removed_while_painting(pc, paint_url):
 def test_artifact_units_bad_samples_and_generators_without_a_segmenter(pc):
     pc.predict(api_name="/paint_init")
     for bad in (50, 501, "many", 150.5):
-        expect_app_error(pc, "Samples must be a whole number from 100 to 500", bad, api_name="/paint_artifacts")
+        expect_app_error(pc, "Samples must be a whole number from 100 to 500", bad,
+                         api_name="/paint_artifacts")
     expect_app_error(pc, "No artifact units to remove yet", True, api_name="/paint_artifacts_remove")
     m = dict(zip(MODEL_OUT, pc.predict("ckpt:digits-dcgan.safetensors", api_name="/paint_use")))
     why = "Artifact units are not available for this generator (digits16)"
@@ -205,7 +209,8 @@ def test_artifact_units_bad_samples_and_generators_without_a_segmenter(pc):
     expect_app_error(pc, why, 200, api_name="/paint_artifacts")
     m = dict(zip(MODEL_OUT, pc.predict("ckpt:tiny-ring.safetensors", api_name="/paint_use")))
     assert "it makes 2D points" in m["art_info"]
-    expect_app_error(pc, "not available for this generator: it makes 2D points", 200, api_name="/paint_artifacts")
+    expect_app_error(pc, "not available for this generator: it makes 2D points", 200,
+                     api_name="/paint_artifacts")
 
 
 @pytest.mark.slow

@@ -224,7 +224,8 @@ def test_find_and_show_draws_the_worst_measured_images(G):
     assert r["path"] == artifacts.widest_layer(G) and r["layer_units"] == 32 and r["layer"] == "block0"
     assert r["k"] == len(r["units"]) and all(0 <= u < r["layer_units"] for u in r["units"])
     # the worst images are the measured images (latents of seed 0) with the largest FD contributions
-    real_f = artifacts._features(seg, real[torch.randperm(80, generator=torch.Generator().manual_seed(0))[:40]])
+    pick = torch.randperm(80, generator=torch.Generator().manual_seed(0))[:40]  # as find_and_measure draws
+    real_f = artifacts._features(seg, real[pick])
     z = models.sample_latent(G.latent_spec, 40, torch.Generator().manual_seed(0))
     x = G(z)
     c = artifacts.fd_contributions(real_f, artifacts._features(seg, x))

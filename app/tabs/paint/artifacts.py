@@ -47,7 +47,8 @@ def not_available(s: PaintSession) -> str | None:
                 "picture by its share of the FD in the scenes segmenter's features, and only the scenes "
                 "generators have a segmenter.")
     if s.model.G.latent_spec.n_classes:
-        return "Artifact units are not available for this generator: the search needs an unconditional generator."
+        return ("Artifact units are not available for this generator: the search needs an unconditional "
+                "generator.")
     return None
 
 
@@ -58,7 +59,8 @@ def samples_of(v) -> int:
         raise ValueError(f"Samples must be a whole number from {MIN_SAMPLES} to {MAX_SAMPLES}, "
                          f"got {str(v)[:20]!r}") from None
     if not x.is_integer() or not MIN_SAMPLES <= x <= MAX_SAMPLES:
-        raise ValueError(f"Samples must be a whole number from {MIN_SAMPLES} to {MAX_SAMPLES}, got {str(v)[:20]}")
+        raise ValueError(f"Samples must be a whole number from {MIN_SAMPLES} to {MAX_SAMPLES}, "
+                         f"got {str(v)[:20]}")
     return int(x)
 
 
@@ -84,8 +86,9 @@ def summary(r: dict) -> str:
     head = (f"Layer `{html.escape(r['layer'])}` ({r['layer_units']} units), {r['samples']} samples: ")
     if not r["units"]:
         return head + (f"**no artifact units found** (FD {r['fd_before']:.5f}, lower is closer to the real "
-                       "images): removing any of the likeliest candidates alone made the FD on the search samples "
-                       "worse. Try more samples. Below, the generated pictures that raised the FD most.")
+                       "images): removing any of the likeliest candidates alone made the FD on the search "
+                       "samples worse. Try more samples. Below, the generated pictures that raised the FD "
+                       "most.")
     before, after, rand = r["fd_before"], r["fd_after"], r["fd_random"]
     rel = lambda f: f"{100 * (f / before - 1):+.1f} %"  # noqa: E731
     k = r["k"]
@@ -96,19 +99,19 @@ def summary(r: dict) -> str:
              f"| {k} random units removed (mean of {len(r.get('fd_random_draws', []))}) | {rand:.5f} | "
              f"{rel(rand)} |\n\n")
     if after < before and after < rand:
-        verdict = (f"Removing these {k} units changes the FD by {rel(after)} and removing {k} random units by "
-                   f"{rel(rand)}: these units draw something the real images lack, more than units taken at "
-                   "random do.")
+        verdict = (f"Removing these {k} units changes the FD by {rel(after)} and removing {k} random units "
+                   f"by {rel(rand)}: these units draw something the real images lack, more than units taken "
+                   "at random do.")
     elif after < before:
         verdict = (f"Removing these {k} units changes the FD by {rel(after)}, but removing {k} random units "
-                   f"changes it as much ({rel(rand)}): in a generator this narrow any removal moves the FD, so "
-                   "these are weak artifact units.")
+                   f"changes it as much ({rel(rand)}): in a generator this narrow any removal moves the FD, "
+                   "so these are weak artifact units.")
     else:
-        verdict = (f"On the measured samples (other latents than the search's) removing these units changes the "
-                   f"FD by {rel(after)}: they are not artifact units there. Try more samples.")
+        verdict = (f"On the measured samples (other latents than the search's) removing these units changes "
+                   f"the FD by {rel(after)}: they are not artifact units there. Try more samples.")
     return (head + f"artifact units **{units}**." + table + verdict +
-            " Below, the generated pictures that raised the FD most, as generated (left) and without the units "
-            "(right); each caption gives the picture's share of the FD before and after.")
+            " Below, the generated pictures that raised the FD most, as generated (left) and without the "
+            "units (right); each caption gives the picture's share of the FD before and after.")
 
 
 class ArtifactEvents:

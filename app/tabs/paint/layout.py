@@ -91,8 +91,9 @@ def layout(ctx) -> SimpleNamespace:
                                    elem_id="gp-art-find")
         with gr.Row(equal_height=False):
             w.art_info = gr.Markdown("", elem_id="gp-art-info")
-            w.art_plot = gr.BarPlot(None, x="pictures", y="FD", y_lim=[0, None], sort=list(FD_SETS), height=240,
-                                    label="FD against the real images (lower is closer)", elem_id="gp-art-plot")
+            w.art_plot = gr.BarPlot(None, x="pictures", y="FD", y_lim=[0, None], sort=list(FD_SETS),
+                                    height=240, label="FD against the real images (lower is closer)",
+                                    elem_id="gp-art-plot")
         w.art_gallery = gr.Gallery(label="The worst pictures: as generated (left), without the units (right)",
                                    columns=4, object_fit="contain", format="png", elem_id="gp-art-gallery")
         w.art_remove = gr.Checkbox(False, label="Remove these units while painting", interactive=False,

@@ -88,7 +88,8 @@ class PaintSession:
         a = self.artifacts
         if not (self.remove_artifacts and a and a["units"]):
             return contextlib.nullcontext()
-        return Trace(self.require().G, a["path"], retain_output=False, edit_output=intervene.ablate_edit(a["units"]))
+        return Trace(self.require().G, a["path"], retain_output=False,
+                     edit_output=intervene.ablate_edit(a["units"]))
 
     def png(self) -> bytes:
         p = self.require()

@@ -27,4 +27,5 @@ def wire(w, ev, ctx) -> None:
         heavy["concurrency_limit"] = limits.heavy_at_once
     w.art_find.click(ev.find_artifacts, [w.art_samples], [w.art_info, w.art_plot, w.art_gallery, w.art_remove,
                                                           *pic_out], api_name="paint_artifacts", **heavy)
-    w.art_remove.input(ev.remove_artifacts, [w.art_remove], pic_out, api_name="paint_artifacts_remove", **QUIET)
+    w.art_remove.input(ev.remove_artifacts, [w.art_remove], pic_out, api_name="paint_artifacts_remove",
+                       **QUIET)
