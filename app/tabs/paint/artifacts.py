@@ -26,12 +26,13 @@ from .state import PaintSession
 
 SAMPLE_CHOICES = (100, 200, 300, 400, 500)
 MIN_SAMPLES, MAX_SAMPLES, DEFAULT_SAMPLES = 100, 500, 200
-PAIR_SCALE = 4  # each 32x32 picture drawn 128x128
+PAIR_PX = 128  # each picture of a pair drawn this wide (32x32 pictures 4x, nearest neighbour)
 GAP = 8  # pixels between the picture before and after
 FD_SETS = ("as generated", "units removed", "random units removed")  # the bar chart's bars
 
 HINT = ("Press **Find artifact units** to search this model's widest layer for units whose removal makes its "
-        "pictures closer to the real images (tens of seconds for 200 samples).")
+        "pictures closer to the real images (from about ten seconds to a minute for 200 samples, with the "
+        "server's load).")
 
 
 def not_available(s: PaintSession) -> str | None:
@@ -64,9 +65,11 @@ def samples_of(v) -> int:
     return int(x)
 
 
-def pair(before: np.ndarray, after: np.ndarray, scale: int = PAIR_SCALE, gap: int = GAP) -> np.ndarray:
-    """One picture before and after, side by side on white: uint8 (S*scale, 2*S*scale + gap, 3)."""
-    big = lambda a: np.kron(a, np.ones((scale, scale, 1), np.uint8))  # noqa: E731
+def pair(before: np.ndarray, after: np.ndarray, gap: int = GAP) -> np.ndarray:
+    """One picture (S, S, 3) before and after, side by side on white, each scaled by a whole factor to
+    about PAIR_PX: uint8 (S*k, 2*S*k + gap, 3)."""
+    k = max(1, PAIR_PX // before.shape[0])
+    big = lambda a: np.kron(a, np.ones((k, k, 1), np.uint8))  # noqa: E731
     b, a = big(before), big(after)
     return np.concatenate([b, np.full((b.shape[0], gap, 3), 255, np.uint8), a], axis=1)
 
@@ -139,7 +142,7 @@ class ArtifactEvents:
             if why:
                 raise ValueError(why)
             model, segment = s.model, s.painter.segment
-            G = copy.deepcopy(s.painter.G)  # the painter's own copy carries its hooks while it draws
+            G = copy.deepcopy(s.painter.G)  # the search's hooks must not reach strokes drawn meanwhile
         progress(0, desc="Finding artifact units")
         real = registry.image_dataset(model.dataset).images
         r = artifacts.find_and_show(G, real, n, segment,
