@@ -1,6 +1,7 @@
 """The GANPaint tab through gradio_client and its stroke route over HTTP, on the shipped scenes generator:
 brushes add and remove their class, undo and reset restore the picture, the unit viewer answers for image
-and 2D generators, and bad brushes, cells and units get clear messages."""
+and 2D generators, bad brushes, cells and units get clear messages, and the artifact units are found,
+shown and removed from the painting (not available, with the reason, for digits and 2D generators)."""
 
 from __future__ import annotations
 
@@ -20,26 +21,33 @@ from apihelpers import expect_app_error
 from conftest import free_port
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-MODEL_OUT = ("source", "seed", "brush", "rank_class", "counts", "view", "info")
+MODEL_OUT = ("source", "seed", "brush", "rank_class", "counts", "view", "info", "art_info", "art_plot",
+             "art_gallery", "art_remove")
+ART_OUT = ("art_info", "art_plot", "art_gallery", "art_remove", "view", "info")
 REGION = "4,2 4,3 4,4 4,5 5,2 5,3 5,4 5,5"
+APPS = {}  # url -> the running app, for tests that read its event settings
 
 
 @pytest.fixture(scope="module")
 def paint_url(tmp_path_factory, shipped_dir):
-    """An app whose checkpoints are the shipped scenes generator and a tiny 2D model."""
+    """An app whose checkpoints are the shipped scenes and digits generators and a tiny 2D model."""
     from app.server import build_app, launch_options
 
     folder = tmp_path_factory.mktemp("paint-checkpoints")
-    for name in ("scenes-dcgan.safetensors", "scenes-dcgan.json"):
+    for name in ("scenes-dcgan.safetensors", "scenes-dcgan.json", "digits-dcgan.safetensors",
+                 "digits-dcgan.json"):
         os.symlink(os.path.join(ROOT, "checkpoints", name), folder / name)
     shutil.copy(shipped_dir / "tiny-ring.safetensors", folder / "tiny-ring.safetensors")
     data = tmp_path_factory.mktemp("paint-data")
     demo = build_app(device="cpu", data_dir=data, checkpoints_dir=folder)
     demo.launch(server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True,
                 **launch_options(data, demo))
+    url = demo.local_url.rstrip("/") + "/"
+    APPS[url] = demo
     try:
-        yield demo.local_url.rstrip("/") + "/"
+        yield url
     finally:
+        APPS.pop(url, None)
         demo.close()
 
 
@@ -140,3 +148,77 @@ def test_2d_generator_has_units_but_no_brushes(pc):
                      api_name="/paint_stroke")
     info, mean, top = pc.predict(1, "", api_name="/paint_unit")
     assert "latent plane" in info and mean and len(top) == 1
+
+
+def fd_table(art_info: str) -> dict[str, float]:
+    """The three FDs of the panel's table: as generated, units removed, random units removed."""
+    rows = re.findall(r"^\| ([^|]+?) \| (\d+\.\d+) \|", art_info, re.M)
+    keys = {"as generated": "before", "artifact units removed": "after"}
+    return {keys.get(k, "random" if "random" in k else k): float(v) for k, v in rows}
+
+
+@pytest.mark.slow
+def test_artifact_units_found_shown_and_removed_while_painting(pc, paint_url):
+    m = dict(zip(MODEL_OUT, pc.predict(api_name="/paint_init")))
+    assert "Find artifact units" in m["art_info"] and m["art_gallery"] in ([], None)
+    t = token(m["view"])
+    before = fetch(f"{paint_url}paint/render?t={t}")[1]
+    r = dict(zip(ART_OUT, pc.predict(100, api_name="/paint_artifacts")))
+    info = r["art_info"]
+    assert "Layer `block0` (128 units), 100 samples" in info
+    units = [int(u) for u in re.search(r"artifact units \*\*([\d, ]+)\*\*", info).group(1).split(", ")]
+    assert units and len(set(units)) == len(units) and all(0 <= u < 128 for u in units)
+    assert len(units) <= 0.15 * 128
+    fd = fd_table(info)
+    assert set(fd) == {"before", "after", "random"} and all(v > 0 for v in fd.values())
+    assert "lower is closer to the real images" in info
+    plot = r["art_plot"]["value"] if "value" in r["art_plot"] else r["art_plot"]
+    bars = [row[1] for row in plot["data"]]
+    assert bars == pytest.approx([fd["before"], fd["after"], fd["random"]], rel=1e-4)
+    # eight pairs: each picture before | a white gap | after, 32x32 drawn 128x128; captions give the shares
+    assert len(r["art_gallery"]) == 8
+    for item in r["art_gallery"]:
+        path = item["image"] if isinstance(item["image"], str) else item["image"]["path"]
+        pic = np.asarray(Image.open(path).convert("RGB"))
+        assert pic.shape == (128, 264, 3) and (pic[:, 128:136] == 255).all()
+        assert re.match(r"^#\d+: FD share [+-]\d+\.\d % → [+-]\d+\.\d %$", item["caption"])
+    shares = [float(re.match(r"#\d+: FD share ([+-][\d.]+)", i["caption"]).group(1))
+              for i in r["art_gallery"]]
+    assert shares == sorted(shares, reverse=True) and shares[0] > 0  # the worst first
+    remove = r["art_remove"]
+    assert (remove.get("value") if isinstance(remove, dict) else remove) is False
+    # removing the units changes the painted picture; putting them back restores it
+    view, pinfo = pc.predict(True, api_name="/paint_artifacts_remove")
+    assert f"artifact units {', '.join(map(str, units))} of `block0` removed" in pinfo
+    without = fetch(f"{paint_url}paint/render?t={t}")[1]
+    assert without != before
+    view, pinfo = pc.predict(False, api_name="/paint_artifacts_remove")
+    assert "removed" not in pinfo and fetch(f"{paint_url}paint/render?t={t}")[1] == before
+
+
+@pytest.mark.slow
+def test_artifact_units_bad_samples_and_generators_without_a_segmenter(pc):
+    pc.predict(api_name="/paint_init")
+    for bad in (50, 501, "many", 150.5):
+        expect_app_error(pc, "Samples must be a whole number from 100 to 500", bad,
+                         api_name="/paint_artifacts")
+    expect_app_error(pc, "No artifact units to remove yet", True, api_name="/paint_artifacts_remove")
+    m = dict(zip(MODEL_OUT, pc.predict("ckpt:digits-dcgan.safetensors", api_name="/paint_use")))
+    why = "Artifact units are not available for this generator (digits16)"
+    assert why in m["art_info"] and "scenes segmenter" in m["art_info"]
+    expect_app_error(pc, why, 200, api_name="/paint_artifacts")
+    m = dict(zip(MODEL_OUT, pc.predict("ckpt:tiny-ring.safetensors", api_name="/paint_use")))
+    assert "it makes 2D points" in m["art_info"]
+    expect_app_error(pc, "not available for this generator: it makes 2D points", 200,
+                     api_name="/paint_artifacts")
+
+
+@pytest.mark.slow
+def test_artifact_search_is_in_the_heavy_group(paint_url):
+    demo = APPS[paint_url]
+    fns = {f.api_name: f for f in demo.fns.values()}
+    heavy = fns["paint_artifacts"]
+    assert heavy.concurrency_id == "heavy" == fns["img_upload"].concurrency_id
+    assert heavy.concurrency_limit == demo.app_context.limits.heavy_at_once
+    assert fns["paint_artifacts_remove"].concurrency_id != "heavy"
+    assert heavy.show_progress == "full"  # Gradio's progress bar follows the search

@@ -190,3 +190,53 @@ def test_dissect_command_json_keys(tmp_path):
     bad = subprocess.run([sys.executable, "-m", "gan_core", "dissect", SCENES, "--layer", "nope", "--samples", "20",
                           "--json"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert bad.returncode == 2 and "unknown layer 'nope'" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_worst_indices_are_the_largest_fd_contributions():
+    rng = np.random.default_rng(1)
+    real = rng.normal(size=(200, 3))
+    fake = rng.normal(size=(60, 3))
+    fake[20], fake[7], fake[33] = 6.0, 12.0, -9.0  # three images far from the real set, at three distances
+    c = artifacts.fd_contributions(real, fake)
+    idx = artifacts.worst_indices(c, 3)
+    assert idx == [7, 33, 20]
+    assert list(c[idx]) == sorted(c, reverse=True)[:3]
+    assert artifacts.worst_indices(np.array([1.0, 3.0, 3.0, 2.0]), 3) == [1, 2, 3]  # equal ones by index
+
+
+class _ColourStats(torch.nn.Module):
+    """A stand-in evaluator: each image's mean and spread per channel as its features."""
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([x.mean((2, 3)), x.std((2, 3))], 1)
+
+
+def test_find_and_show_draws_the_worst_measured_images(G):
+    from types import SimpleNamespace
+
+    from gan_core.data.images import to_uint8
+
+    seg = SimpleNamespace(model=_ColourStats())
+    real = torch.rand(80, 3, 32, 32, generator=torch.Generator().manual_seed(3)) * 2 - 1
+    steps = []
+    r = artifacts.find_and_show(G, real, 40, seg, worst=5, progress=lambda f, what: steps.append(f))
+    assert {"layer", "k", "units", "fd_before", "fd_after", "fd_random", "score"} <= set(r)
+    assert r["path"] == artifacts.widest_layer(G) and r["layer_units"] == 32 and r["layer"] == "block0"
+    assert r["k"] == len(r["units"]) and all(0 <= u < r["layer_units"] for u in r["units"])
+    # the worst images are the measured images (latents of seed 0) with the largest FD contributions
+    pick = torch.randperm(80, generator=torch.Generator().manual_seed(0))[:40]  # as find_and_measure draws
+    real_f = artifacts._features(seg, real[pick])
+    z = models.sample_latent(G.latent_spec, 40, torch.Generator().manual_seed(0))
+    x = G(z)
+    c = artifacts.fd_contributions(real_f, artifacts._features(seg, x))
+    assert r["worst"] == np.argsort(-c)[:5].tolist()
+    assert r["fd_before"] == pytest.approx(artifacts._fd(real_f, artifacts._features(seg, x)))
+    assert r["worst_share_before"] == pytest.approx((c[r["worst"]] / r["fd_before"]).tolist())
+    assert r["images_before"].shape == r["images_after"].shape == (5, 32, 32, 3)
+    assert np.array_equal(r["images_before"], to_uint8(x[r["worst"]], rgb=True))
+    assert r["units"]  # this set-up has artifact units; the pictures after are drawn without them
+    after = intervene.generate(G, z[r["worst"]], r["path"], intervene.ablate_edit(r["units"]))
+    assert np.array_equal(r["images_after"], to_uint8(after, rgb=True))
+    assert not np.array_equal(r["images_after"], r["images_before"])
+    assert steps == sorted(steps) and 0 < steps[-1] <= 1.0
+    assert _hooks(G) == 0

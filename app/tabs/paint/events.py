@@ -15,6 +15,7 @@ from gan_core.inspect import Trace, paint
 from gan_core.inspect.dissect import layer_path
 
 from ...common.guard import guarded
+from .artifacts import ArtifactEvents
 from .state import MAX_SEED, PaintSession
 from .view import PaintView
 
@@ -61,7 +62,7 @@ def _float(v, lo: float, hi: float, label: str) -> float:
     return x
 
 
-class PaintEvents(PaintView):
+class PaintEvents(ArtifactEvents, PaintView):
     def _load(self, request, s: PaintSession, source: str) -> None:
         model, step = self.ctx.models.load(self.ctx.sessions.visitor(request), source)
         s.set_model(model, source, step)

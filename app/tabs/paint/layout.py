@@ -1,4 +1,5 @@
-"""GANPaint's layout: the model row, the painted picture beside the brush controls, then the unit viewer.
+"""GANPaint's layout: the model row, the painted picture beside the brush controls, then the unit viewer
+and the artifact units.
 The picture loads the page-side script app/static/paint_live.js (read here, with the route filled in).
 Components only; wiring in .wiring."""
 
@@ -13,6 +14,7 @@ import pandas as pd
 from gan_core.inspect.intervene import MAX_STRENGTH
 from gan_core.inspect.paint import MAX_UNITS
 
+from .artifacts import DEFAULT_SAMPLES, FD_SETS, SAMPLE_CHOICES
 from .state import ROUTE_STROKE
 
 INTRO = ("Paint with the generator's own units (GANPaint, Bau et al. 2019). The tab dissects one layer of "
@@ -77,4 +79,23 @@ def layout(ctx) -> SimpleNamespace:
                                elem_id="gp-top")
         w.counts = gr.BarPlot(empty_counts(), x="class", y="units", label="Units per class (IoU > 0.05)",
                               elem_id="gp-counts")
+    with gr.Accordion("Artifact units", open=False, elem_id="gp-artifacts"):
+        gr.Markdown("Units whose removal makes the generated pictures closer to the real images (GAN "
+                    "Dissection, section 4.2). Each generated picture is scored by its share of the FD, the "
+                    "units that fire on the worst ones are tried one by one in the widest layer, and those "
+                    "whose removal lowers the FD are kept; the FDs are then measured on other samples.")
+        with gr.Row(equal_height=True):
+            w.art_samples = gr.Dropdown(list(SAMPLE_CHOICES), value=DEFAULT_SAMPLES, label="Samples",
+                                        allow_custom_value=True, scale=2, elem_id="gp-art-samples")
+            w.art_find = gr.Button("Find artifact units", variant="primary", scale=1, min_width=120,
+                                   elem_id="gp-art-find")
+        with gr.Row(equal_height=False):
+            w.art_info = gr.Markdown("", elem_id="gp-art-info")
+            w.art_plot = gr.BarPlot(None, x="pictures", y="FD", y_lim=[0, None], sort=list(FD_SETS),
+                                    height=240, label="FD against the real images (lower is closer)",
+                                    elem_id="gp-art-plot")
+        w.art_gallery = gr.Gallery(label="The worst pictures: as generated (left), without the units (right)",
+                                   columns=4, object_fit="contain", format="png", elem_id="gp-art-gallery")
+        w.art_remove = gr.Checkbox(False, label="Remove these units while painting", interactive=False,
+                                   elem_id="gp-art-remove")
     return w

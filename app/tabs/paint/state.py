@@ -1,9 +1,11 @@
 """GANPaint's per-visitor state: a frozen copy of a model, its `Painter` (one dissected layer and the
 strokes so far), the seed painted on and the stroke ids the page sent. The state lives in the visitor's
-"paint" slot of the session store, which also finds it by its random render token (see .route)."""
+"paint" slot of the session store, which also finds it by its random render token (see .route). The
+artifact units found for the model (see .artifacts) can be removed from everything the painter draws."""
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import threading
 from dataclasses import dataclass, field
@@ -11,7 +13,7 @@ from dataclasses import dataclass, field
 import torch
 
 from gan_core.explore import latent as lx
-from gan_core.inspect import paint, segment
+from gan_core.inspect import Trace, intervene, paint, segment
 
 from ...common.sessions import SlotKind
 
@@ -37,6 +39,8 @@ class PaintSession:
     z: torch.Tensor | None = None
     stroke_ids: list = field(default_factory=list)  # the page's id of each stroke in painter.strokes
     renders: int = 0  # pictures handed to the page (each view's HTML differs, so the page redraws it)
+    artifacts: dict | None = None  # the last artifact-unit search on this model (artifacts.find_and_show)
+    remove_artifacts: bool = False  # draw with the artifact units found set to zero
 
     def set_model(self, model: lx.LatentModel, source: str, step: int = -1) -> None:
         painter = None
@@ -45,6 +49,7 @@ class PaintSession:
         with self.lock:
             self.model, self.painter, self.source, self.source_step = model, painter, source, step
             self.stroke_ids = []
+            self.artifacts, self.remove_artifacts = None, False
             if painter is not None:
                 self.set_seed(self.seed)
 
@@ -78,12 +83,22 @@ class PaintSession:
         self.require().reset()
         self.stroke_ids = []
 
+    def removing(self):
+        """A context in which the painter's generator draws without the artifact units (when asked)."""
+        a = self.artifacts
+        if not (self.remove_artifacts and a and a["units"]):
+            return contextlib.nullcontext()
+        return Trace(self.require().G, a["path"], retain_output=False,
+                     edit_output=intervene.ablate_edit(a["units"]))
+
     def png(self) -> bytes:
         p = self.require()
-        return lx.png_bytes(paint_tile(p.render(self.z)))
+        with self.removing():
+            return lx.png_bytes(paint_tile(p.render(self.z)))
 
     def change(self) -> list[dict]:
-        return self.require().class_change(self.z)
+        with self.removing():
+            return self.require().class_change(self.z)
 
 
 def paint_tile(x: torch.Tensor):

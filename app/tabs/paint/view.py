@@ -61,6 +61,9 @@ class PaintView:
                 f"{100 * d.level:g}th percentile, dissected over {d.samples} samples")
         if not p.brushes:
             txt += " · no segmenter for this data, so no class brushes (the unit viewer still works)"
+        a = s.artifacts
+        if s.remove_artifacts and a and a["units"]:
+            txt += f" · artifact units {', '.join(map(str, a['units']))} of `{a['layer']}` removed"
         return txt + f" · {len(p.strokes)} strokes"
 
     def counts_frame(self, s: PaintSession) -> pd.DataFrame:
@@ -80,4 +83,4 @@ class PaintView:
         return {w.source: s.source, w.seed: s.seed,
                 w.brush: gr.Radio(choices=brushes, value=default),
                 w.rank_class: gr.Dropdown(choices=[("(unit number)", "")] + [(b, b) for b in brushes], value=""),
-                w.counts: self.counts_frame(s), **self.picture_view(s)}
+                w.counts: self.counts_frame(s), **self.artifact_view(s), **self.picture_view(s)}
