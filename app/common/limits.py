@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass, fields
 # api names (shell patterns) of expensive events: they share the "heavy" group's limit
 HEAVY_EVENTS = ("*upload*", "*load_checkpoint", "*load_shipped", "*save_checkpoint", "explore_invert",
                 "explore_mre", "explore_interpolate", "explore_truncation", "explore_browse",
-                "img_load_preset", "dissect_*")
+                "img_load_preset", "dissect_*", "paint_artifacts")
 CHEAP_EVENTS = ("*poll*", "*_move", "explore_seed", "explore_random", "explore_class", "explore_page",
                 "explore_basis", "teacher_refresh")  # frequent, fast events
 

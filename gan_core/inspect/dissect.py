@@ -176,7 +176,7 @@ def dissect(G: nn.Module, layer: str, z: torch.Tensor, segment=None, labels: tor
     t0 = time.perf_counter()
     if not 1 <= len(z) <= MAX_SAMPLES:
         raise ValueError(f"samples must be between 1 and {MAX_SAMPLES}, got {len(z)}")
-    outs, acts, seg = [], [], []
+    acts, seg = [], []
     for i in range(0, len(z), BATCH):
         x, a = run_traced(G, layer, z[i:i + BATCH], None if labels is None else labels[i:i + BATCH])
         acts.append(a)

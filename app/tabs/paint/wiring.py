@@ -21,11 +21,8 @@ def wire(w, ev, ctx) -> None:
     w.undo.click(ev.undo, None, pic_out, api_name="paint_undo", **QUIET)
     w.reset.click(ev.reset, None, pic_out, api_name="paint_reset", **QUIET)
     w.show.click(ev.show_unit, [w.unit, w.rank_class], [w.unit_info, w.mean_map, w.top], api_name="paint_unit")
-    limits = getattr(ctx, "limits", None)
-    heavy = {"concurrency_id": "heavy"}  # the app's group of expensive events (app.common.limits)
-    if limits is not None:
-        heavy["concurrency_limit"] = limits.heavy_at_once
+    # paint_artifacts is in app.common.limits' heavy group (one concurrency group for expensive events)
     w.art_find.click(ev.find_artifacts, [w.art_samples], [w.art_info, w.art_plot, w.art_gallery, w.art_remove,
-                                                          *pic_out], api_name="paint_artifacts", **heavy)
+                                                          *pic_out], api_name="paint_artifacts")
     w.art_remove.input(ev.remove_artifacts, [w.art_remove], pic_out, api_name="paint_artifacts_remove",
                        **QUIET)
