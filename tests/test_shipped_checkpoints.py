@@ -74,3 +74,13 @@ def test_shipped_image_checkpoints_carry_their_training_curves(name):
     assert len(losses) >= 100 and losses[-1] == ck.step
     assert fd[-1][0] == ck.step and fd[-1][1] == pytest.approx(ck.metrics["fd"], rel=1e-6)
     assert fd[0][1] > 2 * fd[-1][1]
+
+
+@pytest.mark.parametrize("path", [p for p in SHIPPED if _is_image(p)], ids=lambda p: p.stem)
+def test_shipped_image_checkpoints_replay_their_run(path):
+    """Every shipped image generator carries its timeline: at least 20 grids from step 0 (noise) to the
+    checkpoint's step, in order, so a loaded model replays its training."""
+    ck = checkpoint.load(str(path))
+    steps = [s for s, _ in ck.timeline]
+    assert len(steps) >= 20 and steps[0] == 0 and steps[-1] == ck.step
+    assert steps == sorted(set(steps))
