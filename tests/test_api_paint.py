@@ -174,7 +174,7 @@ def test_artifact_units_found_shown_and_removed_while_painting(pc, paint_url):
     assert "lower is closer to the real images" in info
     plot = r["art_plot"]["value"] if "value" in r["art_plot"] else r["art_plot"]
     bars = [row[1] for row in plot["data"]]
-    assert bars == pytest.approx([fd["before"], fd["after"], fd["random"]], rel=1e-4)
+    assert bars == pytest.approx([fd["before"], fd["after"], fd["random"]], rel=6e-4)  # the table shows 4 significant digits
     # eight pairs: each picture before | a white gap | after, 32x32 drawn 128x128; captions give the shares
     assert len(r["art_gallery"]) == 8
     for item in r["art_gallery"]:
