@@ -310,3 +310,27 @@ def test_a_scrubbed_back_grid_is_sent_at_once(make_client, app_url):
     status, body = get(app_url, f"live/img?t={token}&f={first['frame']}&g=2")
     header, arrays = live.decode(body)
     assert status == 200 and header["following"] is False and header["grid_step"] < 2 and "grid" in arrays
+
+
+@pytest.mark.skipif(not __import__("os").path.isdir("/proc"), reason="reads /proc")
+def test_the_live_bench_counts_cpu_of_the_right_processes():
+    """`bench --live` charges CPU to the app's process and to the browser's (every other descendant)."""
+    import os
+    import subprocess
+    import sys
+
+    from gan_core import livebench
+
+    server = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        pids = livebench._browser_pids(server.pid)
+        assert busy.pid in pids and server.pid not in pids and os.getpid() not in pids
+        a = livebench._cpu_s([busy.pid])
+        __import__("time").sleep(0.5)
+        assert livebench._cpu_s([busy.pid]) - a > 0.1, "a busy process's CPU seconds grow"
+        assert livebench._cpu_s([]) is None
+    finally:
+        for p in (server, busy):
+            p.kill()
+            p.wait()
