@@ -15,7 +15,10 @@ if (!window.__tl) {
   const REAL = 'rgb(27,120,55)', FAKE = 'rgb(118,42,131)', GRID = 'rgba(40,40,40,0.35)', ARROW = 'rgba(230,97,1,0.9)';
   const S = window.__tl = {hold: {}};  // hold[kind]: stop fetching that view (the live bench's unviewed phase)
   const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-  const MIN_MS = 1000 / 30;  // at most 30 frames a second: smooth to the eye; the server and training keep the rest
+  // at most 24 frames a second: smooth to the eye. Each frame drawn costs the training about 10 ms of its
+  // rounds on the 2-core machine (the browser's 17 ms of CPU and the server's share it): at the 30 a second
+  // the page then reached, training lost 0.30-0.32 of its rounds; at 24, 0.22-0.28
+  const MIN_MS = 1000 / 24;
   const CURVE_MS = 250;  // the curves and the histogram: redrawn at most 4 times a second, when they changed
   const lut = new Uint8ClampedArray(256 * 3);
   for (let i = 0; i < 256; i++) {
@@ -276,7 +279,7 @@ if (!window.__tl) {
   // ----- the loop -------------------------------------------------------------------------------------
   // LANES loops per view, each with one request in flight: lane k asks for a frame k after the one drawn,
   // so lanes overlap a round trip without fetching the same frame; a frame older than the one drawn is
-  // dropped, never drawn late. Together at most 30 frames a second. One lane: on the 2-core test machine
+  // dropped, never drawn late. Together at most 24 frames a second. One lane: on the 2-core test machine
   // under load a second one drew no more frames (the browser, not the round trip, was the limit) and
   // doubled the frames' age.
   const LANES = 1;
