@@ -14,6 +14,11 @@ full speed while the page draws the live channel's frames:
 - `fps_images`: grid frames drawn per second on the Train (images) tab training its default preset
   (digits-dcgan) for `seconds`.
 
+Where the CPU goes while the plane is viewed: `server_cpu_ms_per_frame` and `browser_cpu_ms_per_frame`,
+the CPU time of the app's process and of the browser's processes (Chromium and Playwright's driver, from
+/proc) per second viewed less per second unviewed, over the frames drawn per second (Linux only; absent
+elsewhere).
+
 Training's pace is read from the server's own step counter at both ends of each phase. `loadavg` gives
 the machine's 1-minute load average before and after: on a machine shared with other work the figures
 are pessimistic. Nothing is downloaded: Chromium is the system's.
@@ -56,7 +61,7 @@ def run(seconds: float = 10.0, chromium: str | None = None, port: int | None = N
             try:
                 pg = browser.new_page(viewport={"width": 1400, "height": 1000})
                 pg.set_default_timeout(180_000)
-                out = _measure_2d(pg, url, seconds)
+                out = _measure_2d(pg, url, seconds, proc.pid)
                 out.update(_measure_images(pg, seconds))
             finally:
                 browser.close()
@@ -76,6 +81,37 @@ def run(seconds: float = 10.0, chromium: str | None = None, port: int | None = N
 _STATE = ("(k) => { const s = window.__tl[k]; return {frames: s.frames, ages: s.ages.slice(), "
           "steps: s.steps.slice(), fetch: s.fetchMs.slice(), draw: s.drawMs.slice(), "
           "server: s.serverMs.slice(), wait: s.waitMs.slice(), err: s.err}; }")
+
+
+def _cpu_s(pids) -> float | None:
+    """CPU seconds (user + system, all threads) used so far by the processes `pids`; None without /proc."""
+    total = 0.0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:  # gone, or no /proc
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total if pids else None
+
+
+def _browser_pids(server: int) -> list[int]:
+    """This process's descendants but the app's server: Playwright's driver and the browser it started."""
+    parent = {}
+    for d in os.listdir("/proc") if os.path.isdir("/proc") else []:
+        if d.isdigit():
+            try:
+                with open(f"/proc/{d}/stat") as f:
+                    parent[int(d)] = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+    mine, grew = {os.getpid()}, True
+    while grew:
+        new = {p for p, pp in parent.items() if pp in mine and p not in mine and p != server}
+        mine |= new
+        grew = bool(new)
+    return sorted(mine - {os.getpid()})
 
 
 def _parts(s: dict, n: int, prefix: str) -> dict:
@@ -108,9 +144,10 @@ def _steps_per_s(a: dict, b: dict) -> float:
     return (b["step"] - a["step"]) / max(1e-3, (b["t_ms"] - a["t_ms"]) / 1000)
 
 
-def _measure_2d(pg, url: str, seconds: float) -> dict:
+def _measure_2d(pg, url: str, seconds: float, server: int | None = None) -> dict:
     """Viewed and unviewed windows alternate CYCLES times (seconds / CYCLES each), so the machine's
-    changing load falls on both alike; fps and ages come from the viewed windows."""
+    changing load falls on both alike; fps and ages come from the viewed windows. `server`: the app's
+    process id, for the CPU figures."""
     pg.goto(url)
     pg.click("#step-both")  # the first real use makes the visitor's slot: the canvas then gets its token
     pg.wait_for_function("() => window.__tl && window.__tl['2d'] && window.__tl['2d'].frames > 0")
@@ -121,14 +158,21 @@ def _measure_2d(pg, url: str, seconds: float) -> dict:
     window = seconds / CYCLES
     steps = {"viewed": 0.0, "unviewed": 0.0}
     spent = {"viewed": 0.0, "unviewed": 0.0}
+    cpu = {(who, phase): 0.0 for who in ("server", "browser") for phase in spent}
+    watched = {"server": [server] if server else [], "browser": _browser_pids(server) if server else []}
     frames, ages, last = 0, [], None
     for _ in range(CYCLES):
         for phase in ("unviewed", "viewed"):
             pg.evaluate("(h) => { window.__tl.hold['2d'] = h; }", phase == "unviewed")
             time.sleep(0.3)  # the page's last request ends
             s0, a = pg.evaluate(_STATE, "2d"), _probe(pg, "2d")
+            c0 = {who: _cpu_s(pids) for who, pids in watched.items()}
             time.sleep(window)
+            c1 = {who: _cpu_s(pids) for who, pids in watched.items()}
             b, s1 = _probe(pg, "2d"), pg.evaluate(_STATE, "2d")
+            for who in watched:
+                if c0[who] is not None and c1[who] is not None:
+                    cpu[who, phase] += c1[who] - c0[who]
             steps[phase] += b["step"] - a["step"]
             spent[phase] += (b["t_ms"] - a["t_ms"]) / 1000
             _steps_per_s(a, b)
@@ -143,11 +187,15 @@ def _measure_2d(pg, url: str, seconds: float) -> dict:
     if not ages:
         raise LatencyError("the 2D live view drew no frame while training")
     viewed, free = steps["viewed"] / spent["viewed"], steps["unviewed"] / spent["unviewed"]
-    return {"fps_2d": round(frames / spent["viewed"], 1), "frame_age_ms_p50": round(_pct(ages, 0.5), 1),
+    fps = frames / spent["viewed"]
+    per_frame = {f"{who}_cpu_ms_per_frame": round((cpu[who, "viewed"] / spent["viewed"]
+                                                   - cpu[who, "unviewed"] / spent["unviewed"]) * 1000 / fps, 1)
+                 for who, pids in watched.items() if pids and fps > 0}
+    return {"fps_2d": round(fps, 1), "frame_age_ms_p50": round(_pct(ages, 0.5), 1),
             "frame_age_ms_p95": round(_pct(ages, 0.95), 1),
             "train_slowdown": round(max(0.0, 1 - viewed / free), 3),
             "steps_per_s_viewed": round(viewed, 1), "steps_per_s_unviewed": round(free, 1),
-            "preset_2d": preset, "seconds": seconds, **_parts(last, min(frames, 1000), "")}
+            "preset_2d": preset, "seconds": seconds, **_parts(last, min(frames, 1000), ""), **per_frame}
 
 
 def _measure_images(pg, seconds: float) -> dict:

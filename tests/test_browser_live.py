@@ -26,8 +26,10 @@ def test_the_plane_canvas_draws_and_follows_training(page, app_url):
     assert first["purple"] > 50, "the fake points are drawn in the plane's purple"
     pg.wait_for_function("() => { const s = window.__tl['2d']; return s.steps[s.steps.length - 1] > 100; }")
     pg.wait_for_function(f"(h) => ({PIXELS})().hash !== h", arg=first["hash"])
+    # frames keep coming (how many arrive before step 100 depends on the machine's load, not asserted)
+    pg.wait_for_function("(n) => window.__tl['2d'].frames >= n + 2", arg=pg.evaluate(LIVE)["frames"])
     s = pg.evaluate(LIVE)
-    assert s["err"] is None and s["frames"] >= 3
+    assert s["err"] is None, f"the live view failed: {s['err']}"
     pg.wait_for_function("() => (window.__tl['2d'].curves.loss.series['D loss'] || []).length >= 2")
 
     pg.get_by_label("1 round / frame").check()  # one round between two frames

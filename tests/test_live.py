@@ -130,12 +130,13 @@ def test_a_frame_carries_the_plane_as_data(slot):
     assert header["step"] == 5 and header["extent"] == 1.5 and header["dataset"] == "ring"
     assert {k: v.shape for k, v in arrays.items()} == {
         "heat": (48, 48), "real": (500, 2), "fake": (500, 2), "manifold": (26, 60, 2), "arrows": (150, 2, 2)}
-    assert arrays["heat"].dtype == np.uint8
-    # the fakes are the PNG renderer's: the snapshot's G on the renderer's fixed latents
+    assert arrays["heat"].dtype == np.uint8 and arrays["fake"].dtype == np.float16
+    # the fakes are the PNG renderer's: the snapshot's G on the renderer's fixed latents (sent as float16:
+    # within 1/2048 of the value, an eighth of a pixel inside the plane)
     G = slot.renderer.G
     z = models.sample_latent(G.latent_spec, 500, torch.Generator().manual_seed(2))
     with torch.no_grad():
-        np.testing.assert_allclose(arrays["fake"], G(z).numpy(), atol=1e-6)
+        np.testing.assert_allclose(arrays["fake"], G(z).numpy(), rtol=2 ** -11, atol=1e-6)
     # the heat map is D's verdict at the cell centres, row 0 at the top
     c = torch.linspace(-1.5 + 1.5 / 48, 1.5 - 1.5 / 48, 48)
     with torch.no_grad():
@@ -147,6 +148,91 @@ def test_a_frame_carries_the_plane_as_data(slot):
     assert h2 == header and all(np.array_equal(a2[k], arrays[k]) for k in arrays)
     only, = [plane_frame(slot, request(slot, layers=("fake",)), wait=0)]
     assert set(only[1]) == {"fake"}
+
+
+def test_layers_are_computed_once_per_weights(slot):
+    """D's heat map follows D's weights only, the fakes and the manifold G's only, the arrows both: a
+    layer is reused while the weights it came from stay the same, and recomputed as soon as they change."""
+    r, t, layers = slot.renderer, slot.training, tuple(plane.LAYERS)
+    t.step("both")
+    a = r.frame_data(t.snapshot(), layers)
+    again = r.frame_data(t.snapshot(), layers)  # another snapshot of the same weights
+    assert all(again[k] is a[k] for k in ("heat", "fake", "manifold", "arrows"))
+    t.step("d")  # D moves, G stays
+    d = r.frame_data(t.snapshot(), layers)
+    assert d["fake"] is a["fake"] and d["manifold"] is a["manifold"]
+    assert d["heat"] is not a["heat"] and d["arrows"] is not a["arrows"]
+    t.step("g")  # G moves, D stays
+    g = r.frame_data(t.snapshot(), layers)
+    assert g["heat"] is d["heat"] and g["fake"] is not d["fake"] and g["manifold"] is not d["manifold"]
+    # what is reused equals what a fresh renderer computes from the same snapshot
+    fresh = plane.PlaneRenderer().frame_data(t.snapshot(), layers)
+    for k in ("heat", "fake", "manifold", "arrows"):
+        np.testing.assert_allclose(g[k], fresh[k], atol=1e-6, err_msg=k)
+    assert not g["fake"].flags.writeable, "the cached layers are read-only"
+    # the PNG renderer draws the same weights after the cache (it loads a changed snapshot)
+    t.step("both")
+    fresh_png = plane.PlaneRenderer().render(t.snapshot())
+    assert np.array_equal(r.render(t.snapshot()), fresh_png)
+
+
+def test_titles_and_colours_come_with_a_curves_reset_only(slot):
+    t = slot.training
+    t.step("both")
+    first, _ = plane_frame(slot, request(slot), wait=0)
+    assert first["curves"]["reset"] and first["titles"]["loss"] and first["colors"]
+    t.step("both")
+    nxt, _ = plane_frame(slot, request(slot, first["frame"], first["curves"]["to"], first["run"]), wait=0)
+    assert not nxt["curves"]["reset"] and "titles" not in nxt and "colors" not in nxt
+
+
+def test_encoding_keeps_each_array_aligned_and_exact():
+    arrays = {"u": np.arange(7, dtype=np.uint8), "h": np.array([[0.5, -1.25], [np.nan, np.inf]], np.float16),
+              "f": np.linspace(-1, 1, 5, dtype=np.float64)}
+    body = live.encode({"x": 1}, arrays)
+    header, back = live.decode(body)
+    n = int.from_bytes(body[:4], "little")
+    assert header == {"x": 1} and (4 + n) % 4 == 0
+    assert [back[k].dtype for k in ("f", "h", "u")] == [np.float32, np.float16, np.uint8]
+    offsets = {k: v[1] for k, v in live.decode.__globals__["json"].loads(body[4:4 + n])["arrays"].items()}
+    assert offsets["f"] == 0 and offsets["h"] == 20 and offsets["u"] == 28, "float32, then float16, then uint8"
+    np.testing.assert_array_equal(back["h"], arrays["h"])
+    np.testing.assert_array_equal(back["u"], arrays["u"])
+    np.testing.assert_allclose(back["f"], arrays["f"], atol=1e-7)
+
+
+def test_a_waiting_live_request_leaves_the_trainings_their_turns(slot):
+    """The live route is not a render for the CPU scheduler: while a page's request waits for a frame
+    of a paused training (half a second, then 204), another training still gets its turn at once."""
+    import threading
+    import time
+
+    from starlette.requests import Request as HTTPRequest
+
+    from app import server
+    from app.tabs.train2d.live import make_routes
+    from app.tabs.train2d.state import SLOT
+    from gan_core.training.scheduler import CPUScheduler
+
+    class Store:
+        def find(self, kind, token):
+            return slot if (kind, token) == (SLOT, slot.token) else None
+
+    sched = CPUScheduler(slots=1)
+    route, = [server._render_first(r, sched) for r in make_routes(Store())]
+    first, _ = plane_frame(slot, request(slot), wait=0)
+    scope = {"type": "http", "method": "GET", "path": "/live/2d", "headers": [],
+             "query_string": f"t={slot.token}&f={first['frame']}".encode()}
+    answer = {}
+    waiting = threading.Thread(target=lambda: answer.setdefault("r", route.endpoint(HTTPRequest(scope))))
+    waiting.start()
+    time.sleep(0.1)  # the request now waits for a frame that will not come
+    t0 = time.perf_counter()
+    got = sched.acquire("another training", cancelled=lambda: time.perf_counter() - t0 > 0.3)
+    sched.release("another training")
+    waiting.join()
+    assert got, "a training waited for a live request"
+    assert answer["r"].status_code == 204
 
 
 def test_curves_come_as_new_points_only(slot):
@@ -224,3 +310,27 @@ def test_a_scrubbed_back_grid_is_sent_at_once(make_client, app_url):
     status, body = get(app_url, f"live/img?t={token}&f={first['frame']}&g=2")
     header, arrays = live.decode(body)
     assert status == 200 and header["following"] is False and header["grid_step"] < 2 and "grid" in arrays
+
+
+@pytest.mark.skipif(not __import__("os").path.isdir("/proc"), reason="reads /proc")
+def test_the_live_bench_counts_cpu_of_the_right_processes():
+    """`bench --live` charges CPU to the app's process and to the browser's (every other descendant)."""
+    import os
+    import subprocess
+    import sys
+
+    from gan_core import livebench
+
+    server = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        pids = livebench._browser_pids(server.pid)
+        assert busy.pid in pids and server.pid not in pids and os.getpid() not in pids
+        a = livebench._cpu_s([busy.pid])
+        __import__("time").sleep(0.5)
+        assert livebench._cpu_s([busy.pid]) - a > 0.1, "a busy process's CPU seconds grow"
+        assert livebench._cpu_s([]) is None
+    finally:
+        for p in (server, busy):
+            p.kill()
+            p.wait()

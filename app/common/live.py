@@ -124,25 +124,29 @@ def curves(snap, req: Request, plots: dict[str, dict]) -> dict:
     return out
 
 
-DTYPES = {"f4": "float32", "u1": "uint8"}
+DTYPES = {"f4": "float32", "f2": "float16", "u1": "uint8"}
 
 
 def encode(header: dict, arrays: dict) -> bytes:
     """A frame as bytes: a little-endian uint32 length, the JSON header (padded with spaces to 4 bytes)
-    and the arrays' raw bytes (float32 ones first, then uint8), which the header lists as
-    `arrays: {name: [dtype, byte offset after the header, shape]}`. The page reads them as typed arrays
-    without parsing numbers (JSON of the same numbers took longer to write than the frame took to compute)."""
+    and the arrays' raw bytes (float32 ones first, then float16, then uint8: each starts aligned for its
+    type), which the header lists as `arrays: {name: [dtype, byte offset after the header, shape]}`. The
+    page reads them as typed arrays without parsing numbers (JSON of the same numbers took longer to write
+    than the frame took to compute). float16 and uint8 arrays stay so; any other array is sent as float32."""
     import numpy as np
 
-    parts = [(k, np.ascontiguousarray(v, dtype=np.float32)) for k, v in arrays.items() if v.dtype != np.uint8]
-    parts += [(k, np.ascontiguousarray(v)) for k, v in arrays.items() if v.dtype == np.uint8]
+    def kind(a) -> str:
+        return {np.dtype(np.float16): "f2", np.dtype(np.uint8): "u1"}.get(np.asarray(a).dtype, "f4")
+
+    parts = [(k, np.ascontiguousarray(v, dtype=DTYPES[kind(v)]), kind(v)) for k, v in arrays.items()]
+    parts.sort(key=lambda p: ("f4", "f2", "u1").index(p[2]))  # stable: the arrays keep their order
     layout, offset = {}, 0
-    for k, a in parts:
-        layout[k] = ["f4" if a.dtype == np.float32 else "u1", offset, list(a.shape)]
+    for k, a, dt in parts:
+        layout[k] = [dt, offset, list(a.shape)]
         offset += a.nbytes
     text = json.dumps({**header, "arrays": layout}, separators=(",", ":"), allow_nan=False).encode()
     text += b" " * (-(4 + len(text)) % 4)  # the arrays start on a 4-byte boundary
-    return len(text).to_bytes(4, "little") + text + b"".join(a.tobytes() for _, a in parts)
+    return len(text).to_bytes(4, "little") + text + b"".join(a.tobytes() for _, a, _ in parts)
 
 
 def decode(body: bytes) -> tuple[dict, dict]:
@@ -188,6 +192,12 @@ def route(path: str, store, kind: str, extra: dict[str, Callable], build: Callab
         frame[0]["server_ms"] = round((time.perf_counter() - t0) * 1000, 1)  # waiting included
         return Response(encode(*frame), media_type="application/octet-stream", headers=HEADERS)
 
+    # Not a render in the CPU scheduler's sense (app.server._render_first): a request waits up to WAIT_S
+    # for the visitor's own training to reach a frame, and a frame is a few milliseconds of data from a
+    # snapshot. Holding the scheduler's render priority for that stopped every training in the class
+    # (measured: the viewed training lost 13 ms of rounds per frame, a third of its pace at 25 frames
+    # a second); the frame shares the interpreter with the trainings instead.
+    endpoint.quick = True
     return Route(path, endpoint, methods=["GET"])
 
 

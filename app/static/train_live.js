@@ -3,23 +3,40 @@
 // route for the frame after the one it drew, draws it and asks again (one request in flight, see `lane`):
 // the newest frame wins, nothing queues. The plane is drawn from data (D's verdict
 // on a small grid, smoothed up; the points; the manifold; the arrows) with the colours and layer order of
-// gan_core/viz/plane.py; the grid arrives as one PNG. Curves are appended point by point. A view that is
-// not on screen is not fetched. window.__tl keeps counters per kind (frames drawn, frame ages in ms, the
-// steps shown) that `bench --live` and the browser tests read.
+// gan_core/viz/plane.py; the grid arrives as one PNG. Curves are appended point by point and redrawn at
+// most CURVE_MS apart. A view that is not on screen is not fetched. Nothing per frame reads the page's
+// layout (which would make the browser lay the page out again): the canvases' widths and whether they are
+// shown come from a ResizeObserver, the layers asked for from the checkboxes' change events.
+// window.__tl keeps counters per kind (frames drawn, frame ages in ms, the steps shown) that
+// `bench --live` and the browser tests read.
 if (!window.__tl) {
   const ROUTES = {'2d': 'live/2d', img: 'live/img'};
   const LUT_STOPS = [[153, 112, 171], [247, 247, 247], [90, 174, 97]];  // fake, undecided, real
   const REAL = 'rgb(27,120,55)', FAKE = 'rgb(118,42,131)', GRID = 'rgba(40,40,40,0.35)', ARROW = 'rgba(230,97,1,0.9)';
   const S = window.__tl = {hold: {}};  // hold[kind]: stop fetching that view (the live bench's unviewed phase)
   const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-  const MIN_MS = 1000 / 25;  // at most 25 frames a second: smooth to the eye; the server and training keep the rest
+  // at most 24 frames a second: smooth to the eye. Each frame drawn costs the training about 10 ms of its
+  // rounds on the 2-core machine (the browser's 17 ms of CPU and the server's share it): at the 30 a second
+  // the page then reached, training lost 0.30-0.32 of its rounds; at 24, 0.22-0.28
+  const MIN_MS = 1000 / 24;
+  const CURVE_MS = 250;  // the curves and the histogram: redrawn at most 4 times a second, when they changed
   const lut = new Uint8ClampedArray(256 * 3);
   for (let i = 0; i < 256; i++) {
     const x = i / 255, k = x < 0.5 ? 0 : 1, f = x < 0.5 ? x / 0.5 : (x - 0.5) / 0.5;
     for (let c = 0; c < 3; c++) lut[3 * i + c] = LUT_STOPS[k][c] + (LUT_STOPS[k + 1][c] - LUT_STOPS[k][c]) * f;
   }
   const q = (sel) => document.querySelector(sel);
-  const shown = (el) => !!el && el.offsetParent !== null;
+  // the width each watched element has on the page (0: not shown, e.g. on a hidden tab), kept by a
+  // ResizeObserver so a frame never asks the browser for layout; an element seen for the first time is
+  // measured once
+  const widths = new WeakMap();
+  const sizes = new ResizeObserver((entries) => { for (const e of entries) widths.set(e.target, e.contentRect.width); });
+  const width = (el) => {
+    if (!el) return 0;
+    if (!widths.has(el)) { widths.set(el, el.offsetParent === null ? 0 : el.clientWidth); sizes.observe(el); }
+    return widths.get(el);
+  };
+  const shown = (el) => width(el) > 0;
 
   // ----- curves: kept per kind and plot, appended with each frame -------------------------------------
   const curveState = (st, plot) => (st.curves[plot] = st.curves[plot] || {series: {}, title: ''});
@@ -27,17 +44,19 @@ if (!window.__tl) {
     const c = fr.curves;
     if (!c) return;
     if (c.reset) st.curves = {};
+    let added = c.reset;
     for (const plot of Object.keys(c)) {
       if (plot === 'reset' || plot === 'to') continue;
       const cs = curveState(st, plot);
       if (fr.titles && fr.titles[plot]) cs.title = fr.titles[plot];
       for (const [name, pts] of Object.entries(c[plot])) {
         const arr = cs.series[name] = cs.series[name] || [];
-        for (const p of pts) if (!arr.length || p[0] > arr[arr.length - 1][0]) arr.push(p);  // lanes may overlap
+        for (const p of pts) if (!arr.length || p[0] > arr[arr.length - 1][0]) { arr.push(p); added = true; }  // lanes may overlap
         if (arr.length > 4000) cs.series[name] = arr.filter((_, i) => i % 2 === 0 || i === arr.length - 1);
       }
     }
     st.since = Math.max(c.reset ? -1 : st.since, c.to);
+    if (added) st.curvesRev++;
   };
   const fmt = (v, span) => {
     const a = Math.abs(v);
@@ -90,7 +109,7 @@ if (!window.__tl) {
     }
   };
   const fit = (cv, h) => {  // the canvas's pixels follow its width on the page
-    const dpr = window.devicePixelRatio || 1, w = Math.max(200, cv.clientWidth || 420);
+    const dpr = window.devicePixelRatio || 1, w = Math.max(200, width(cv) || 420);
     if (cv.width !== Math.round(w * dpr)) { cv.width = Math.round(w * dpr); cv.height = Math.round(h * dpr); cv.style.height = h + 'px'; }
     const g = cv.getContext('2d');
     g.setTransform(dpr, 0, 0, dpr, 0, 0);
@@ -118,30 +137,47 @@ if (!window.__tl) {
       g.fillStyle = '#555'; g.fillText(String((hist.names || [])[i] ?? i), L + (i + 0.5) * bw, T + ph + 4);
     }
   };
+  // curves and bars are redrawn when they changed (new points, another run, another state or histogram,
+  // a new or resized canvas), at most CURVE_MS apart: a change that comes sooner is drawn when that is up
   const drawCurves = (kind, st, fr) => {
+    st.lastFrame = fr;
+    const state = fr ? fr.state : 'idle', now = performance.now();
+    const wait = CURVE_MS - (now - st.curvesAt);
+    let drew = false, later = false;
     for (const cv of document.querySelectorAll(`canvas.tl-curve[data-kind="${kind}"]`)) {
-      if (shown(cv)) drawCurve(cv, st.curves[cv.dataset.plot], st.colors, fr ? fr.state : 'idle');
+      const w = width(cv), stamp = `${st.curvesRev}|${state}|${w}`;
+      if (w <= 0 || cv.__tlDrawn === stamp) continue;
+      if (wait > 0 && cv.__tlDrawn !== undefined) { later = true; continue; }
+      drawCurve(cv, st.curves[cv.dataset.plot], st.colors, state); cv.__tlDrawn = stamp; drew = true;
+    }
+    if (drew) st.curvesAt = now;
+    if (later && !st.curveTimer) {
+      st.curveTimer = setTimeout(() => { st.curveTimer = null; drawCurves(kind, st, st.lastFrame); }, wait);
     }
     for (const cv of document.querySelectorAll(`canvas.tl-bars[data-kind="${kind}"]`)) {
-      if (shown(cv)) drawBars(cv, st.hist);
+      const w = width(cv), stamp = `${st.histRev}|${w}`;
+      if (w > 0 && cv.__tlDrawn !== stamp) { drawBars(cv, st.hist); cv.__tlDrawn = stamp; }
     }
   };
 
   // ----- the plane ---------------------------------------------------------------------------------------
   const heatCanvas = document.createElement('canvas');
+  let heatImage = null;  // the ImageData the heat map is written into (kept while its size holds)
   const drawPlane = (cv, fr) => {
     const g = cv.getContext('2d'), W = cv.width, ext = fr.extent, s = W / (2 * ext);
     const px = (x) => (x + ext) * s, py = (y) => (ext - y) * s;
     const A = fr.arrays;
     if (A.heat) {
-      const n = A.heat.shape[0], v = A.heat.v;
-      heatCanvas.width = heatCanvas.height = n;
-      const hg = heatCanvas.getContext('2d'), im = hg.createImageData(n, n);
+      const n = A.heat.shape[0], v = A.heat.v, hg = heatCanvas.getContext('2d');
+      if (!heatImage || heatImage.width !== n) { heatCanvas.width = heatCanvas.height = n; heatImage = hg.createImageData(n, n); }
+      const d = heatImage.data;
       for (let i = 0; i < n * n; i++) {
-        const k = 3 * v[i]; im.data[4 * i] = lut[k]; im.data[4 * i + 1] = lut[k + 1]; im.data[4 * i + 2] = lut[k + 2]; im.data[4 * i + 3] = 255;
+        const k = 3 * v[i]; d[4 * i] = lut[k]; d[4 * i + 1] = lut[k + 1]; d[4 * i + 2] = lut[k + 2]; d[4 * i + 3] = 255;
       }
-      hg.putImageData(im, 0, 0);
-      g.imageSmoothingEnabled = true; g.imageSmoothingQuality = 'high';
+      hg.putImageData(heatImage, 0, 0);
+      // bilinear, as gan_core/viz/plane.py smooths it; 'high' (bicubic) cost the browser about 5 ms more
+      // of CPU per frame on the 2-core machine, for a difference the eye does not see on a smooth surface
+      g.imageSmoothingEnabled = true; g.imageSmoothingQuality = 'low';
       g.drawImage(heatCanvas, 0, 0, W, W);
     } else { g.fillStyle = '#fff'; g.fillRect(0, 0, W, W); }
     g.lineWidth = 1;
@@ -184,17 +220,22 @@ if (!window.__tl) {
       dots(ends, ARROW, 1.5);
     }
   };
+  // the layers asked for: read from the checkboxes when one changes (and once a second, in case the page
+  // redrew them), with textContent, which needs no layout
+  let layersRead = null, layersAt = 0;
+  document.addEventListener('change', (e) => { if (e.target.closest && e.target.closest('#layers')) layersRead = null; }, true);
   const layersWanted = () => {
+    if (layersRead !== null && performance.now() - layersAt < 1000) return layersRead;
     const boxes = document.querySelectorAll('#layers input[type=checkbox]');
-    if (!boxes.length) return 'heatmap,real,fake';
     const names = [];
     for (const b of boxes) {
       if (!b.checked) continue;
       const label = b.closest('label');
-      const name = (b.value && b.value !== 'on' ? b.value : (label ? label.innerText : '')).trim();
+      const name = (b.value && b.value !== 'on' ? b.value : (label ? label.textContent : '')).trim();
       if (name) names.push(name);
     }
-    return names.join(',');
+    layersAt = performance.now();
+    return (layersRead = boxes.length ? names.join(',') : 'heatmap,real,fake');
   };
 
   // ----- the image grid ---------------------------------------------------------------------------------
@@ -211,14 +252,25 @@ if (!window.__tl) {
     return true;
   };
 
-  // a frame: uint32 header length, JSON header, then the arrays it lists (float32, then uint8)
+  // a frame: uint32 header length, JSON header, then the arrays it lists (float32, float16, then uint8)
+  const half = (u) => {  // an IEEE half's bits -> number (for browsers without Float16Array)
+    const e = (u >> 10) & 31, m = u & 1023, s = u >> 15 ? -1 : 1;
+    return e === 0 ? s * m * 2 ** -24 : e === 31 ? (m ? NaN : s * Infinity) : s * (1 + m / 1024) * 2 ** (e - 15);
+  };
+  const halves = (buf, off, count) => {
+    if (typeof Float16Array !== 'undefined') return new Float16Array(buf, off, count);
+    const u = new Uint16Array(buf, off, count), f = new Float32Array(count);
+    for (let i = 0; i < count; i++) f[i] = half(u[i]);
+    return f;
+  };
   const parse = (buf) => {
     const n = new DataView(buf).getUint32(0, true), base = 4 + n;
     const fr = JSON.parse(new TextDecoder().decode(new Uint8Array(buf, 4, n)));
     const a = {};
     for (const [k, [dt, off, shape]] of Object.entries(fr.arrays || {})) {
       const count = shape.reduce((x, y) => x * y, 1);
-      a[k] = {shape, v: dt === 'f4' ? new Float32Array(buf, base + off, count) : new Uint8Array(buf, base + off, count)};
+      a[k] = {shape, v: dt === 'f4' ? new Float32Array(buf, base + off, count)
+        : dt === 'f2' ? halves(buf, base + off, count) : new Uint8Array(buf, base + off, count)};
     }
     fr.arrays = a;
     return fr;
@@ -227,12 +279,13 @@ if (!window.__tl) {
   // ----- the loop -------------------------------------------------------------------------------------
   // LANES loops per view, each with one request in flight: lane k asks for a frame k after the one drawn,
   // so lanes overlap a round trip without fetching the same frame; a frame older than the one drawn is
-  // dropped, never drawn late. Together at most 25 frames a second. One lane: on the 2-core test machine
+  // dropped, never drawn late. Together at most 24 frames a second. One lane: on the 2-core test machine
   // under load a second one drew no more frames (the browser, not the round trip, was the limit) and
   // doubled the frames' age.
   const LANES = 1;
   const fresh = () => ({frames: 0, ages: [], steps: [], err: null, frame: -1, since: -1, run: 0, token: null,
                         layers: null, curves: {}, colors: {}, state: 'idle', drawnAt: [],
+                        curvesRev: 0, histRev: 0, curvesAt: -1e9, curveTimer: null, lastFrame: null,  // see drawCurves
                         fetchMs: [], drawMs: [], serverMs: [], waitMs: []});
   const lane = async (kind, k) => {
     const st = S[kind];
@@ -242,7 +295,7 @@ if (!window.__tl) {
       const cv = q(`canvas.tl-view[data-kind="${kind}"]`);
       if (S.hold[kind] || !shown(cv) || !cv.dataset.token) { await sleep(100); continue; }
       if (cv.dataset.token !== st.token) {  // a new page or a new slot: start again
-        st.token = cv.dataset.token; st.frame = -1; st.since = -1; st.curves = {};
+        st.token = cv.dataset.token; st.frame = -1; st.since = -1; st.curves = {}; st.curvesRev++;
       }
       const wait = LANES * MIN_MS - (performance.now() - asked);
       if (wait > 1) await sleep(wait);
@@ -272,7 +325,7 @@ if (!window.__tl) {
       if (!newRun && !chosen && fr.frame <= st.frame) continue;  // the other lane drew this one or a newer one
       st.frame = fr.frame; st.run = fr.run; st.state = fr.state;
       if (fr.colors) Object.assign(st.colors, fr.colors);
-      if (fr.hist) st.hist = fr.hist;
+      if (fr.hist && JSON.stringify(fr.hist) !== JSON.stringify(st.hist)) { st.hist = fr.hist; st.histRev++; }
       appendCurves(st, fr);
       const view = q(`canvas.tl-view[data-kind="${kind}"]`);
       if (view) {

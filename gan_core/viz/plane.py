@@ -41,6 +41,9 @@ class PlaneRenderer:
         self.size, self.n_points, self.heat_res = size, n_points, heat_res
         self._key = None
         self._real_key = None
+        self._loads = 0  # weight loads that changed G or D (never repeats: the layers' cache keys use it)
+        self._g_ver = self._d_ver = -1  # the load that put the current G / D weights in
+        self._cache: dict = {}  # layer name -> (what it was computed from, value)
 
     def _models(self, snap):
         key = (snap.cfg.family, tuple(sorted(snap.cfg.model.items())))
@@ -50,10 +53,27 @@ class PlaneRenderer:
             self.G.eval()
             self.D.eval()
             self._key = key
-        # the renderer's copies live on the CPU, whatever device the session trains on
-        copies.load_flat(self._g_flat, snap.g_state)
-        copies.load_flat(self._d_flat, snap.d_state)
+            self._g_ver = self._d_ver = -1
+            self._cache.clear()
+        # the renderer's copies live on the CPU, whatever device the session trains on; weights equal to
+        # those already in are not loaded again, and what was computed from them stays valid
+        if _changed(self._g_flat, snap.g_state) or self._g_ver < 0:
+            self._loads += 1
+            self._g_ver = self._loads
+        if _changed(self._d_flat, snap.d_state) or self._d_ver < 0:
+            self._loads += 1
+            self._d_ver = self._loads
         return self.G, self.D
+
+    def _cached(self, name: str, key: tuple, compute):
+        """The layer `name` computed from `key` (the weights' loads and the settings it depends on):
+        computed once, then reused while the key holds."""
+        hit = self._cache.get(name)
+        if hit is not None and hit[0] == key:
+            return hit[1]
+        value = compute()
+        self._cache[name] = (key, value)
+        return value
 
     def _latents(self, G) -> torch.Tensor:
         """The fixed latents of the fake points (the same at every frame, so points move only with G)."""
@@ -111,26 +131,59 @@ class PlaneRenderer:
         """The picture's layers as data for a page to draw (the live view): `extent`, and for each chosen
         layer `heat` ((r, r) D's verdict in [0, 1] at cell centres, row 0 at the top), `real` / `fake`
         ((N, 2) points), `manifold` ((L, P, 2) polylines), `arrows` ((M, 2, 2) start and end points).
-        The same models, points and scales as render()."""
+        The same models, points and scales as render(). Each layer is computed once per weights (D's for
+        the heat map, G's for the points and the manifold, both for the arrows) and reused while the
+        snapshots' weights stay the same (a paused session, one side stepped, the layers changed); the
+        arrays are read-only."""
         G, D = self._models(snap)
-        ext = float(snap.data.extent)
+        ext, loss = float(snap.data.extent), snap.cfg.loss
+        g, d = self._g_ver, self._d_ver
         out: dict = {"extent": ext}
-        with torch.no_grad():
-            if "heatmap" in layers:
-                h = 2 * ext / heat_res
-                c = torch.linspace(-ext + h / 2, ext - h / 2, heat_res)
-                out["heat"] = verdict(D, c, snap.cfg.loss).numpy()
-            if "manifold" in layers:
-                out["manifold"] = np.stack(_manifold_lines(G))
-            if "real" in layers:
-                out["real"] = self._real(snap.data).numpy()
-            fake = G(self._latents(G))
+
+        def heat():
+            h = 2 * ext / heat_res
+            c = torch.linspace(-ext + h / 2, ext - h / 2, heat_res)
+            with torch.no_grad():
+                return _frozen(verdict(D, c, loss).numpy())
+
+        def fake():
+            with torch.no_grad():
+                return _frozen(G(self._latents(G)).numpy())
+
+        def manifold():
+            with torch.no_grad():
+                return _frozen(np.stack(_manifold_lines(G)))
+
+        def arrows():
+            p = torch.from_numpy(self._cached("fake", (g,), fake)[:150].copy())
+            return _frozen(np.stack([p.numpy(), p.numpy() + arrow_vectors(D, p, loss, ext)], 1))
+
+        if "heatmap" in layers:
+            out["heat"] = self._cached("heat", (d, ext, loss, heat_res), heat)
+        if "manifold" in layers:
+            out["manifold"] = self._cached("manifold", (g,), manifold)
+        if "real" in layers:
+            out["real"] = _frozen(self._real(snap.data).numpy())
         if "fake" in layers:
-            out["fake"] = fake.numpy()
+            out["fake"] = self._cached("fake", (g,), fake)
         if "gradients" in layers:
-            p = fake[:150]
-            out["arrows"] = np.stack([p.numpy(), p.numpy() + arrow_vectors(D, p, snap.cfg.loss, ext)], 1)
+            out["arrows"] = self._cached("arrows", (g, d, ext, loss), arrows)
         return out
+
+
+def _changed(flat, state: torch.Tensor) -> bool:
+    """Load a snapshot's flat weights into a renderer's copy unless it holds them already; whether it
+    loaded them."""
+    w = state.detach().reshape(-1).to("cpu", torch.float32)
+    if w.numel() == flat.data.numel() and torch.equal(flat.data, w):
+        return False
+    copies.load_flat(flat, w)
+    return True
+
+
+def _frozen(a: np.ndarray) -> np.ndarray:
+    a.setflags(write=False)
+    return a
 
 
 def verdict(D, c: torch.Tensor, loss: str) -> torch.Tensor:

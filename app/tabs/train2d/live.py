@@ -51,7 +51,9 @@ def curve_spec(n: int | None) -> dict:
 def frame(slot, req: live.Request, wait: float = live.WAIT_S) -> tuple[dict, dict] | None:
     """The next frame for the page as (header, arrays) (None when nothing new came within `wait`):
     arrays `heat` (r, r) uint8 (D's verdict x 255, row 0 at the top), `real`, `fake` (N, 2), `manifold`
-    (L, P, 2) and `arrows` (M, 2, 2) float32, each only when its layer is asked for."""
+    (L, P, 2) and `arrows` (M, 2, 2) float16 (a thousandth of the extent is a fifth of a pixel at most on
+    the canvas), each only when its layer is asked for. The plots' titles and colours come with a frame
+    whose curves start again (`curves.reset`), the page keeps them."""
     got = live.next_frame(slot.training, req, wait)
     if got is None:
         return None
@@ -61,12 +63,13 @@ def frame(slot, req: live.Request, wait: float = live.WAIT_S) -> tuple[dict, dic
         data = slot.renderer.frame_data(snap, layers, HEAT_RES)
     n = n_modes(snap.data)
     big, second = headline(snap)
+    curves = live.curves(snap, req, curve_spec(n))
     header = {**live.stamp(no, snap), "wait_ms": waited, "extent": data["extent"], "layers": list(layers),
-              "headline": big, "second": second,
-              "curves": live.curves(snap, req, curve_spec(n)),
-              "titles": {"loss": plots.LOSS_LABEL, "cover": plots.coverage_label(n)},
-              "colors": {**plots.LOSS_COLORS, **plots.COVERAGE_COLORS}}
-    arrays = {k: data[k] for k in ("real", "fake", "manifold", "arrows") if k in data}
+              "headline": big, "second": second, "curves": curves}
+    if curves["reset"]:
+        header["titles"] = {"loss": plots.LOSS_LABEL, "cover": plots.coverage_label(n)}
+        header["colors"] = {**plots.LOSS_COLORS, **plots.COVERAGE_COLORS}
+    arrays = {k: data[k].astype(np.float16) for k in ("real", "fake", "manifold", "arrows") if k in data}
     if "heat" in data:
         arrays["heat"] = np.clip(np.rint(data["heat"] * 255), 0, 255).astype(np.uint8)
     return header, arrays

@@ -47,7 +47,7 @@ def _shown(mem) -> int | None:
 
 def frame(slot, req: live.Request, wait: float = live.WAIT_S) -> tuple[dict, dict] | None:
     """The next frame for the page as (header, arrays): `grid` holds the PNG's bytes (None when nothing
-    new came within `wait`)."""
+    new came within `wait`). The plots' titles and colours come with a frame whose curves start again."""
     mem, g = slot.renderer, req.extra.get("g")
     scrubbed = _shown(mem)
     if scrubbed is not None and g != scrubbed:  # the visitor chose another kept grid: show it now
@@ -67,11 +67,13 @@ def frame(slot, req: live.Request, wait: float = live.WAIT_S) -> tuple[dict, dic
     big, second = headline(snap)
     names = class_names(snap)
     hist = snap.metrics.get("histogram")
+    curves = live.curves(snap, req, CURVES)
     header = {**live.stamp(no, snap), "wait_ms": waited, "grid_step": step, "following": mem.following,
-              "headline": big, "second": second, "curves": live.curves(snap, req, CURVES), "titles": TITLES,
-              "colors": {**plots.LOSS_COLORS, **FD_COLORS},
+              "headline": big, "second": second, "curves": curves,
               "hist": {"names": names, "counts": [int(x) for x in hist] if hist is not None else None,
                        "step": snap.metrics.get("step"), "evaluator": evaluator_kind(snap)}}
+    if curves["reset"]:  # the page keeps them
+        header.update(titles=TITLES, colors={**plots.LOSS_COLORS, **FD_COLORS})
     return header, ({"grid": png_bytes(grid)} if grid is not None else {})
 
 
