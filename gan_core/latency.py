@@ -79,7 +79,7 @@ def _pct(xs: list[float], q: float) -> float:
 @contextlib.contextmanager
 def app_in_chromium(chromium: str | None, what: str, port: int | None = None):
     """Start the app (launch.py in a subprocess on a free local port, a temporary data folder) and
-    Chromium through Playwright; yield (browser, url); stop both and remove the folder on the way out.
+    Chromium through Playwright; yield (browser, url, the app's process id); stop both and remove the folder on the way out.
     `what` names the command in the message when Playwright is missing."""
     try:
         from playwright.sync_api import sync_playwright
@@ -97,7 +97,7 @@ def app_in_chromium(chromium: str | None, what: str, port: int | None = None):
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=exe, args=ARGS)
             try:
-                yield browser, url
+                yield browser, url, proc.pid
             finally:
                 browser.close()
     finally:
@@ -112,7 +112,7 @@ def app_in_chromium(chromium: str | None, what: str, port: int | None = None):
 def run(moves: int = 50, chromium: str | None = None, port: int | None = None) -> dict:
     if not 5 <= moves <= 1000:
         raise LatencyError("--moves must be between 5 and 1000")
-    with app_in_chromium(chromium, "bench --latency", port) as (browser, url):
+    with app_in_chromium(chromium, "bench --latency", port) as (browser, url, _):
         return _measure(browser.new_page(viewport={"width": 1400, "height": 1000}), url, moves)
 
 

@@ -27,51 +27,23 @@ are pessimistic. Nothing is downloaded: Chromium is the system's.
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
-import sys
-import tempfile
 import time
 
-from .latency import ARGS, ROOT, LatencyError, _free_port, _pct, _wait_up, find_chromium
+from .latency import LatencyError, _pct, app_in_chromium
 
 WARMUP_S = 2.0
 CYCLES = 5  # viewed and unviewed windows alternate this many times
 
 
 def run(seconds: float = 10.0, chromium: str | None = None, port: int | None = None) -> dict:
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        raise LatencyError("bench --live needs Playwright: pip install playwright (no browser download "
-                           "needed, the system's Chromium is used)") from None
     if not 2 <= seconds <= 120:
         raise LatencyError("--seconds must be between 2 and 120")
-    exe = find_chromium(chromium)
-    port = port or _free_port()
-    url = f"http://127.0.0.1:{port}/"
-    data = tempfile.mkdtemp(prefix="gan-explorer-live-")
     load0 = os.getloadavg()[0]
-    cmd = [sys.executable, str(ROOT / "launch.py"), "--port", str(port), "--data-dir", data]
-    proc = subprocess.Popen(cmd, cwd=str(ROOT), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        _wait_up(url, proc)
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=exe, args=ARGS)
-            try:
-                pg = browser.new_page(viewport={"width": 1400, "height": 1000})
-                pg.set_default_timeout(180_000)
-                out = _measure_2d(pg, url, seconds, proc.pid)
-                out.update(_measure_images(pg, seconds))
-            finally:
-                browser.close()
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        shutil.rmtree(data, ignore_errors=True)
+    with app_in_chromium(chromium, "bench --live", port) as (browser, url, pid):
+        pg = browser.new_page(viewport={"width": 1400, "height": 1000})
+        pg.set_default_timeout(180_000)
+        out = _measure_2d(pg, url, seconds, pid)
+        out.update(_measure_images(pg, seconds))
     out["loadavg"] = [round(load0, 2), round(os.getloadavg()[0], 2)]
     out["cpus"] = os.cpu_count()
     out["browser"] = "chromium (playwright)"

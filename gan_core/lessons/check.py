@@ -27,7 +27,7 @@ GRACE_S = 20.0  # beyond a step's timeout, for the page's moves and the drawer's
 def run(lessons: list[Lesson], chromium: str | None = None, screenshots: str | None = None,
         progress=None) -> list[dict]:
     out = []
-    with app_in_chromium(chromium, "lessons --check") as (browser, url):
+    with app_in_chromium(chromium, "lessons --check") as (browser, url, _):
         for les in lessons:
             pg = browser.new_page(viewport={"width": 1500, "height": 1000})
             try:
