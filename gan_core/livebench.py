@@ -116,10 +116,8 @@ def _steps_per_s(a: dict, b: dict) -> float:
     return (b["step"] - a["step"]) / max(1e-3, (b["t_ms"] - a["t_ms"]) / 1000)
 
 
-def _measure_2d(pg, url: str, seconds: float, server: int | None = None) -> dict:
-    """Viewed and unviewed windows alternate CYCLES times (seconds / CYCLES each), so the machine's
-    changing load falls on both alike; fps and ages come from the viewed windows. `server`: the app's
-    process id, for the CPU figures."""
+def _start_2d(pg, url: str) -> str:
+    """Open the page, make the visitor's slot, start training and wait for its first frames; the preset."""
     pg.goto(url)
     pg.click("#step-both")  # the first real use makes the visitor's slot: the canvas then gets its token
     pg.wait_for_function("() => window.__tl && window.__tl['2d'] && window.__tl['2d'].frames > 0")
@@ -127,6 +125,14 @@ def _measure_2d(pg, url: str, seconds: float, server: int | None = None) -> dict
     pg.click("#train-play")
     pg.wait_for_function("() => { const s = window.__tl['2d']; return s.steps[s.steps.length - 1] > 0; }")
     time.sleep(WARMUP_S)
+    return preset
+
+
+def _measure_2d(pg, url: str, seconds: float, server: int | None = None) -> dict:
+    """Viewed and unviewed windows alternate CYCLES times (seconds / CYCLES each), so the machine's
+    changing load falls on both alike; fps and ages come from the viewed windows. `server`: the app's
+    process id, for the CPU figures."""
+    preset = _start_2d(pg, url)
     window = seconds / CYCLES
     steps = {"viewed": 0.0, "unviewed": 0.0}
     spent = {"viewed": 0.0, "unviewed": 0.0}

@@ -31,16 +31,14 @@ import os
 import random
 import re
 import secrets
-import socket
 import subprocess
-import sys
 import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent  # the checkout holding launch.py
+from .load_server import LoadError, peak_rss_gb, free_port, start_server, wait_ready  # noqa: F401
+
 LAYERS = ["heatmap", "real", "fake"]
 PRESETS = ("stable-ring", "collapse-ring")  # what the training students load, alternately
 POLL_S = 0.3  # the trainers' poll interval (the Train (2D) page's timer)
@@ -50,18 +48,8 @@ RENDER_GAP_S = 0.04  # between two renders of a drag (the page sends the next on
 THINK_S = (2.0, 6.0)  # looking at the picture, reading, choosing the next slider
 
 
-class LoadError(RuntimeError):
-    """The server did not start or answer."""
-
-
 class ApiError(RuntimeError):
     """An event ended with an error; the message is Gradio's."""
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass
@@ -277,42 +265,6 @@ def _check_privacy(students: list[Student], results: dict, tally: Tally) -> None
             tally.leak(f"student {i} who never trained sees a training at step {st['step']}")
 
 
-def _peak_rss_gb(pid: int) -> float | None:
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 2**20
-    except OSError:
-        return None
-    return None
-
-
-def start_server(students: int, data_dir: str, port: int, log_path: str,
-                 extra: list[str] = ()) -> subprocess.Popen:
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
-    cmd = [sys.executable, str(ROOT / "launch.py"), "--port", str(port), "--data-dir", data_dir,
-           "--max-students", str(students), *extra]
-    log = open(log_path, "wb")
-    return subprocess.Popen(cmd, cwd=str(ROOT), env=env, stdout=log, stderr=subprocess.STDOUT)
-
-
-def wait_ready(proc: subprocess.Popen, port: int, timeout: float = 180.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise LoadError(f"the server exited with code {proc.returncode} before answering")
-        try:
-            c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-            c.request("GET", "/gradio_api/info")
-            if c.getresponse().status == 200:
-                return
-        except OSError:
-            pass
-        time.sleep(0.5)
-    raise LoadError(f"the server did not answer within {timeout:.0f} s")
-
-
 def run(students: int = 40, trainings: int = 6, seconds: float = 120.0, seed: int = 0,
         progress=None) -> dict:
     """Drive a fresh local server with `students` simulated students for `seconds`; see the module."""
@@ -376,7 +328,7 @@ def _drive(port, proc, students, trainings, seconds, seed, tally, progress) -> d
     fps = [results[i].get("live_fps", 0.0) for i in range(trainings)]
     _check_privacy(class_, results, tally)
     full = _class_full(port, students, tally)
-    rss = _peak_rss_gb(proc.pid)
+    rss = peak_rss_gb(proc.pid)
     mean = sum(steps) / len(steps) if steps else 0
     return {"students": students, "trainings": trainings, "seconds": seconds,
             "errors": len(tally.errors), "error_examples": tally.errors[:5],

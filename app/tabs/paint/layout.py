@@ -79,6 +79,12 @@ def layout(ctx) -> SimpleNamespace:
                                elem_id="gp-top")
         w.counts = gr.BarPlot(empty_counts(), x="class", y="units", label="Units per class (IoU > 0.05)",
                               elem_id="gp-counts")
+    artifacts_section(w)
+    return w
+
+
+def artifacts_section(w: SimpleNamespace) -> None:
+    """The Artifact units accordion (its components go into `w`)."""
     with gr.Accordion("Artifact units", open=False, elem_id="gp-artifacts"):
         gr.Markdown("Units whose removal makes the generated pictures closer to the real images (GAN "
                     "Dissection, section 4.2). Each generated picture is scored by its share of the FD, the "
@@ -98,4 +104,3 @@ def layout(ctx) -> SimpleNamespace:
                                    columns=4, object_fit="contain", format="png", elem_id="gp-art-gallery")
         w.art_remove = gr.Checkbox(False, label="Remove these units while painting", interactive=False,
                                    elem_id="gp-art-remove")
-    return w
