@@ -334,3 +334,22 @@ def test_the_live_bench_counts_cpu_of_the_right_processes():
         for p in (server, busy):
             p.kill()
             p.wait()
+
+
+def test_the_page_refresh_hands_the_canvas_its_token_until_the_canvas_uses_it(make_client, app_url):
+    """An update can be lost or overtaken, so the page's refresh keeps its timer on and hands the token
+    over again (at most every 2 s) until a frame request with the token arrives; then it stops."""
+    c = make_client()
+    c.predict("collapse-ring", LAYERS, api_name="/t2d_load_preset")  # the first real use makes the slot
+    first = c.predict(LAYERS, api_name="/t2d_poll_page")
+    token = token_of(first[-1])
+    timer = [r for r in first if isinstance(r, dict) and "active" in r][0]
+    assert timer["active"] is True
+    again = c.predict(LAYERS, api_name="/t2d_poll_page")
+    assert "data-token" not in str(again[-1]), "not handed over again at once"
+    assert [r for r in again if isinstance(r, dict) and "active" in r][0]["active"] is True, \
+        "the refresh goes on while the canvas has not used its token"
+    frame_over_http(app_url, "live/2d", token)  # the canvas asks for a frame
+    after = c.predict(LAYERS, api_name="/t2d_poll_page")
+    assert [r for r in after if isinstance(r, dict) and "active" in r][0]["active"] is False, \
+        "an idle training's page stops refreshing once its canvas is served"

@@ -71,7 +71,8 @@ class TrainingSlot:
     last_view: tuple | None = None  # what the last frame sent to the page showed (None = must redraw)
     last_state: str = "idle"  # training state at the last poll, to announce a divergence once
     token: str = field(default_factory=lambda: secrets.token_urlsafe(24))  # the live channel's key
-    live_sent: bool = False  # the page has its live canvas with this token
+    live_sent: float = 0.0  # when the page was last handed its live canvas with this token (0: never)
+    live_seen: bool = False  # a frame request with this token arrived: the page's canvas has it
 
     def invalidate(self) -> None:
         """The next view must be drawn even if the snapshot version looks unchanged (after a reset)."""

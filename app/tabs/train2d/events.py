@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from pathlib import Path
 
 import gradio as gr
@@ -31,6 +32,7 @@ MODEL_FIELDS = ("g_hidden", "g_layers", "d_hidden", "d_layers", "activation", "d
                 "noise", "pack")
 TRAIN_FIELDS = ("loss", "optimizer", "lr_d", "lr_g", "d_steps", "batch_size", "unroll", "g_ema")
 MAX_CSV_BYTES = 10 * 2**20
+TOKEN_RESEND_S = 2.0  # the live canvas's token is handed over again after this, until the canvas uses it
 class Train2DEvents:
     """Handlers bound to the tab's widgets `w` and the app context `ctx` (session store, folders, device)."""
 
@@ -117,20 +119,27 @@ class Train2DEvents:
     @guarded
     def poll_page(self, request: gr.Request, layers):
         """The page's refresh: counter, status and timer (the live channel draws picture and curves);
-        the live canvas with its token once the visitor's slot exists (opening the page makes none)."""
+        the live canvas with its token once the visitor's slot exists (opening the page makes none),
+        again every TOKEN_RESEND_S until the canvas has asked for a frame with it (an update can be lost
+        or overtaken by an older refresh's)."""
         us = self._shown(request)
         out = self.view(us, layers, page=True)
         token = getattr(us, "token", None) if us is not self.ctx.preview(SLOT) else None
-        fresh = token is not None and not getattr(us, "live_sent", False)
+        now = time.monotonic()
+        fresh = (token is not None and not us.live_seen
+                 and now - getattr(us, "live_sent", 0.0) >= TOKEN_RESEND_S)
         if fresh:
-            us.live_sent = True
+            us.live_sent = now
+        if token is not None and not us.live_seen:  # the page's own refresh goes on until the canvas has it
+            out[self.w.timer] = gr.Timer(active=True)
         return {**out, self.w.live: view_html(token) if fresh else gr.skip()}
 
     def _canvas_waits(self, us) -> bool:
         """True once, on the first view after the visitor's slot exists while the page's canvas has not
-        had its token: the timer then ticks once and its refresh hands the token over."""
+        asked for a frame: the timer then ticks and its refresh (`poll_page`) hands the token over, and
+        keeps ticking until the canvas has used it."""
         if (us is self.ctx.preview(SLOT) or getattr(us, "token", None) is None
-                or getattr(us, "live_sent", False) or getattr(us, "canvas_nudged", False)):
+                or getattr(us, "live_seen", False) or getattr(us, "canvas_nudged", False)):
             return False
         us.canvas_nudged = True
         return True
@@ -141,7 +150,7 @@ class Train2DEvents:
         the page's refresh hands it the token then)."""
         us = self.ctx.sessions.peek(getattr(request, "session_hash", None), SLOT)
         if us is not None:
-            us.live_sent = True
+            us.live_sent = time.monotonic()
         return view_html(us.token if us is not None else None)
 
     def describe_preset(self, name):

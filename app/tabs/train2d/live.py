@@ -54,6 +54,7 @@ def frame(slot, req: live.Request, wait: float = live.WAIT_S) -> tuple[dict, dic
     (L, P, 2) and `arrows` (M, 2, 2) float16 (a thousandth of the extent is a fifth of a pixel at most on
     the canvas), each only when its layer is asked for. The plots' titles and colours come with a frame
     whose curves start again (`curves.reset`), the page keeps them."""
+    slot.live_seen = True  # the page's canvas has its token: its refresh need not hand it over again
     got = live.next_frame(slot.training, req, wait)
     if got is None:
         return None
