@@ -87,8 +87,9 @@ def _browser_pids(server: int) -> list[int]:
 
 
 def _parts(s: dict, n: int, prefix: str) -> dict:
-    """Medians of where a frame's time went over the last `n` frames: the request's round trip, of it
-    the server's time (waiting for the frame included) and the wait alone, and drawing."""
+    """Medians of where a frame's time went over the last `n` frames: `fetch`, the page's wait on its
+    stream from the last frame drawn to the next one read; the server's time for the frame (waiting for
+    it included) and the wait alone; and drawing."""
     keys = ("fetch", "server", "wait", "draw")
     last = {k: [x for x in s[k][-n:] if x is not None] for k in keys} if n else {}
     return {f"{prefix}{k}_ms_p50": round(_pct(v, 0.5), 1) for k, v in last.items() if v}

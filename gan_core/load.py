@@ -6,7 +6,7 @@ students) and drives it over HTTP the way the page does, with the standard libra
 and the explorer's render route. Every student opens every tab (`t2d_init`, `img_init`,
 `explore_init`); `trainings` of them load a 2D preset, press Train and follow it as the page does: the
 page's timer event (`t2d_poll_page`: counter and status) every 0.3 s, and the live plane's frames
-(`GET /live/2d`, one request in flight, the next asked as soon as one is drawn); the others drag
+(the stream `GET /live/2d/stream`, every frame read, as the page reads it); the others drag
 explorer sliders (bursts of renders through the render route, one in flight, then `explore_move` on
 release, then a pause). After `seconds` it reads every training's step,
 tries one student beyond the class, stops the server and reports:
@@ -42,7 +42,6 @@ from .load_server import LoadError, peak_rss_gb, free_port, start_server, wait_r
 LAYERS = ["heatmap", "real", "fake"]
 PRESETS = ("stable-ring", "collapse-ring")  # what the training students load, alternately
 POLL_S = 0.3  # the trainers' poll interval (the Train (2D) page's timer)
-FRAME_GAP_S = 1 / 60  # a page asks for the next live frame on the next animation frame after drawing one
 BURST = (5, 15)  # renders per slider drag
 RENDER_GAP_S = 0.04  # between two renders of a drag (the page sends the next one when the last is drawn)
 THINK_S = (2.0, 6.0)  # looking at the picture, reading, choosing the next slider
@@ -188,28 +187,34 @@ def _trainer(s: Student, preset: str, stop: threading.Event, out: dict) -> None:
 
 
 def _frames(s: Student, token: str, stop: threading.Event, out: dict) -> None:
-    """The live plane's fetch loop on its own connection: ask for the frame after the last one drawn."""
+    """The live plane's stream on its own connection, read as the page reads it (every frame taken)."""
     conn = http.client.HTTPConnection("127.0.0.1", s.port, timeout=s.timeout)
-    after, since, run, n, t0 = -1, -1, 0, 0, time.perf_counter()
+    n, t0 = 0, time.perf_counter()
     layers = ",".join(LAYERS)
     try:
+        conn.request("GET", f"/live/2d/stream?t={token}&f=-1&s=-1&run=0&layers={layers}")
+        r = conn.getresponse()
+        if r.status != 200:
+            s.tally.error(f"live stream: HTTP {r.status}: {r.read()[:80]!r}")
+            return
         while not stop.is_set():
-            conn.request("GET", f"/live/2d?t={token}&f={after}&s={since}&run={run}&layers={layers}")
-            r = conn.getresponse()
-            body = r.read()
-            if r.status == 200:
-                head = json.loads(body[4:4 + int.from_bytes(body[:4], "little")])
-                after, run, n = int(head["frame"]), int(head["run"]), n + 1
-                since = int(head.get("curves", {}).get("to", since))  # the page keeps the curves it has
-            elif r.status != 204:
-                s.tally.error(f"live frame: HTTP {r.status}: {body[:80]!r}")
-                return
-            time.sleep(FRAME_GAP_S)
+            size = int.from_bytes(_read(r, 4), "little")
+            if size:
+                body = _read(r, size)
+                json.loads(body[4:4 + int.from_bytes(body[:4], "little")])  # the page parses each frame
+                n += 1
     except (OSError, ValueError, KeyError, http.client.HTTPException) as e:
         s.tally.error(f"live frame: {e}")
     finally:
         conn.close()
         out["live_fps"] = round(n / max(time.perf_counter() - t0, 1e-9), 1)
+
+
+def _read(r, n: int) -> bytes:
+    data = r.read(n)
+    if len(data) != n:
+        raise ValueError("the live stream ended")
+    return data
 
 
 def _dragger(s: Student, token: str, stop: threading.Event, rng: random.Random) -> None:

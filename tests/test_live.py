@@ -219,7 +219,8 @@ def test_a_waiting_live_request_leaves_the_trainings_their_turns(slot):
             return slot if (kind, token) == (SLOT, slot.token) else None
 
     sched = CPUScheduler(slots=1)
-    route, = [server._render_first(r, sched) for r in make_routes(Store())]
+    route, stream = [server._render_first(r, sched) for r in make_routes(Store())]
+    assert stream.path == "/live/2d/stream" and getattr(stream.endpoint, "quick", False)
     first, _ = plane_frame(slot, request(slot), wait=0)
     scope = {"type": "http", "method": "GET", "path": "/live/2d", "headers": [],
              "query_string": f"t={slot.token}&f={first['frame']}".encode()}
@@ -310,6 +311,14 @@ def test_a_scrubbed_back_grid_is_sent_at_once(make_client, app_url):
     status, body = get(app_url, f"live/img?t={token}&f={first['frame']}&g=2")
     header, arrays = live.decode(body)
     assert status == 200 and header["following"] is False and header["grid_step"] < 2 and "grid" in arrays
+    s = Stream(app_url, "live/img", token, f"&g={header['grid_step']}")  # the page's stream, on that grid
+    try:
+        assert s.frame()[0]["grid_step"] == header["grid_step"]
+        c.predict(100, api_name="/img_scrub")  # back to the live grid, the training paused: it comes at once
+        again, arrays = s.frame()
+        assert again["grid_step"] == 2 and "grid" in arrays
+    finally:
+        s.close()
 
 
 @pytest.mark.skipif(not __import__("os").path.isdir("/proc"), reason="reads /proc")
@@ -353,3 +362,121 @@ def test_the_page_refresh_hands_the_canvas_its_token_until_the_canvas_uses_it(ma
     after = c.predict(LAYERS, api_name="/t2d_poll_page")
     assert [r for r in after if isinstance(r, dict) and "active" in r][0]["active"] is False, \
         "an idle training's page stops refreshing once its canvas is served"
+
+
+# ---------------------------------------------------------------------------------------------- streams
+
+
+class Stream:
+    """A page's stream of frames (`<route>/stream`), read message by message."""
+
+    def __init__(self, app_url: str, route: str, token: str, query: str = ""):
+        self.r = urllib.request.urlopen(f"{app_url}{route}/stream?t={token}&f=-1{query}", timeout=30)
+
+    def message(self) -> tuple[dict, dict] | None:
+        """The next frame, or None for a keep-alive."""
+        n = int.from_bytes(self.r.read(4), "little")
+        return live.decode(self.r.read(n)) if n else None
+
+    def frame(self) -> tuple[dict, dict]:
+        while True:
+            got = self.message()
+            if got is not None:
+                return got
+
+    def close(self):
+        self.r.close()
+
+
+def stream_status(app_url: str, route: str, token: str) -> tuple[int, bytes]:
+    return get(app_url, f"{route}/stream?t={token}&f=-1")
+
+
+def streams_open(slot_token: str, app) -> int:
+    from app.tabs.train2d.state import SLOT
+
+    s = app.app_context.sessions.find(SLOT, slot_token)
+    return getattr(s, "live_streams", {}).get(SLOT, 0)
+
+
+def test_a_stream_sends_the_sessions_own_frames_as_training_goes_on(make_client, app_url, app):
+    import time
+
+    a, b = make_client(), make_client()
+    a.predict("stable-grid", LAYERS, api_name="/t2d_load_preset")
+    b.predict("collapse-ring", LAYERS, api_name="/t2d_load_preset")
+    ta, tb = token_of(a.predict(api_name="/t2d_live_view")), token_of(b.predict(api_name="/t2d_live_view"))
+    a.predict(LAYERS, api_name="/t2d_play")
+    sa, sb = Stream(app_url, "live/2d", ta), Stream(app_url, "live/2d", tb)
+    try:
+        frames = [sa.frame()[0] for _ in range(4)]
+        assert {f["dataset"] for f in frames} == {"grid"}
+        assert [f["frame"] for f in frames] == sorted({f["frame"] for f in frames}), "frames go forward, none twice"
+        assert frames[-1]["step"] > frames[0]["step"], "the stream follows the training"
+        assert frames[0]["curves"]["reset"] and not any(f["curves"]["reset"] for f in frames[1:]), \
+            "curves come whole once, then as new points"
+        fb, arrays = sb.frame()
+        assert (fb["dataset"], fb["step"]) == ("ring", 0) and arrays["heat"].dtype == np.uint8
+        assert streams_open(ta, app) == 1
+    finally:
+        a.predict(LAYERS, api_name="/t2d_pause")
+        sa.close(), sb.close()
+    deadline = time.monotonic() + 10
+    while streams_open(ta, app) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert streams_open(ta, app) == 0, "a closed page's stream ends on the server"
+
+
+def test_a_stream_refuses_foreign_tokens_and_a_third_page(make_client, app_url, app):
+    import time
+
+    c = make_client()
+    c.predict("collapse-ring", LAYERS, api_name="/t2d_load_preset")  # the first real use makes the slot
+    token = token_of(c.predict(api_name="/t2d_live_view"))
+    assert stream_status(app_url, "live/2d", "x" * 20)[0] == 403
+    assert stream_status(app_url, "live/img", token)[0] == 403, "a 2D slot's token opens no image stream"
+    assert stream_status(app_url, "live/2d", token + "&bogus=1")[0] == 400
+    one, two = Stream(app_url, "live/2d", token), Stream(app_url, "live/2d", token)
+    try:
+        one.frame(), two.frame()
+        status, body = stream_status(app_url, "live/2d", token)
+        assert status == 429 and b"another page" in body
+    finally:
+        one.close(), two.close()
+    deadline = time.monotonic() + 10
+    while streams_open(token, app) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    idle = Stream(app_url, "live/2d", token)  # room again; a paused training's stream keeps itself alive
+    try:
+        assert idle.frame()[0]["state"] in ("idle", "paused")
+        t0 = time.monotonic()
+        assert idle.message() is None and time.monotonic() - t0 < live.BEAT_S + 2
+    finally:
+        idle.close()
+
+
+def test_a_boundary_a_viewer_waits_for_carries_the_trainings_own_snapshot(slot):
+    """At full speed the chunk ends for a waiting viewer and the training thread hands over its snapshot
+    (and wakes the viewer's watcher), so the viewer never waits for the training's lock."""
+    import threading
+
+    t = slot.training
+    t.play()
+    try:
+        no, _ = t.frame(-1, timeout=2)
+        seen, woke = [], threading.Event()
+
+        def at_boundary():  # called in the training's thread, right after it published the boundary
+            seen.append((t._frame_no, t._frame_snap))
+            woke.set()
+
+        t.watch(at_boundary)
+        t.watch(at_boundary)  # once is enough
+        assert t.poll_frame(t._frame_no) is None, "nothing newer yet: the viewer is told to wait"
+        assert woke.wait(5)
+        assert len(seen) == 1
+        got = t.poll_frame(no)
+        assert seen[0][1] is not None and seen[0][1].state == "running", "the boundary came with its snapshot"
+        assert got is not None and got[0] >= seen[0][0] > no
+    finally:
+        t.pause()

@@ -1,7 +1,6 @@
 // The Train tabs' live views (see app/common/live.py). Bound once per page. For each kind of view ('2d':
-// the plane on the Train (2D) tab, 'img': the sample grid on the Train (images) tab) one loop asks the live
-// route for the frame after the one it drew, draws it and asks again (one request in flight, see `lane`):
-// the newest frame wins, nothing queues. The plane is drawn from data (D's verdict
+// the plane on the Train (2D) tab, 'img': the sample grid on the Train (images) tab) one loop reads the
+// live route's stream of frames and draws the newest one it has (see `stream`): nothing queues. The plane is drawn from data (D's verdict
 // on a small grid, smoothed up; the points; the manifold; the arrows) with the colours and layer order of
 // gan_core/viz/plane.py; the grid arrives as one PNG. Curves are appended point by point and redrawn at
 // most CURVE_MS apart. A view that is not on screen is not fetched. Nothing per frame reads the page's
@@ -15,10 +14,6 @@ if (!window.__tl) {
   const REAL = 'rgb(27,120,55)', FAKE = 'rgb(118,42,131)', GRID = 'rgba(40,40,40,0.35)', ARROW = 'rgba(230,97,1,0.9)';
   const S = window.__tl = {hold: {}};  // hold[kind]: stop fetching that view (the live bench's unviewed phase)
   const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-  // at most 24 frames a second: smooth to the eye. Each frame drawn costs the training about 10 ms of its
-  // rounds on the 2-core machine (the browser's 17 ms of CPU and the server's share it): at the 30 a second
-  // the page then reached, training lost 0.30-0.32 of its rounds; at 24, 0.22-0.28
-  const MIN_MS = 1000 / 24;
   const CURVE_MS = 250;  // the curves and the histogram: redrawn at most 4 times a second, when they changed
   const lut = new Uint8ClampedArray(256 * 3);
   for (let i = 0; i < 256; i++) {
@@ -51,7 +46,7 @@ if (!window.__tl) {
       if (fr.titles && fr.titles[plot]) cs.title = fr.titles[plot];
       for (const [name, pts] of Object.entries(c[plot])) {
         const arr = cs.series[name] = cs.series[name] || [];
-        for (const p of pts) if (!arr.length || p[0] > arr[arr.length - 1][0]) { arr.push(p); added = true; }  // lanes may overlap
+        for (const p of pts) if (!arr.length || p[0] > arr[arr.length - 1][0]) { arr.push(p); added = true; }  // a new run's first frame may repeat points
         if (arr.length > 4000) cs.series[name] = arr.filter((_, i) => i % 2 === 0 || i === arr.length - 1);
       }
     }
@@ -277,66 +272,91 @@ if (!window.__tl) {
   };
 
   // ----- the loop -------------------------------------------------------------------------------------
-  // LANES loops per view, each with one request in flight: lane k asks for a frame k after the one drawn,
-  // so lanes overlap a round trip without fetching the same frame; a frame older than the one drawn is
-  // dropped, never drawn late. Together at most 24 frames a second. One lane: on the 2-core test machine
-  // under load a second one drew no more frames (the browser, not the round trip, was the limit) and
-  // doubled the frames' age.
-  const LANES = 1;
+  // One stream per view (`<route>/stream`): the server sends each new frame (at most 24 a second) as a
+  // uint32 length and the frame, and an empty message every 2 s when nothing is new. Of what has arrived
+  // the newest complete frame is drawn and older ones are dropped, never drawn late. The stream is closed
+  // (and opened again with the page's state) when the view is hidden or held, its token or layers change.
   const fresh = () => ({frames: 0, ages: [], steps: [], err: null, frame: -1, since: -1, run: 0, token: null,
-                        layers: null, curves: {}, colors: {}, state: 'idle', drawnAt: [],
+                        layers: null, curves: {}, colors: {}, state: 'idle', drawnAt: [], dropped: 0,
                         curvesRev: 0, histRev: 0, curvesAt: -1e9, curveTimer: null, lastFrame: null,  // see drawCurves
                         fetchMs: [], drawMs: [], serverMs: [], waitMs: []});
-  const lane = async (kind, k) => {
+  // the newest complete frame in `chunks` (byte arrays read so far) as its own ArrayBuffer, or null; what
+  // follows it (an incomplete message) stays in `chunks`
+  const newest = (st, chunks) => {
+    let size = 0;
+    for (const c of chunks) size += c.length;
+    const all = chunks.length === 1 ? chunks[0] : new Uint8Array(size);
+    if (chunks.length > 1) { let o = 0; for (const c of chunks) { all.set(c, o); o += c.length; } }
+    const dv = new DataView(all.buffer, all.byteOffset, all.byteLength);
+    let off = 0, last = null;
+    while (size - off >= 4) {
+      const n = dv.getUint32(off, true);
+      if (size - off - 4 < n) break;
+      if (n > 0) { if (last) st.dropped++; last = [off + 4, n]; }
+      off += 4 + n;
+    }
+    chunks.length = 0;
+    if (off < size) chunks.push(all.subarray(off));
+    return last ? all.slice(last[0], last[0] + last[1]).buffer : null;
+  };
+  const show = async (kind, st, fr, t1, t2) => {
+    st.frame = fr.frame; st.run = fr.run; st.state = fr.state;
+    if (fr.colors) Object.assign(st.colors, fr.colors);
+    if (fr.hist && JSON.stringify(fr.hist) !== JSON.stringify(st.hist)) { st.hist = fr.hist; st.histRev++; }
+    appendCurves(st, fr);
+    const view = q(`canvas.tl-view[data-kind="${kind}"]`);
+    if (view) {
+      if (kind === '2d') drawPlane(view, fr);
+      else if (await drawGrid(view, fr)) st.gridStep = fr.grid_step;
+    }
+    drawCurves(kind, st, fr);
+    const msg = q(`.tl-msg[data-kind="${kind}"]`);
+    if (msg && msg.textContent) msg.textContent = '';
+    st.fetchMs.push(t2 - t1); st.drawMs.push(performance.now() - t2); st.serverMs.push(fr.server_ms); st.waitMs.push(fr.wait_ms);
+    st.frames++; st.steps.push(fr.step); st.ages.push(Date.now() - fr.t_ms); st.drawnAt.push(performance.now());
+    if (st.ages.length > 2000) for (const key of ['ages', 'steps', 'drawnAt', 'fetchMs', 'drawMs', 'serverMs', 'waitMs']) st[key].splice(0, 1000);
+  };
+  const stream = async (kind) => {
     const st = S[kind];
-    await sleep(k * MIN_MS);
-    let asked = 0;
     for (;;) {
       const cv = q(`canvas.tl-view[data-kind="${kind}"]`);
       if (S.hold[kind] || !shown(cv) || !cv.dataset.token) { await sleep(100); continue; }
       if (cv.dataset.token !== st.token) {  // a new page or a new slot: start again
         st.token = cv.dataset.token; st.frame = -1; st.since = -1; st.curves = {}; st.curvesRev++;
       }
-      const wait = LANES * MIN_MS - (performance.now() - asked);
-      if (wait > 1) await sleep(wait);
-      asked = performance.now();
-      const p = new URLSearchParams({t: st.token, f: String(st.frame < 0 ? -1 : st.frame + k), s: String(st.since),
-                                     run: String(st.run)});
+      const p = new URLSearchParams({t: st.token, f: String(st.frame), s: String(st.since), run: String(st.run)});
       if (kind === '2d') {
         const layers = layersWanted();
-        if (layers !== st.layers) { st.layers = layers; st.frame = -1; p.set('f', '-1'); }
+        if (layers !== st.layers) { st.layers = layers; p.set('f', '-1'); }
         p.set('layers', layers);
       } else if (st.gridStep !== undefined) { p.set('g', String(st.gridStep)); }
-      let res;
-      const t1 = performance.now();
-      try { res = await fetch(ROUTES[kind] + '?' + p.toString(), {cache: 'no-store'}); }
-      catch (e) { st.err = String(e); await sleep(1000); continue; }
-      if (res.status === 204) continue;
-      const msg = q(`.tl-msg[data-kind="${kind}"]`);
-      if (!res.ok) {
-        st.err = await res.text();
-        if (msg) msg.textContent = 'Live view: ' + st.err;
-        await sleep(1000); continue;
-      }
-      const fr = parse(await res.arrayBuffer());
-      const t2 = performance.now();
-      const newRun = fr.run !== st.run;
-      const chosen = kind === 'img' && fr.grid_step !== st.gridStep && !fr.following;  // a scrubbed-back grid
-      if (!newRun && !chosen && fr.frame <= st.frame) continue;  // the other lane drew this one or a newer one
-      st.frame = fr.frame; st.run = fr.run; st.state = fr.state;
-      if (fr.colors) Object.assign(st.colors, fr.colors);
-      if (fr.hist && JSON.stringify(fr.hist) !== JSON.stringify(st.hist)) { st.hist = fr.hist; st.histRev++; }
-      appendCurves(st, fr);
-      const view = q(`canvas.tl-view[data-kind="${kind}"]`);
-      if (view) {
-        if (kind === '2d') drawPlane(view, fr);
-        else if (await drawGrid(view, fr)) st.gridStep = fr.grid_step;
-      }
-      drawCurves(kind, st, fr);
-      if (msg && msg.textContent) msg.textContent = '';
-      st.fetchMs.push(t2 - t1); st.drawMs.push(performance.now() - t2); st.serverMs.push(fr.server_ms); st.waitMs.push(fr.wait_ms);
-      st.frames++; st.steps.push(fr.step); st.ages.push(Date.now() - fr.t_ms); st.drawnAt.push(performance.now());
-      if (st.ages.length > 2000) for (const key of ['ages', 'steps', 'drawnAt', 'fetchMs', 'drawMs', 'serverMs', 'waitMs']) st[key].splice(0, 1000);
+      const ctl = new AbortController(), token = st.token;
+      const stale = () => S.hold[kind] || !shown(cv) || cv.dataset.token !== token || !cv.isConnected
+        || (kind === '2d' && layersWanted() !== st.layers);
+      const watch = setInterval(() => { if (stale()) ctl.abort(); }, 100);
+      try {
+        const res = await fetch(ROUTES[kind] + '/stream?' + p.toString(), {cache: 'no-store', signal: ctl.signal});
+        const msg = q(`.tl-msg[data-kind="${kind}"]`);
+        if (!res.ok) {
+          st.err = await res.text();
+          if (msg) msg.textContent = 'Live view: ' + st.err;
+          await sleep(1000); continue;
+        }
+        const reader = res.body.getReader(), chunks = [];
+        let t1 = performance.now();
+        for (;;) {
+          const {value, done} = await reader.read();
+          if (done) break;
+          chunks.push(value);
+          const buf = newest(st, chunks);
+          if (!buf) continue;
+          // a stream's frames come in order: each is newer, of a new run, or a grid the visitor chose
+          await show(kind, st, parse(buf), t1, performance.now());
+          t1 = performance.now();
+        }
+      } catch (e) {
+        if (e.name !== 'AbortError') { st.err = String(e); await sleep(1000); }
+      } finally { clearInterval(watch); }
     }
   };
   // one frame now, without drawing it: {step, t_ms} (the live bench reads training's pace with it)
@@ -346,9 +366,9 @@ if (!window.__tl) {
     const fr = parse(await res.arrayBuffer());
     return {step: fr.step, t_ms: fr.t_ms, state: fr.state};
   };
-  const guard = (kind, k) => lane(kind, k).catch((e) => { S[kind].err = String(e); setTimeout(() => guard(kind, k), 1000); });
+  const guard = (kind) => stream(kind).catch((e) => { S[kind].err = String(e); setTimeout(() => guard(kind), 1000); });
   for (const kind of Object.keys(ROUTES)) {
     S[kind] = fresh();
-    for (let k = 0; k < LANES; k++) guard(kind, k);
+    guard(kind);
   }
 }

@@ -67,6 +67,7 @@ class TrainingSession:
         self._frame_no = 0  # frame boundaries so far (a paced run publishes one per N rounds)
         self._frame_snap: Snapshot | None = None  # the last boundary's snapshot, taken at it (paced speeds)
         self._frame_seen: tuple | None = None  # (version, state, run, step) of the last frame handed out
+        self._watchers: list = []  # one-shot callbacks for the next frame boundary (live streams)
         self._run_id = 0  # increases with every new run (reset, load): a viewer's curves start again
         self.device = device
         self._data = data
@@ -232,7 +233,12 @@ class TrainingSession:
             self._publish(snap)
             return self._pace(last_frame) if pace else last_frame
         if self._rounds(self.chunk, early=True):
-            self._publish()
+            snap = None
+            if self._frame_wanted.is_set():  # a viewer waits: hand it this moment, so it need not take the lock
+                with self._lock:
+                    snap = self._take_snapshot()
+                self._frame_wanted.clear()
+            self._publish(snap)
             time.sleep(0)  # let the UI thread take the GIL between chunks
         return last_frame
 
@@ -283,6 +289,21 @@ class TrainingSession:
             self._frame_no += 1
             self._frame_snap = snap
             self._published.notify_all()
+            watchers, self._watchers = self._watchers, []
+        for fn in watchers:
+            fn()
+
+    def watch(self, fn) -> None:
+        """Call `fn()` (from the training's thread: it must only hand over, e.g. through
+        `loop.call_soon_threadsafe`) at the next frame boundary, once."""
+        with self._published:
+            if fn not in self._watchers:
+                self._watchers.append(fn)
+
+    def unwatch(self, fn) -> None:
+        with self._published:
+            if fn in self._watchers:
+                self._watchers.remove(fn)
 
     def pause_at(self, step: int | None, promise=None) -> None:
         """Pause once when training reaches `step` (None: never), saying whether `promise` (a preset's
@@ -325,6 +346,36 @@ class TrainingSession:
         finally:
             self._lock.release()
 
+    def poll_frame(self, after: int = -1, block: bool = False) -> tuple[int, Snapshot] | None:
+        """The newest frame boundary after `after` (a frame number handed out before; -1: now) as (its
+        number, a snapshot of it), without waiting for one; None when there is none yet, and the running
+        chunk is asked to end after its current round. A boundary reached at full speed without a viewer
+        holds no snapshot: one is taken under the training's lock, which `block` waits for; otherwise
+        (the lock held by a running chunk) None, and the next boundary brings its own snapshot."""
+        with self._published:
+            if after > self._frame_no:  # a number this session never gave: answer now
+                after = -1
+            no, snap = self._frame_no, self._frame_snap
+        if no <= after:
+            self._frame_wanted.set()
+            return None
+        if snap is None:
+            self._frame_wanted.set()
+            if not self._lock.acquire(blocking=block):
+                return None
+            try:
+                snap = self._take_snapshot()
+            finally:
+                self._lock.release()
+                self._frame_wanted.clear()
+        self._frame_taken.set()
+        return no, snap
+
+    @staticmethod
+    def frame_key(snap: Snapshot) -> tuple:
+        """What makes two frames' pictures differ."""
+        return snap.version, snap.state, snap.extra.get("run"), snap.step
+
     def frame(self, after: int = -1, timeout: float = 0.5) -> tuple[int, Snapshot] | None:
         """The next frame for a live viewer: waits up to `timeout` s for a frame boundary newer than
         `after` (a frame number this returned before; -1: now), then its number and a snapshot of it.
@@ -335,25 +386,18 @@ class TrainingSession:
         deadline = time.monotonic() + timeout
         while True:
             with self._published:
-                if after > self._frame_no:  # a number this session never gave: answer now
+                if after > self._frame_no:
                     after = -1
                 if self._frame_no <= after:
                     self._frame_wanted.set()
                     self._published.wait_for(lambda: self._frame_no > after,
                                              timeout=max(0.0, deadline - time.monotonic()))
-                no, snap = self._frame_no, self._frame_snap
-            if no <= after:
+            got = self.poll_frame(after, block=True)
+            if got is None:
                 self._frame_wanted.clear()
                 return None
-            if snap is None:
-                self._frame_wanted.set()
-                try:
-                    with self._lock:
-                        snap = self._take_snapshot()
-                finally:
-                    self._frame_wanted.clear()
-            self._frame_taken.set()
-            seen = (snap.version, snap.state, snap.extra.get("run"), snap.step)
+            no, snap = got
+            seen = self.frame_key(snap)
             if after < 0 or seen != self._frame_seen or time.monotonic() >= deadline:
                 self._frame_seen = seen
                 return no, snap

@@ -49,15 +49,18 @@ def curve_spec(n: int | None) -> dict:
 
 
 def frame(slot, req: live.Request, wait: float = live.WAIT_S) -> tuple[dict, dict] | None:
-    """The next frame for the page as (header, arrays) (None when nothing new came within `wait`):
+    """The next frame for the page as (header, arrays) (None when nothing new came within `wait`)."""
+    got = live.next_frame(slot.training, req, wait)
+    return None if got is None else make(slot, req, got)
+
+
+def make(slot, req: live.Request, got: tuple) -> tuple[dict, dict]:
+    """The frame of `got` (frame number, snapshot, ms waited for it) as (header, arrays):
     arrays `heat` (r, r) uint8 (D's verdict x 255, row 0 at the top), `real`, `fake` (N, 2), `manifold`
     (L, P, 2) and `arrows` (M, 2, 2) float16 (a thousandth of the extent is a fifth of a pixel at most on
     the canvas), each only when its layer is asked for. The plots' titles and colours come with a frame
     whose curves start again (`curves.reset`), the page keeps them."""
     slot.live_seen = True  # the page's canvas has its token: its refresh need not hand it over again
-    got = live.next_frame(slot.training, req, wait)
-    if got is None:
-        return None
     no, snap, waited = got
     layers = req.extra.get("layers", ("heatmap", "real", "fake"))
     with slot.render_lock:
@@ -77,8 +80,8 @@ def frame(slot, req: live.Request, wait: float = live.WAIT_S) -> tuple[dict, dic
 
 
 def make_routes(store) -> list:
-    return [live.route(ROUTE, store, SLOT, {"layers": parse_layers},
-                       lambda req: frame(req.slot, req))]
+    return live.routes(ROUTE, store, SLOT, {"layers": parse_layers},
+                       lambda req, got: make(req.slot, req, got), inline=True)
 
 
 STYLE = "max-width:100%;display:block;border:1px solid #ccc;background:#fff"

@@ -46,17 +46,30 @@ def _shown(mem) -> int | None:
 
 
 def frame(slot, req: live.Request, wait: float = live.WAIT_S) -> tuple[dict, dict] | None:
-    """The next frame for the page as (header, arrays): `grid` holds the PNG's bytes (None when nothing
-    new came within `wait`). The plots' titles and colours come with a frame whose curves start again."""
-    mem, g = slot.renderer, req.extra.get("g")
-    scrubbed = _shown(mem)
-    if scrubbed is not None and g != scrubbed:  # the visitor chose another kept grid: show it now
-        (no, snap), waited = slot.training.frame(-1, timeout=0.0), 0.0
-    else:
-        got = live.next_frame(slot.training, req, wait)
-        if got is None:
-            return None
-        no, snap, waited = got
+    """The next frame for the page as (header, arrays) (None when nothing new came within `wait`)."""
+    got = due(slot, req, block=True)
+    if got is not None:
+        return make(slot, req, (*got, 0.0))
+    got = live.next_frame(slot.training, req, wait)
+    return None if got is None else make(slot, req, got)
+
+
+def due(slot, req: live.Request, block: bool = False) -> tuple | None:
+    """(frame number, snapshot) now when the visitor chose another kept grid than the page shows (it is
+    shown at once, training or not); else None. Without `block`, also None while a training chunk holds
+    the weights (the chunk then ends after its round, and the next call gets the frame)."""
+    mem = slot.renderer
+    scrubbed, view = _shown(mem), req.extra.get("_view")
+    if (scrubbed is not None and req.extra.get("g") != scrubbed) or (view is not None and view != mem.view_rev):
+        return slot.training.poll_frame(-1, block=block)
+    return None
+
+
+def make(slot, req: live.Request, got: tuple) -> tuple[dict, dict]:
+    """The frame of `got` (frame number, snapshot, ms waited for it) as (header, arrays): `grid` holds
+    the PNG's bytes. The plots' titles and colours come with a frame whose curves start again."""
+    mem = slot.renderer
+    no, snap, waited = got
     with slot.render_lock:
         if mem.following:
             grid, step = mem.draw(snap), snap.step
@@ -69,6 +82,7 @@ def frame(slot, req: live.Request, wait: float = live.WAIT_S) -> tuple[dict, dic
     hist = snap.metrics.get("histogram")
     curves = live.curves(snap, req, CURVES)
     header = {**live.stamp(no, snap), "wait_ms": waited, "grid_step": step, "following": mem.following,
+              "keep": {"g": step, "_view": mem.view_rev},
               "headline": big, "second": second, "curves": curves,
               "hist": {"names": names, "counts": [int(x) for x in hist] if hist is not None else None,
                        "step": snap.metrics.get("step"), "evaluator": evaluator_kind(snap)}}
@@ -78,7 +92,8 @@ def frame(slot, req: live.Request, wait: float = live.WAIT_S) -> tuple[dict, dic
 
 
 def make_routes(store) -> list:
-    return [live.route(ROUTE, store, SLOT, {"g": parse_grid_step}, lambda req: frame(req.slot, req))]
+    return live.routes(ROUTE, store, SLOT, {"g": parse_grid_step}, lambda req, got: make(req.slot, req, got),
+                       due=lambda req, block: due(req.slot, req, block))
 
 
 STYLE = "max-width:100%;display:block;border:1px solid #ccc;background:#fff"

@@ -62,12 +62,23 @@ class ImageView:
     def __init__(self):
         self.renderer = GridRenderer()
         self.timeline = Timeline()
+        self.view_rev = 0  # increases whenever `following` changes (a live stream then sends a frame at once)
         self.following = True  # the picture shows the live grid (False once the visitor scrubs back)
         self.shown_step: int | None = None  # step of the grid on the page
         self.latest: tuple[int, np.ndarray] | None = None  # (step, grid) last drawn from a snapshot
         self.upload = None  # the visitor's uploaded images (an ImageSource), kept for Reset
         self.hist_log: list[tuple[int, list[int]]] = []  # (step, class histogram) per evaluation
         self.plots_key = None  # what the metric plots on the page show
+
+    @property
+    def following(self) -> bool:
+        return self._following
+
+    @following.setter
+    def following(self, on: bool) -> None:
+        if on != getattr(self, "_following", None):
+            self.view_rev += 1
+        self._following = on
 
     def new_run(self) -> None:
         """Forget the previous run's grids and histograms (a preset, reset, upload or checkpoint)."""
