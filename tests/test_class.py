@@ -181,6 +181,24 @@ def test_heavy_and_cheap_events_get_their_own_limits(app):
     assert fns["t2d_poll"].concurrency_id != "heavy"
 
 
+def test_the_queue_sums_up_its_event_log_rarely_and_keeps_it_short(app):
+    """Gradio's queue builds a table of its event log after every event for a monitoring page; kept long
+    and summed up each time, that cost every event milliseconds of the interpreter in a long lesson."""
+    from app.common.limits import ANALYTICS_EVENTS, ANALYTICS_EVERY
+
+    q = app._queue
+    records = [{"time": 0.0, "status": "success", "process_time": 0.01, "function": "f", "session_hash": "s"}]
+    kept = q.events_recorded, q.event_count_at_last_cache
+    q.events_recorded, q.event_count_at_last_cache = 10, 0
+    try:
+        before = q.cached_event_analytics_summary
+        assert q.compute_analytics_summary(records) is before, "not summed up again 10 events later"
+    finally:
+        q.events_recorded, q.event_count_at_last_cache = kept
+    assert (q.ANALYTICS_MAX_EVENTS, q.ANAYLTICS_CACHE_FREQUENCY) == (ANALYTICS_EVENTS, ANALYTICS_EVERY) \
+        == (500, 1000)
+
+
 def test_opening_the_page_takes_no_place_in_the_class(app, app_url):
     store = app.app_context.sessions
     before = len(store)

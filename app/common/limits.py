@@ -15,6 +15,8 @@ concurrency groups (`configure_queue`), so one visitor's heavy request never hol
 
 from __future__ import annotations
 
+import os
+
 import fnmatch
 import functools
 import inspect
@@ -93,6 +95,10 @@ def render_first(fn, scheduler):
     return wrapper
 
 
+ANALYTICS_EVENTS = 500  # Gradio's queue keeps this many events for its (unused) monitoring summary
+ANALYTICS_EVERY = 1000  # and sums them up once per this many events
+
+
 def configure_queue(demo, limits: ClassLimits, scheduler=None) -> dict:
     """Turn on Gradio's queue with the limits: heavy events share one concurrency group, cheap ones keep
     a group per event (their own limit) and, given the training `scheduler`, go before training chunks
@@ -109,5 +115,11 @@ def configure_queue(demo, limits: ClassLimits, scheduler=None) -> dict:
             if scheduler is not None and fn.fn is not None and not inspect.isgeneratorfunction(fn.fn) \
                     and not inspect.iscoroutinefunction(fn.fn):
                 fn.fn = render_first(fn.fn, scheduler)
+    # Gradio's queue sums up its event log for its monitoring page after every event, as a pandas table
+    # of up to 10,000 events: 8.5 ms of the interpreter per event once a lesson has made that many (2.5
+    # ms at 500), while every render and training waits. This app shows no such page: keep 500 events and
+    # sum them up once per 1,000 (environment variables Gradio's queue reads when it is made).
+    os.environ.setdefault("GRADIO_ANALYTICS_MAX_EVENTS", str(ANALYTICS_EVENTS))
+    os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", str(ANALYTICS_EVERY))
     demo.queue(default_concurrency_limit=limits.default_at_once, max_size=limits.queue_size)
     return groups
