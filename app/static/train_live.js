@@ -324,6 +324,7 @@ if (!window.__tl) {
       if (cv.dataset.token !== st.token) {  // a new page or a new slot: start again
         st.token = cv.dataset.token; st.frame = -1; st.since = -1; st.curves = {}; st.curvesRev++;
       }
+      if (cv !== st.canvas) { st.canvas = cv; st.frame = -1; }  // a new canvas (the page redrew it) is empty
       const p = new URLSearchParams({t: st.token, f: String(st.frame), s: String(st.since), run: String(st.run)});
       if (kind === '2d') {
         const layers = layersWanted();
