@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from app.common import live
+from app.common import live, live_stream
 from app.common.sessions import TrainingSlot
 from app.tabs.train2d.live import frame as plane_frame
 from gan_core import models
@@ -450,7 +450,7 @@ def test_a_stream_refuses_foreign_tokens_and_a_third_page(make_client, app_url, 
     try:
         assert idle.frame()[0]["state"] in ("idle", "paused")
         t0 = time.monotonic()
-        assert idle.message() is None and time.monotonic() - t0 < live.BEAT_S + 2
+        assert idle.message() is None and time.monotonic() - t0 < live_stream.BEAT_S + 2
     finally:
         idle.close()
 

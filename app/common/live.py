@@ -169,7 +169,7 @@ def stamp(frame_no: int, snap) -> dict:
             "steps_per_s": round(float(snap.steps_per_s), 1), "t_ms": round(time.time() * 1000, 1)}
 
 
-def _endpoint_parse(request, store, kind: str, extra: dict[str, Callable]) -> Request:
+def endpoint_parse(request, store, kind: str, extra: dict[str, Callable]) -> Request:
     params: dict[str, list[str]] = {}
     for k, v in request.query_params.multi_items():
         params.setdefault(k, []).append(v)
@@ -185,7 +185,7 @@ def route(path: str, store, kind: str, extra: dict[str, Callable], build: Callab
     def endpoint(request):  # a sync endpoint: Starlette runs it in its thread pool
         t0 = time.perf_counter()
         try:
-            req = _endpoint_parse(request, store, kind, extra)
+            req = endpoint_parse(request, store, kind, extra)
             frame = build(req)
         except LiveError as e:
             return PlainTextResponse(str(e), status_code=e.status, headers=HEADERS)
@@ -206,131 +206,6 @@ def route(path: str, store, kind: str, extra: dict[str, Callable], build: Callab
     return Route(path, endpoint, methods=["GET"])
 
 
-STREAM_FPS = 24  # a stream sends at most this many frames a second
-BEAT_S = 2.0  # with nothing new, a stream sends an empty message this often (a closed page is noticed)
-CHECK_S = 0.25  # and looks this often whether the tab has something to send without a frame (`due`)
-MAX_STREAMS = 2  # streams open at once per slot and view (a page and its reload overlap for a moment)
-
-
-async def next_frame_async(training, after: int, seen: tuple | None, timeout: float):
-    """`TrainingSession.frame` for the event loop: (frame number, snapshot) of a boundary newer than
-    `after` whose picture differs from `seen`, or None after `timeout` s. The training's thread only
-    hands the loop a wake-up at the boundary (`watch`); nothing blocks the loop."""
-    import asyncio
-
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    woke = asyncio.Event()
-    wake = lambda: loop.call_soon_threadsafe(woke.set)  # noqa: E731 (from the training's thread)
-    try:
-        while True:
-            woke.clear()
-            training.watch(wake)  # before looking: a boundary in between still wakes us
-            got = training.poll_frame(after)
-            if got is not None:
-                no, snap = got
-                if training.frame_key(snap) != seen:
-                    return got
-                after = no  # the same picture as the last frame: wait for the next boundary
-                continue
-            left = deadline - loop.time()
-            if left <= 0:
-                return None
-            try:
-                await asyncio.wait_for(woke.wait(), left)
-            except asyncio.TimeoutError:
-                return None
-    finally:
-        training.unwatch(wake)
-
-
-def stream_route(path: str, store, kind: str, extra: dict[str, Callable], make: Callable,
-                 due: Callable | None = None, inline: bool = False) -> object:
-    """A Starlette GET route at `path` that streams frames of `kind` slots for as long as the page
-    reads them: each message is a little-endian uint32 length and an `encode`d frame (length 0: nothing
-    new, a keep-alive). The query is the one-frame route's; the stream then keeps the page's frame,
-    curve step, run and grid itself. `make(req, (frame number, snapshot, ms waited))` builds a frame
-    (header, arrays) - in the event loop with `inline` (cheap frames), else in a worker thread;
-    `due(req, block)` -> (frame number, snapshot) when the tab has something to show without a new frame
-    (a scrubbed-back grid), or None; the stream asks without `block` (nothing may wait in the loop). A
-    frame's header may hold `keep`: parameters (not sent) the stream passes to the tab with the next
-    frame, e.g. the grid the page now shows.
-
-    One connection per view instead of a request per frame: a request cost the page's browser and the
-    server's interpreter far more than the frame (measured in docs/figures.md), and a frame here wakes
-    the loop once. At most STREAM_FPS a second; the page draws the newest complete frame it has read and
-    drops older ones, so nothing stale is drawn."""
-    import asyncio
-
-    from starlette.concurrency import run_in_threadpool
-    from starlette.responses import PlainTextResponse, StreamingResponse
-    from starlette.routing import Route
-
-    async def endpoint(request):
-        try:
-            req = _endpoint_parse(request, store, kind, extra)
-        except LiveError as e:
-            return PlainTextResponse(str(e), status_code=e.status, headers=HEADERS)
-        slot, token = req.slot, request.query_params.get("t")
-        open_now = getattr(slot, "live_streams", {})
-        if open_now.get(kind, 0) >= MAX_STREAMS:
-            return PlainTextResponse("this view is already open in another page: close it or reload",
-                                     status_code=429, headers=HEADERS)
-
-        async def frames():
-            streams = slot.__dict__.setdefault("live_streams", {})
-            streams[kind] = streams.get(kind, 0) + 1
-            after, since, run, params = req.after, req.since, req.run, dict(req.extra)
-            seen, beat, sent = None, time.monotonic(), -1e9
-            try:
-                while store.find(kind, token) is slot:  # the session expired or closed: the stream ends
-                    t0 = time.perf_counter()
-                    now = Request(slot, after, since, run, dict(params))
-                    got = due(now, False) if due is not None else None
-                    if got is None:
-                        got = await next_frame_async(slot.training, after, seen, CHECK_S)
-                    if got is None:
-                        if time.monotonic() - beat >= BEAT_S:
-                            beat = time.monotonic()
-                            yield b"\0\0\0\0"
-                        continue
-                    no, snap = got
-                    waited = round((time.perf_counter() - t0) * 1000, 1)
-                    here = inline and not slot.render_lock.locked()  # else a render holds the models
-                    try:
-                        frame = (make(now, (no, snap, waited)) if here
-                                 else await run_in_threadpool(make, now, (no, snap, waited)))
-                    except Exception as e:  # a broken model must not take the server down
-                        log_error(e)
-                        return
-                    header = frame[0]
-                    header["server_ms"] = round((time.perf_counter() - t0) * 1000, 1)
-                    after, seen, run = no, slot.training.frame_key(snap), header.get("run", run)
-                    since = header.get("curves", {}).get("to", since)
-                    params.update(header.pop("keep", {}))
-                    body = encode(*frame)
-                    beat = time.monotonic()
-                    yield len(body).to_bytes(4, "little") + body
-                    gap = 1.0 / STREAM_FPS - (time.monotonic() - sent)
-                    sent = time.monotonic()
-                    if gap > 0:
-                        await asyncio.sleep(gap)
-                        sent += gap
-            finally:
-                streams[kind] -= 1
-
-        return StreamingResponse(frames(), media_type="application/octet-stream", headers=HEADERS)
-
-    endpoint.quick = True  # see route(): a frame is no render
-    return Route(path, endpoint, methods=["GET"])
-
-
-def log_error(e: BaseException) -> None:
-    import logging
-
-    logging.getLogger(__name__).error("live frame failed", exc_info=e)
-
-
 def routes(path: str, store, kind: str, extra: dict[str, Callable], make: Callable,
            due: Callable | None = None, inline: bool = False) -> list:
     """The one-frame route at `path` (tools, tests, the live bench's probe) and the stream at
@@ -341,6 +216,8 @@ def routes(path: str, store, kind: str, extra: dict[str, Callable], make: Callab
             return make(req, (*got, 0.0))
         got = next_frame(req.slot.training, req)
         return None if got is None else make(req, got)
+
+    from .live_stream import stream_route
 
     return [route(path, store, kind, extra, build),
             stream_route(path + "/stream", store, kind, extra, make, due, inline)]

@@ -21,6 +21,7 @@ import torch
 
 from . import presets
 from .config import TrainConfig
+from .frames import LiveFrames
 from .trainer import Trainer, TrainingDiverged
 
 log = logging.getLogger(__name__)
@@ -50,7 +51,7 @@ class Snapshot:
     extra: dict = field(default_factory=dict)
 
 
-class TrainingSession:
+class TrainingSession(LiveFrames):
     """Owns one trainer and its thread. All public methods are thread-safe."""
 
     def __init__(self, cfg: TrainConfig, data=None, device: str = "cpu", chunk: int = 20,
@@ -283,28 +284,6 @@ class TrainingSession:
             now += gap
         return now
 
-    def _publish(self, snap: Snapshot | None = None) -> None:
-        """A frame boundary; `snap`: the frame itself (paced speeds), else a viewer takes one."""
-        with self._published:
-            self._frame_no += 1
-            self._frame_snap = snap
-            self._published.notify_all()
-            watchers, self._watchers = self._watchers, []
-        for fn in watchers:
-            fn()
-
-    def watch(self, fn) -> None:
-        """Call `fn()` (from the training's thread: it must only hand over, e.g. through
-        `loop.call_soon_threadsafe`) at the next frame boundary, once."""
-        with self._published:
-            if fn not in self._watchers:
-                self._watchers.append(fn)
-
-    def unwatch(self, fn) -> None:
-        with self._published:
-            if fn in self._watchers:
-                self._watchers.remove(fn)
-
     def pause_at(self, step: int | None, promise=None) -> None:
         """Pause once when training reaches `step` (None: never), saying whether `promise` (a preset's
         Promise) held over the run; pressing Train afterwards goes on past it."""
@@ -345,63 +324,6 @@ class TrainingSession:
             return self._last_snapshot
         finally:
             self._lock.release()
-
-    def poll_frame(self, after: int = -1, block: bool = False) -> tuple[int, Snapshot] | None:
-        """The newest frame boundary after `after` (a frame number handed out before; -1: now) as (its
-        number, a snapshot of it), without waiting for one; None when there is none yet, and the running
-        chunk is asked to end after its current round. A boundary reached at full speed without a viewer
-        holds no snapshot: one is taken under the training's lock, which `block` waits for; otherwise
-        (the lock held by a running chunk) None, and the next boundary brings its own snapshot."""
-        with self._published:
-            if after > self._frame_no:  # a number this session never gave: answer now
-                after = -1
-            no, snap = self._frame_no, self._frame_snap
-        if no <= after:
-            self._frame_wanted.set()
-            return None
-        if snap is None:
-            self._frame_wanted.set()
-            if not self._lock.acquire(blocking=block):
-                return None
-            try:
-                snap = self._take_snapshot()
-            finally:
-                self._lock.release()
-                self._frame_wanted.clear()
-        self._frame_taken.set()
-        return no, snap
-
-    @staticmethod
-    def frame_key(snap: Snapshot) -> tuple:
-        """What makes two frames' pictures differ."""
-        return snap.version, snap.state, snap.extra.get("run"), snap.step
-
-    def frame(self, after: int = -1, timeout: float = 0.5) -> tuple[int, Snapshot] | None:
-        """The next frame for a live viewer: waits up to `timeout` s for a frame boundary newer than
-        `after` (a frame number this returned before; -1: now), then its number and a snapshot of it.
-        At full speed the running chunk ends after its current round, so the frame is at most one round
-        old, and a frame that would show what the last one showed is skipped; at a paced speed the frame
-        is the snapshot taken at the boundary, exactly N rounds after the previous one. None when nothing
-        new came within the timeout (the viewer asks again: frames never queue)."""
-        deadline = time.monotonic() + timeout
-        while True:
-            with self._published:
-                if after > self._frame_no:
-                    after = -1
-                if self._frame_no <= after:
-                    self._frame_wanted.set()
-                    self._published.wait_for(lambda: self._frame_no > after,
-                                             timeout=max(0.0, deadline - time.monotonic()))
-            got = self.poll_frame(after, block=True)
-            if got is None:
-                self._frame_wanted.clear()
-                return None
-            no, snap = got
-            seen = self.frame_key(snap)
-            if after < 0 or seen != self._frame_seen or time.monotonic() >= deadline:
-                self._frame_seen = seen
-                return no, snap
-            after = no  # the same picture as the last frame: wait for the next boundary
 
     def _message(self) -> str:
         """The message, or "Waiting for CPU (n ahead)" while a running session waits for its turn."""
