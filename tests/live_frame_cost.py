@@ -147,7 +147,7 @@ slot = TrainingSlot("k", session_mod.TrainingSession(cfg), plane.PlaneRenderer()
 t = slot.training
 t.scheduler = sched
 t._lock = TimedLock(t._lock)
-route, = [server._render_first(r, sched) for r in live2d.make_routes(Store(slot))]
+route, _stream = [server._render_first(r, sched) for r in live2d.make_routes(Store(slot))]  # the one-frame route
 endpoint = route.endpoint
 _loop = t._loop
 
