@@ -1,11 +1,11 @@
-"""The live channel of the Train tabs: frames of a visitor's own training, fetched by the page's script.
+"""The live channel of the Train tabs: frames of a visitor's own training, read by the page's script.
 
 Gradio's event queue costs a round trip of about 150 ms and turns every picture into a file, so the Train
 tabs' live views (the 2D plane, the image grid, the loss and metric curves) do not ride on it. The page
-script (app/static/train_live.js) asks a small route beside the Gradio app for the next frame,
-`GET /live/<tab>?t=TOKEN&f=FRAME&s=STEP&run=RUN[...]`, draws it, and asks again on the next animation frame:
-one request in flight per view, the server answers with the newest frame (never a queued one), and waits
-up to half a second for a new one before answering 204 (nothing new).
+script (app/static/train_live.js) reads a stream of frames from a small route beside the Gradio app,
+`GET /live/<tab>/stream?t=TOKEN&f=FRAME&s=STEP&run=RUN[...]` (app.common.live_stream), and draws the
+newest. `GET /live/<tab>?...` (same query) answers one frame: the newest after frame `f` (never a queued
+one), waiting up to half a second for it before answering 204 (nothing new); tools and tests use it.
 
 A frame is data where data is cheaper than a picture (the 2D tab's points, D's heat map as a small grid,
 G's manifold) and one PNG for the image grid. Curves come as the history rows newer than step `s` of run

@@ -1,7 +1,8 @@
 """The Train (2D) tab's live view: frames of the visitor's training as data, drawn on a canvas by the page.
 
-`GET /live/2d?t=TOKEN&f=FRAME&s=STEP&run=RUN&layers=heatmap,real,fake` (see app.common.live for the
-channel and its rules) answers with the training's newest frame after frame `f`: the real and fake points,
+`GET /live/2d/stream?t=TOKEN&f=FRAME&s=STEP&run=RUN&layers=heatmap,real,fake` streams the training's
+frames after frame `f`, `GET /live/2d?...` answers one (see app.common.live for the channel and its
+rules); a frame holds the real and fake points,
 D's verdict as a 48 x 48 grid, G's manifold and the gradient arrows (the layers asked for), the new curve
 points and the mode counter's figures. The page (app/static/train_live.js) draws them with the colours
 and layer order of gan_core.viz.plane, which still draws the PNG that API clients get from `t2d_poll`.
