@@ -411,10 +411,13 @@ def test_a_stream_sends_the_sessions_own_frames_as_training_goes_on(make_client,
     try:
         frames = [sa.frame()[0] for _ in range(4)]
         assert {f["dataset"] for f in frames} == {"grid"}
-        assert [f["frame"] for f in frames] == sorted({f["frame"] for f in frames}), "frames go forward, none twice"
+        numbers = [f["frame"] for f in frames]
+        assert numbers == sorted(set(numbers)), "frames go forward, none twice"
         assert frames[-1]["step"] > frames[0]["step"], "the stream follows the training"
-        assert frames[0]["curves"]["reset"] and not any(f["curves"]["reset"] for f in frames[1:]), \
-            "curves come whole once, then as new points"
+        assert frames[0]["curves"]["reset"], "the first frame starts the curves"
+        first_points = next(i for i, f in enumerate(frames + [sa.frame()[0]]) if f["curves"]["to"] >= 0)
+        assert not any(f["curves"]["reset"] for f in frames[first_points + 1:]), \
+            "once the curves have points, they come as new points only"
         fb, arrays = sb.frame()
         assert (fb["dataset"], fb["step"]) == ("ring", 0) and arrays["heat"].dtype == np.uint8
         assert streams_open(ta, app) == 1
@@ -463,20 +466,27 @@ def test_a_boundary_a_viewer_waits_for_carries_the_trainings_own_snapshot(slot):
     t = slot.training
     t.play()
     try:
-        no, _ = t.frame(-1, timeout=2)
+        t.frame(-1, timeout=2)
         seen, woke = [], threading.Event()
 
         def at_boundary():  # called in the training's thread, right after it published the boundary
             seen.append((t._frame_no, t._frame_snap))
             woke.set()
 
-        t.watch(at_boundary)
-        t.watch(at_boundary)  # once is enough
-        assert t.poll_frame(t._frame_no) is None, "nothing newer yet: the viewer is told to wait"
-        assert woke.wait(5)
-        assert len(seen) == 1
+        while True:  # ask as a viewer does: nothing newer than the last boundary yet
+            no = t._frame_no
+            if t.poll_frame(no) is None:
+                break
+        for _ in range(3):  # the boundary the viewer asked for (one a chunk had already reached may come first)
+            woke.clear()
+            t.watch(at_boundary)
+            t.watch(at_boundary)  # once is enough
+            assert woke.wait(5)
+            if seen[-1][1] is not None:
+                break
+        assert len(seen) <= 3 and seen[-1][1] is not None and seen[-1][1].state == "running", \
+            "the boundary came with the training's snapshot"
         got = t.poll_frame(no)
-        assert seen[0][1] is not None and seen[0][1].state == "running", "the boundary came with its snapshot"
-        assert got is not None and got[0] >= seen[0][0] > no
+        assert got is not None and got[0] >= seen[-1][0] > no
     finally:
         t.pause()

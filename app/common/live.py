@@ -210,17 +210,20 @@ def routes(path: str, store, kind: str, extra: dict[str, Callable], make: Callab
            due: Callable | None = None, inline: bool = False) -> list:
     """The one-frame route at `path` (tools, tests, the live bench's probe) and the stream at
     `path`/stream (the page)."""
-    def build(req: Request):
-        got = due(req, True) if due is not None else None
-        if got is not None:
-            return make(req, (*got, 0.0))
-        got = next_frame(req.slot.training, req)
-        return None if got is None else make(req, got)
-
     from .live_stream import stream_route
 
-    return [route(path, store, kind, extra, build),
+    return [route(path, store, kind, extra, lambda req: one_frame(req, make, due)),
             stream_route(path + "/stream", store, kind, extra, make, due, inline)]
+
+
+def one_frame(req: Request, make: Callable, due: Callable | None = None, wait: float = WAIT_S):
+    """The one-frame route's answer: what `due` has now, else the next frame within `wait` (see
+    `routes`), made by `make`; None when nothing new came."""
+    got = due(req, True) if due is not None else None
+    if got is not None:
+        return make(req, (*got, 0.0))
+    got = next_frame(req.slot.training, req, wait)
+    return None if got is None else make(req, got)
 
 
 CANVAS_STYLE = "width:100%;max-width:100%;display:block;border:1px solid #ccc;background:#fff"

@@ -51,8 +51,7 @@ def curve_spec(n: int | None) -> dict:
 
 def frame(slot, req: live.Request, wait: float = live.WAIT_S) -> tuple[dict, dict] | None:
     """The next frame for the page as (header, arrays) (None when nothing new came within `wait`)."""
-    got = live.next_frame(slot.training, req, wait)
-    return None if got is None else make(slot, req, got)
+    return live.one_frame(req, lambda r, got: make(slot, r, got), wait=wait)
 
 
 def make(slot, req: live.Request, got: tuple) -> tuple[dict, dict]:

@@ -2,8 +2,8 @@
 curve points and the class histogram, drawn on canvases by the page.
 
 `GET /live/img/stream?t=TOKEN&f=FRAME&s=STEP&run=RUN&g=GRID_STEP` streams the training's frames after
-frame `f`, and `GET /live/img?...` answers one (see app.common.live for the channel and its rules). The grid is drawn from the snapshot by
-the slot's own ImageView (so it also lands on the timeline) at its native resolution; the page enlarges
+frame `f`, and `GET /live/img?...` answers one (see app.common.live for the channel and its rules).
+The grid is drawn from the snapshot by the slot's own ImageView (so it also lands on the timeline) at its native resolution; the page enlarges
 it without smoothing. While the visitor has scrubbed the timeline back, frames carry the kept grid they
 chose (sent at once when it differs from `g`, the grid the page shows, and so is the live grid when the
 visitor goes back to it).
@@ -48,11 +48,7 @@ def _shown(mem) -> int | None:
 
 def frame(slot, req: live.Request, wait: float = live.WAIT_S) -> tuple[dict, dict] | None:
     """The next frame for the page as (header, arrays) (None when nothing new came within `wait`)."""
-    got = due(slot, req, block=True)
-    if got is not None:
-        return make(slot, req, (*got, 0.0))
-    got = live.next_frame(slot.training, req, wait)
-    return None if got is None else make(slot, req, got)
+    return live.one_frame(req, lambda r, got: make(slot, r, got), lambda r, block: due(slot, r, block), wait)
 
 
 def due(slot, req: live.Request, block: bool = False) -> tuple | None:
@@ -61,7 +57,8 @@ def due(slot, req: live.Request, block: bool = False) -> tuple | None:
     the weights (the chunk then ends after its round, and the next call gets the frame)."""
     mem = slot.renderer
     scrubbed, view = _shown(mem), req.extra.get("_view")
-    if (scrubbed is not None and req.extra.get("g") != scrubbed) or (view is not None and view != mem.view_rev):
+    chosen = scrubbed is not None and req.extra.get("g") != scrubbed  # another kept grid
+    if chosen or (view is not None and view != mem.view_rev):  # or back to the live one
         return slot.training.poll_frame(-1, block=block)
     return None
 
