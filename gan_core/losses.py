@@ -79,6 +79,50 @@ def info_loss(q: torch.Tensor, cat: torch.Tensor | None, cont: torch.Tensor | No
     return loss
 
 
+SHIFT_PX = 1  # the real-image clustering's shifted copy moves by up to this many pixels in x and y
+CLUSTER_BALANCE = 2.0  # weight of H(Y), every category used as often, against H(Y|X) in `cluster_loss`
+
+
+def shifted(x: torch.Tensor, gen: torch.Generator | None = None) -> torch.Tensor:
+    """Images (B, C, H, W) rolled by one random offset (dy, dx) in [-SHIFT_PX, SHIFT_PX]^2 for the batch
+    (a pixel leaving one side comes back on the other: the built-in sets have a plain border there)."""
+    dy, dx = torch.randint(-SHIFT_PX, SHIFT_PX + 1, (2,), generator=gen).tolist()
+    return torch.roll(x, (dy, dx), (2, 3))
+
+
+def cluster_loss(logits: torch.Tensor, logits_shifted: torch.Tensor | None, lambda_cluster: float = 1.0,
+                 lambda_shift: float = 1.0) -> torch.Tensor:
+    """Q's categorical code read on real images, to minimise (RIM, Krause et al. 2010, with IMSAT's
+    self-augmentation, Hu et al. 2017): lambda_cluster x (H(Y|X) - CLUSTER_BALANCE x H(Y)), where Y is
+    the category Q reads in a real image X (with equal weights, minus their mutual information: each
+    image sure of one category, every category used as often), plus lambda_shift x KL(p(Y|X) || p(Y|X
+    shifted)) with p(Y|X) held fixed: the category must not change when the image moves by a pixel.
+    H(Y) weighs more than H(Y|X): with equal weights a few categories could merge look-alike digits
+    while others split one (docs/figures.md). logits: (n, n_cat) on real images; logits_shifted: the
+    same images shifted (`shifted`), or None."""
+    logp = torch.log_softmax(logits, 1)
+    p = logp.exp()
+    cond = -(p * logp).sum(1).mean()
+    marginal = p.mean(0)
+    loss = lambda_cluster * (cond + CLUSTER_BALANCE * (marginal * torch.log(marginal + 1e-8)).sum())
+    if logits_shifted is not None:
+        kl = (p.detach() * (logp.detach() - torch.log_softmax(logits_shifted, 1))).sum(1).mean()
+        loss = loss + lambda_shift * kl
+    return loss
+
+
+def cluster_grads(logits: torch.Tensor, logits_shifted: torch.Tensor | None, lambda_cluster: float = 1.0,
+                  lambda_shift: float = 1.0) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """`cluster_loss`'s gradients with respect to its two logit tensors (the second None when it is)."""
+    leaves = [logits.detach().requires_grad_(True)]
+    if logits_shifted is not None:
+        leaves.append(logits_shifted.detach().requires_grad_(True))
+    with torch.enable_grad():
+        loss = cluster_loss(leaves[0], leaves[1] if len(leaves) == 2 else None, lambda_cluster, lambda_shift)
+        grads = torch.autograd.grad(loss, leaves)
+    return grads[0], (grads[1] if len(grads) == 2 else None)
+
+
 def d_grads(name: str, real: torch.Tensor, fake: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """d(d_loss)/d(real), d(d_loss)/d(fake), for logits of shape (n, 1)."""
     nr, nf = real.numel(), fake.numel()

@@ -268,7 +268,8 @@ def _one_process_group(tmp_path):
     return dist
 
 
-@pytest.mark.parametrize("preset", ["stable-ring", pytest.param("digits-dcgan", marks=pytest.mark.slow)])
+@pytest.mark.parametrize("preset", ["stable-ring", pytest.param("digits-dcgan", marks=pytest.mark.slow),
+                                    pytest.param("digits-infogan", marks=pytest.mark.slow)])
 def test_ddp_engine_takes_the_autograd_engines_steps(tmp_path, preset):
     from gan_core.training.distributed import DDPEngine, Group
     from gan_core.training.trainer import Trainer

@@ -35,7 +35,54 @@ def test_engine_gradient_of_the_gaussian_q_term_matches_autograd():
 def test_lambdas_are_validated():
     with pytest.raises(ValueError, match="lambda_cont must be in"):
         TrainConfig(lambda_cont=-1.0)
+    with pytest.raises(ValueError, match="lambda_shift must be in"):
+        TrainConfig(lambda_shift=101.0)
     assert TrainConfig.from_dict({"lambda_cat": 2.0}).lambda_cat == 2.0
+
+
+def test_cluster_loss_rewards_confident_balanced_categories_that_survive_a_shift():
+    k, b = 5, losses.CLUSTER_BALANCE
+    sure = torch.eye(k).repeat(4, 1) * 30  # every image sure of its category, each category used as often
+    assert float(losses.cluster_loss(sure, None)) == pytest.approx(-b * math.log(k), abs=1e-5)  # H(Y|X) = 0
+    unsure = float(losses.cluster_loss(torch.zeros(20, k), None))
+    assert unsure == pytest.approx((1 - b) * math.log(k), abs=1e-5)
+    one = torch.zeros(20, k)
+    one[:, 0] = 30  # sure, but all of one category
+    assert float(losses.cluster_loss(one, None)) == pytest.approx(0.0, abs=1e-5)
+    assert -b * math.log(k) < unsure < 0  # the sure, balanced sorting is the best of the three
+    logits = torch.randn(20, k, generator=torch.Generator().manual_seed(0))
+    assert float(losses.cluster_loss(logits, logits, 1.0, 3.0)) == pytest.approx(
+        float(losses.cluster_loss(logits, None)), abs=1e-6)  # the same reading after the shift costs nothing
+    moved = torch.roll(logits, 1, 1)
+    assert float(losses.cluster_loss(logits, moved, 0.0, 1.0)) > 0.1
+    g_real, g_shift = losses.cluster_grads(logits, moved, 0.7, 1.3)
+    a, b = logits.clone().requires_grad_(), moved.clone().requires_grad_()
+    want = torch.autograd.grad(losses.cluster_loss(a, b, 0.7, 1.3), [a, b])
+    assert torch.allclose(g_real, want[0], atol=1e-7) and torch.allclose(g_shift, want[1], atol=1e-7)
+    x = torch.randn(3, 1, 8, 8)
+    for seed in range(8):
+        y = losses.shifted(x, torch.Generator().manual_seed(seed))
+        r = range(-losses.SHIFT_PX, losses.SHIFT_PX + 1)
+        hits = [(dy, dx) for dy in r for dx in r if torch.equal(y, torch.roll(x, (dy, dx), (2, 3)))]
+        assert hits  # a whole-batch move of at most SHIFT_PX pixels in x and y
+
+
+def test_clustering_real_images_trains_the_same_through_every_engine():
+    from gan_core.training import presets
+    from gan_core.training.trainer import Trainer
+    cfg = presets.get("digits-infogan").config.replace(batch_size=16, g_ema=0.0, lambda_cluster=1.0,
+                                                        lambda_shift=2.0)
+    t, a = Trainer(cfg), Trainer(cfg)
+    a.use_engine("autograd")
+    assert t.engine == "conv-engine"
+    t.step(), a.step()  # one round from the same state, the same shift drawn
+    for ours, want in ((t.d_flat.grad, a.d_flat.grad), (t.g_flat.grad, a.g_flat.grad)):
+        assert float((ours - want).norm() / want.norm()) < 1e-5
+    plain = Trainer(cfg.replace(lambda_cluster=0.0, lambda_shift=0.0))
+    plain.step()
+    def q_grad(tr):
+        return next(v for v, p in zip(tr.d_flat.grad_views, tr.d_flat.params) if p is tr.D.q_head.out.weight)
+    assert not torch.allclose(q_grad(t), q_grad(plain))  # the real images' terms reach Q
 
 
 def test_mi_bound_never_exceeds_its_ceiling():

@@ -16,7 +16,8 @@ from gan_core.training.trainer import trainer_from_checkpoint
 CHECKPOINTS = Path(__file__).resolve().parent.parent / "checkpoints"
 SHIPPED = sorted(p for p in CHECKPOINTS.glob("*.safetensors") if not p.name.startswith("eval-"))
 # what the issues promise ships; each must be there
-REQUIRED = {"stable-ring", "stable-grid", "digits-dcgan", "digits-conditional", "shapes-dcgan", "scenes-dcgan"}
+REQUIRED = {"stable-ring", "stable-grid", "digits-dcgan", "digits-conditional", "digits-infogan", "shapes-dcgan",
+            "scenes-dcgan"}
 
 
 def test_the_promised_checkpoints_ship():
@@ -65,7 +66,8 @@ def test_shipped_checkpoint_meets_its_card(path, two_threads):
         assert m["class_share_rel_err"] == pytest.approx(want["class_share_rel_err"], abs=0.02)
 
 
-@pytest.mark.parametrize("name", ["digits-dcgan", "digits-conditional", "shapes-dcgan", "scenes-dcgan"])
+@pytest.mark.parametrize("name", ["digits-dcgan", "digits-conditional", "digits-infogan", "shapes-dcgan",
+                                  "scenes-dcgan"])
 def test_shipped_image_checkpoints_carry_their_training_curves(name):
     """Loading one in the app shows how it was trained: losses all along, FD falling to the card's."""
     ck = checkpoint.load(str(CHECKPOINTS / f"{name}.safetensors"))

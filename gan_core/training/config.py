@@ -53,6 +53,8 @@ class TrainConfig:
     held_out: float = 0.0  # image sets: fraction of the images never trained on (memorisation checks)
     lambda_cat: float = 1.0  # InfoGAN: weight of the categorical code's information term (the paper's lambda)
     lambda_cont: float = 1.0  # InfoGAN: weight of the continuous codes' term (Gaussian negative log-likelihood)
+    lambda_cluster: float = 0.0  # InfoGAN: weight of Q's clustering of real images by its category (0 = off)
+    lambda_shift: float = 0.0  # InfoGAN: weight of Q reading one category in a real image and in it shifted
 
     def __post_init__(self):
         self.validate()
@@ -61,7 +63,8 @@ class TrainConfig:
         losses.check(self.loss)
         if self.optimizer not in ("adam", "sgd"):
             raise ValueError(f"optimizer must be adam or sgd, got {self.optimizer!r}")
-        for name in ("lr_d", "lr_g", "beta1", "beta2", "g_ema", "lr_final", "held_out", "lambda_cat", "lambda_cont"):
+        for name in ("lr_d", "lr_g", "beta1", "beta2", "g_ema", "lr_final", "held_out", "lambda_cat",
+                     "lambda_cont", "lambda_cluster", "lambda_shift"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, numbers.Real):
                 raise ValueError(f"{name} must be a number, got {str(v)[:40]!r}")
@@ -78,7 +81,7 @@ class TrainConfig:
             raise ValueError(f"g_ema must be in [0, 1), got {self.g_ema}")
         if not (0 < self.lr_final <= 1):
             raise ValueError(f"lr_final must be in (0, 1], got {self.lr_final}")
-        for name in ("lambda_cat", "lambda_cont"):
+        for name in ("lambda_cat", "lambda_cont", "lambda_cluster", "lambda_shift"):
             if not (0 <= getattr(self, name) <= 100):
                 raise ValueError(f"{name} must be in [0, 100], got {getattr(self, name)}")
         if not (0 <= self.held_out <= 0.5):

@@ -30,7 +30,7 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 from torch.utils.data import DistributedSampler
 
 from .. import losses, models
-from .engines import AutogradEngine, _split
+from .engines import AutogradEngine, _cluster, _lambdas, _shifted, _split
 
 RANK_SEED_STRIDE = 7919  # rank r draws data and latents with seed + r * this
 
@@ -107,18 +107,24 @@ class _Judge(nn.Module):
             return self.D.forward_with_q(x, c)
         return self.D(x, c), None
 
-    def forward(self, real, real_c, fake, fake_c, x_hat=None):
+    def forward(self, real, real_c, fake, fake_c, x_hat=None, shifted=None, q_real=False):
+        """(logits on real then fake, Q's predictions, the penalty's logits): Q's rows are the fakes', or
+        with `q_real` the real, fake and `shifted` rows' (Q's clustering of real images)."""
         if real is None:  # G's update: the fakes only
             f, q = self.judge(fake, fake_c)
             return f, q, None
+        extra = [] if shifted is None else [shifted]
+        n = len(real)
         if self.joint:
-            c = None if fake_c is None else torch.cat([real_c, fake_c])
-            out, q = self.judge(torch.cat([real, fake]), c)
-            n = len(real)
-            r, f, q = out[:n], out[n:], (None if q is None else q[n:])
+            c = None if fake_c is None else torch.cat([real_c, fake_c, *[real_c] * len(extra)])
+            out, q = self.judge(torch.cat([real, fake, *extra]), c)
+            r, f = out[:n], out[n:2 * n]
+            q = q if q is None or q_real else q[n:2 * n]
         else:
-            r = self.D(real, real_c)
+            r, qr = self.judge(real, real_c) if q_real else (self.D(real, real_c), None)
             f, q = self.judge(fake, fake_c)
+            if q_real:
+                q = torch.cat([qr, q, *[self.judge(x, real_c)[1] for x in extra]])
         gp_out = self.D(x_hat) if x_hat is not None else None
         return torch.cat([r, f]), q, gp_out
 
@@ -166,12 +172,18 @@ class DDPEngine(AutogradEngine):
         if t.cfg.loss == "wgan-gp" and c is None:  # the penalty's interpolates (as losses.gradient_penalty)
             eps = torch.rand((real.shape[0],) + (1,) * (real.dim() - 1), generator=t.gen).to(real.device)
             x_hat = (eps * real + (1 - eps) * fake).requires_grad_(True)
-        out, q, gp_out = self.d(real, real_c, fake, c, x_hat)
+        cluster = _cluster(t)
+        extra = _shifted(t, real, cluster)
+        out, q, gp_out = self.d(real, real_c, fake, c, x_hat, extra[0] if extra else None, bool(cluster))
         n = len(real)
         r, f = out[:n], out[n:]
         loss = losses.d_loss(t.cfg.loss, r, f)
+        if cluster:
+            k = t.G.latent_spec.n_cat
+            loss = loss + losses.cluster_loss(q[:n, :k], q[2 * n:, :k] if extra else None, *cluster)
+            q = q[n:2 * n]
         if q is not None:
-            loss = loss + losses.info_loss(q, *models.split_codes(t.G.latent_spec, z))
+            loss = loss + losses.info_loss(q, *models.split_codes(t.G.latent_spec, z), *_lambdas(t))
         if gp_out is not None:
             (grad,) = torch.autograd.grad(gp_out.sum(), x_hat, create_graph=True)
             if getattr(t.D, "pack", 1) > 1:
@@ -186,7 +198,7 @@ class DDPEngine(AutogradEngine):
         fl, q, _ = self.d(None, None, fake, self.fake_c)
         loss = losses.g_loss(t.cfg.loss, fl)
         if q is not None:
-            loss = loss + losses.info_loss(q, *models.split_codes(t.G.latent_spec, self.fake_z))
+            loss = loss + losses.info_loss(q, *models.split_codes(t.G.latent_spec, self.fake_z), *_lambdas(t))
         self._backward(loss, t.g_flat)
         return fl.detach()
 

@@ -38,6 +38,20 @@ def _lambdas(trainer) -> tuple[float, float]:
     return trainer.cfg.lambda_cat, trainer.cfg.lambda_cont
 
 
+def _cluster(trainer) -> tuple[float, float] | None:
+    """(lambda_cluster, lambda_shift) when Q also reads real images (G has a categorical code and one of
+    the weights is set), else None."""
+    cfg = trainer.cfg
+    if trainer.G.latent_spec.n_cat and (cfg.lambda_cluster or cfg.lambda_shift):
+        return cfg.lambda_cluster, cfg.lambda_shift
+    return None
+
+
+def _shifted(trainer, real: torch.Tensor, cluster) -> list[torch.Tensor]:
+    """[the real batch shifted by up to `losses.SHIFT_PX` pixels] when Q's reading of it is weighed, or []."""
+    return [losses.shifted(real, trainer.gen)] if cluster and cluster[1] else []
+
+
 def _split(batch) -> tuple[torch.Tensor, torch.Tensor | None]:
     """(tensor, labels or None) from a sampler's output (a tensor, or a (tensor, labels) tuple)."""
     return batch if isinstance(batch, tuple) else (batch, None)
@@ -80,16 +94,27 @@ class AutogradEngine:
         real_c = real_c if c is not None else None  # real labels matter to a conditional D only
         self.generate(z, c)
         fake = self.fake.detach()
+        cluster = _cluster(t)
+        extra = _shifted(t, real, cluster)
+        n = len(real)
+        q_real = q_shift = None
         if self.joint:  # no cross-sample layers in D: real and fake in one pass, split afterwards
-            out, q = self.judge(torch.cat([real, fake]), None if c is None else torch.cat([real_c, c]))
-            n = len(real)
-            r, f, q = out[:n], out[n:], (None if q is None else q[n:])
+            out, q = self.judge(torch.cat([real, fake, *extra]),
+                                None if c is None else torch.cat([real_c, c, *[real_c] * len(extra)]))
+            r, f = out[:n], out[n:2 * n]
+            if q is not None:
+                q_real, q, q_shift = q[:n], q[n:2 * n], (q[2 * n:] if extra else None)
         else:
-            r = t.D(real, real_c)
+            r, q_real = self.judge(real, real_c) if cluster else (t.D(real, real_c), None)
             f, q = self.judge(fake, c)
+            q_shift = self.judge(extra[0], real_c)[1] if extra else None
         loss = losses.d_loss(t.cfg.loss, r, f)
         if q is not None:  # InfoGAN: Q (on D's features) learns to read the codes back from fakes
             loss = loss + losses.info_loss(q, *models.split_codes(t.G.latent_spec, z), *_lambdas(t))
+        if cluster:  # and to sort real images into its categories
+            k = t.G.latent_spec.n_cat
+            shift = None if q_shift is None else q_shift[:, :k]
+            loss = loss + losses.cluster_loss(q_real[:, :k], shift, *cluster)
         if t.cfg.loss == "wgan-gp" and c is None:
             loss = loss + losses.gradient_penalty(t.D, real, fake, t.gen)
         copy_grads(t.d_flat.grad_views, torch.autograd.grad(loss, t.d_flat.params, allow_unused=True))
@@ -132,13 +157,26 @@ class ConvEngine(AutogradEngine):
         (real, real_c), (z, c) = _split(real), _split(z)
         self.generate(z, c)
         n = len(real)
-        out, q, state = self.d_engine.forward(torch.cat([real, self.fake.detach()]),
-                                              None if c is None else torch.cat([real_c, c]),
-                                              n if self.codes else None)
-        r, f = out[:n], out[n:]
+        cluster = _cluster(t)
+        extra = _shifted(t, real, cluster)
+        labels = None if c is None else torch.cat([real_c, c, *[real_c] * len(extra)])
+        out, q, state = self.d_engine.forward(torch.cat([real, self.fake.detach(), *extra]), labels,
+                                              (0 if cluster else n) if self.codes else None)
+        r, f = out[:n], out[n:2 * n]
         g_r, g_f = losses.d_grads(t.cfg.loss, r, f)
-        g_q = info_grads(q, t.G.latent_spec, z, *_lambdas(t))[1] if self.codes else None
-        self.d_engine.backward(state, torch.cat([g_r, g_f]), g_q, weights=True, inputs=False)
+        g_q = None
+        if cluster:  # Q reads every row: real (clustered), fake (its codes), shifted real
+            g_q = torch.zeros_like(q)
+            g_q[n:2 * n] = info_grads(q[n:2 * n], t.G.latent_spec, z, *_lambdas(t))[1]
+            k = t.G.latent_spec.n_cat
+            g_real, g_shift = losses.cluster_grads(q[:n, :k], q[2 * n:, :k] if extra else None, *cluster)
+            g_q[:n, :k] = g_real
+            if extra:
+                g_q[2 * n:, :k] = g_shift
+        elif self.codes:
+            g_q = info_grads(q, t.G.latent_spec, z, *_lambdas(t))[1]
+        g_out = torch.cat([g_r, g_f, *[torch.zeros_like(g_r)] * len(extra)])  # the shifted rows: Q's only
+        self.d_engine.backward(state, g_out, g_q, weights=True, inputs=False)
         return r, f
 
     def g_step(self) -> torch.Tensor:
