@@ -41,15 +41,15 @@ def test_lambdas_are_validated():
 
 
 def test_cluster_loss_rewards_confident_balanced_categories_that_survive_a_shift():
-    k, b = 5, losses.CLUSTER_BALANCE
+    k, bal = 5, losses.CLUSTER_BALANCE
     sure = torch.eye(k).repeat(4, 1) * 30  # every image sure of its category, each category used as often
-    assert float(losses.cluster_loss(sure, None)) == pytest.approx(-b * math.log(k), abs=1e-5)  # H(Y|X) = 0
+    assert float(losses.cluster_loss(sure, None)) == pytest.approx(-bal * math.log(k), abs=1e-5)  # H(Y|X) = 0
     unsure = float(losses.cluster_loss(torch.zeros(20, k), None))
-    assert unsure == pytest.approx((1 - b) * math.log(k), abs=1e-5)
+    assert unsure == pytest.approx((1 - bal) * math.log(k), abs=1e-5)
     one = torch.zeros(20, k)
     one[:, 0] = 30  # sure, but all of one category
     assert float(losses.cluster_loss(one, None)) == pytest.approx(0.0, abs=1e-5)
-    assert -b * math.log(k) < unsure < 0  # the sure, balanced sorting is the best of the three
+    assert -bal * math.log(k) < unsure < 0  # the sure, balanced sorting is the best of the three
     logits = torch.randn(20, k, generator=torch.Generator().manual_seed(0))
     assert float(losses.cluster_loss(logits, logits, 1.0, 3.0)) == pytest.approx(
         float(losses.cluster_loss(logits, None)), abs=1e-6)  # the same reading after the shift costs nothing
@@ -80,6 +80,7 @@ def test_clustering_real_images_trains_the_same_through_every_engine():
         assert float((ours - want).norm() / want.norm()) < 1e-5
     plain = Trainer(cfg.replace(lambda_cluster=0.0, lambda_shift=0.0))
     plain.step()
+
     def q_grad(tr):
         return next(v for v, p in zip(tr.d_flat.grad_views, tr.d_flat.params) if p is tr.D.q_head.out.weight)
     assert not torch.allclose(q_grad(t), q_grad(plain))  # the real images' terms reach Q
