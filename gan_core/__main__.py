@@ -26,6 +26,10 @@ def _add_train(sub) -> None:
     t.add_argument("--out", default="runs")
     t.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     t.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: per preset)")
+    t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="change one of the preset's settings: a training setting (lambda_shift=6) or, "
+                        "as model.NAME, a network setting (model.g_base=64); VALUE is read as JSON, "
+                        "else as text; repeatable")
     t.add_argument("--ddp", action="store_true",
                    help="train with DistributedDataParallel in the processes torchrun starts "
                         "(torchrun --nproc_per_node=N -m gan_core train ... --ddp)")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import sys
 import time
 
@@ -61,6 +62,11 @@ def _metrics_out(m: dict) -> dict:
 def cmd_train(args) -> dict:
     preset = _preset(args.preset)
     cfg = preset.config.replace(seed=args.seed)
+    if getattr(args, "set", None):
+        try:
+            cfg = cfg.with_changes(args.set)
+        except ValueError as e:
+            raise CLIError(f"--set: {e}") from None
     if args.steps is not None:
         if args.steps < 1:
             raise CLIError("--steps must be at least 1")
@@ -88,7 +94,9 @@ def cmd_train(args) -> dict:
     card = {"preset": preset.name, "seconds": round(seconds, 2), "device": str(device), "threads": threads,
             "torch": torch.__version__, "command": f"python -m gan_core train --preset {preset.name} "
             f"--seed {args.seed}" + (f" --steps {args.steps}" if args.steps else "")
-            + (f" --threads {args.threads}" if args.threads else "") + f" --out {args.out}"}
+            + (f" --threads {args.threads}" if args.threads else "")
+            + "".join(f" --set {shlex.quote(c)}" for c in getattr(args, "set", None) or [])
+            + f" --out {args.out}"}
     if recorder is not None:
         recorder(trainer)  # the last step's grid, whatever the schedule said
     checkpoint.save(ckpt, trainer, card, timeline=recorder.items if recorder else None)

@@ -13,6 +13,8 @@ MLP engine uses them instead of autograd, and tests check them against autograd.
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 
@@ -79,6 +81,8 @@ def info_loss(q: torch.Tensor, cat: torch.Tensor | None, cont: torch.Tensor | No
     return loss
 
 
+TILT_DEG = 15.0  # the "tilt" view turns each image about its centre by up to this many degrees either way
+ZOOM = 1.25  # the "zoom" view scales each image about its centre by a factor in [1 / ZOOM, ZOOM]
 SHIFT_PX = 1  # the real-image clustering's shifted copy moves by up to this many pixels in x and y
 CLUSTER_BALANCE = 2.0  # weight of H(Y), every category used as often, against H(Y|X) in `cluster_loss`
 
@@ -88,6 +92,55 @@ def shifted(x: torch.Tensor, gen: torch.Generator | None = None) -> torch.Tensor
     (a pixel leaving one side comes back on the other: the built-in sets have a plain border there)."""
     dy, dx = torch.randint(-SHIFT_PX, SHIFT_PX + 1, (2,), generator=gen).tolist()
     return torch.roll(x, (dy, dx), (2, 3))
+
+
+VIEWS = ("shift", "turn", "tilt", "zoom", "colour")  # what may differ between Q's two readings of an image
+
+
+def check_views(views: str) -> tuple[str, ...]:
+    """The parts of a `TrainConfig.cluster_views` string ("shift", "shift+turn", ...), or a ValueError."""
+    parts = tuple(views.split("+")) if isinstance(views, str) and views else ()
+    if not parts or any(v not in VIEWS for v in parts) or len(set(parts)) != len(parts):
+        raise ValueError(f"cluster_views must join distinct parts of {', '.join(VIEWS)} with '+', "
+                         f"got {str(views)[:40]!r}")
+    return parts
+
+
+def other_view(x: torch.Tensor, views: str = "shift", gen: torch.Generator | None = None) -> torch.Tensor:
+    """The real batch (B, C, H, W) as Q's second reading sees it (`views`, see `check_views`): "shift"
+    rolls the batch by up to SHIFT_PX pixels (`shifted`); "turn" turns each image by a random multiple
+    of 90 degrees and mirrors half of them (the built-in shapes come in every rotation); "tilt" turns
+    each about the centre by up to TILT_DEG degrees and "zoom" scales it by up to ZOOM (one bilinear
+    resampling for both, the border repeated); "colour" permutes each RGB image's channels at random
+    (takes each of the shapes' palette colours near another: red, green and blue among themselves,
+    yellow, magenta and cyan likewise)."""
+    parts = check_views(views)
+    if "shift" in parts:
+        x = shifted(x, gen)
+    if "turn" in parts:
+        k = torch.randint(0, 8, (len(x),), generator=gen)
+        x = x.clone()
+        for r in range(8):
+            m = k == r
+            if m.any():
+                y = torch.rot90(x[m], r % 4, (2, 3))
+                x[m] = torch.flip(y, (3,)) if r >= 4 else y
+    if "tilt" in parts or "zoom" in parts:
+        n = len(x)
+        a, s = torch.zeros(n), torch.ones(n)
+        if "tilt" in parts:
+            a = (torch.rand(n, generator=gen) * 2 - 1) * math.radians(TILT_DEG)
+        if "zoom" in parts:
+            s = torch.exp((torch.rand(n, generator=gen) * 2 - 1) * math.log(ZOOM))  # in [1 / ZOOM, ZOOM]
+        theta = torch.zeros(n, 2, 3, dtype=x.dtype)  # output -> input coordinates: turned by -a, 1/s
+        theta[:, 0, 0], theta[:, 0, 1] = torch.cos(a) / s, -torch.sin(a) / s
+        theta[:, 1, 0], theta[:, 1, 1] = torch.sin(a) / s, torch.cos(a) / s
+        grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+        x = F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+    if "colour" in parts and x.shape[1] == 3:
+        perm = torch.rand((len(x), 3), generator=gen).argsort(1)  # (B, 3)
+        x = x.gather(1, perm[:, :, None, None].expand_as(x))
+    return x
 
 
 def cluster_loss(logits: torch.Tensor, logits_shifted: torch.Tensor | None, lambda_cluster: float = 1.0,

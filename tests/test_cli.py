@@ -56,6 +56,10 @@ def test_train_then_eval(tmp_path):
     (("train", "--preset", "stable-ring", "--device", "cuda"), None),
     (("demos", "--preset", "stable-ring"), "demonstrates no phenomenon"),
     (("demos", "--seeds", "a-b"), "--seeds must look like 0-4"),
+    (("train", "--preset", "digits-dcgan", "--set", "model.g_base=abc"), "--set: model.g_base=abc"),
+    (("train", "--preset", "digits-dcgan", "--set", "lambda_x=1"), "'lambda_x' is not a training setting"),
+    (("train", "--preset", "digits-dcgan", "--set", "lr_d=-1"), "lr_d must be in (0, 10]"),
+    (("train", "--preset", "digits-dcgan", "--set", "steps"), "changes are KEY=VALUE"),
 ])
 def test_errors_are_one_line_and_nonzero(args, message):
     r = cli(*args)
@@ -103,6 +107,21 @@ def test_image_train_then_eval_prints_the_image_metrics(tmp_path):
     assert ev["step"] == 6 and ev["histogram"] == out["histogram"]
     assert ev["fd"] == pytest.approx(out["fd"], rel=1e-3)  # thread counts may differ
     assert ev["conditional_accuracy"] == pytest.approx(out["conditional_accuracy"])
+
+
+def test_set_changes_a_presets_settings_and_the_card_says_so(tmp_path):
+    from gan_core.training import presets
+    cfg = presets.get("digits-infogan").config
+    got = cfg.with_changes(["lambda_shift=6", "cluster_views=shift+tilt", "model.g_base=16"])
+    assert (got.lambda_shift, got.cluster_views, got.model["g_base"]) == (6, "shift+tilt", 16)
+    assert got.replace(lambda_shift=cfg.lambda_shift, cluster_views=cfg.cluster_views,
+                       model=cfg.model) == cfg  # nothing else changed
+    r = cli("train", "--preset", "digits-dcgan", "--steps", "2", "--threads", "1", "--set", "model.g_base=8",
+            "--set", "lr_g=5e-4", "--out", str(tmp_path), "--json")
+    assert r.returncode == 0, r.stderr
+    card = json.loads((tmp_path / "digits-dcgan.json").read_text())
+    assert card["model_config"]["g_base"] == 8 and card["train_config"]["lr_g"] == 5e-4
+    assert "--set model.g_base=8 --set lr_g=5e-4" in card["command"]
 
 
 @pytest.mark.slow

@@ -67,6 +67,35 @@ def test_cluster_loss_rewards_confident_balanced_categories_that_survive_a_shift
         assert hits  # a whole-batch move of at most SHIFT_PX pixels in x and y
 
 
+def test_other_views_turn_zoom_and_recolour_each_image_and_are_validated():
+    from gan_core.data.shapes import PALETTE, render_shapes
+    n = 64
+    rng = np.random.default_rng(0)
+    x = render_shapes(rng.integers(0, 4, n), np.full(n, 0.8), rng.uniform(0, 6.28, n), np.full(n, 0.5),
+                      np.full(n, 0.5), rng.integers(0, len(PALETTE), n))
+    y = losses.other_view(x, "turn+colour", torch.Generator().manual_seed(0))
+    turns = set()
+    for a, b in zip(x, y):
+        hits = [(r, f, p) for r in range(4) for f in (False, True) for p in ((0, 1, 2), (0, 2, 1), (1, 0, 2),
+                (1, 2, 0), (2, 0, 1), (2, 1, 0)) if torch.equal(
+                    b, (lambda t: torch.flip(t, (2,)) if f else t)(torch.rot90(a, r, (1, 2)))[list(p)])]
+        assert hits  # each image turned by a multiple of 90 degrees, maybe mirrored, its channels permuted
+        turns.add(hits[0][:2])
+    assert len(turns) >= 6  # drawn per image, not once for the batch
+    assert sum(not torch.equal(a, b) for a, b in zip(x, y)) > n // 2
+    assert torch.equal(losses.other_view(x[:, :1], "colour"), x[:, :1])  # grey images keep their channel
+    circles = render_shapes(np.ones(n, int), np.full(n, 0.7), np.zeros(n), np.full(n, 0.5), np.full(n, 0.5),
+                            np.zeros(n, int))
+    area = ((circles[:, 0] + 1) / 2).sum((1, 2))
+    zoomed = losses.other_view(circles, "zoom", torch.Generator().manual_seed(1))
+    ratio = ((zoomed[:, 0] + 1) / 2).sum((1, 2)) / area  # the sprite's area scales by the zoom squared
+    z2 = losses.ZOOM ** 2
+    assert 0.95 / z2 < float(ratio.min()) < 0.9 and 1.1 < float(ratio.max()) < 1.05 * z2
+    for bad in ("", "spin", "shift+shift", 3):
+        with pytest.raises(ValueError, match="cluster_views must join"):
+            TrainConfig(cluster_views=bad)
+
+
 def test_clustering_real_images_trains_the_same_through_every_engine():
     from gan_core.training import presets
     from gan_core.training.trainer import Trainer

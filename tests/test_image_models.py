@@ -112,3 +112,34 @@ def test_config_round_trip_and_validation():
     _, D, _ = build()
     with pytest.raises(ValueError, match="images must have shape"):
         D(torch.zeros(2, 3, 32, 32))
+
+
+def test_unit_dropout_zeroes_whole_4x4_units_in_training_only_and_trains_with_autograd():
+    from gan_core.models.registry import get
+    from gan_core.training import presets
+    from gan_core.training.trainer import Trainer
+    torch.manual_seed(0)
+    G = DCGANGenerator(DCGANConfig(image_size=16, g_base=16, g_dropout=0.25))
+    z = torch.randn(32, G.latent_spec.z_dim)
+    seen = {}
+    G.feature_layers()["block0"].register_forward_hook(lambda m, i, o: seen.update(out=o.detach().clone()))
+    G.train()
+    G(z)
+    off = seen["out"].amax((2, 3)) == 0  # (B, units): a unit off over the whole 4x4 map of a sample
+    plain = DCGANGenerator(DCGANConfig(image_size=16, g_base=16))
+    plain.load_state_dict(G.state_dict())
+    plain.train()
+    plain.feature_layers()["block0"].register_forward_hook(lambda m, i, o: seen.update(plain=o.detach()))
+    plain(z)
+    lit = seen["plain"].amax((2, 3)) > 0
+    share = float((off & lit).sum() / lit.sum())
+    assert 0.15 < share < 0.35  # about g_dropout of the units that fire are dropped, each whole
+    plain.load_state_dict(G.state_dict())  # the training passes moved BatchNorm's running statistics
+    G.eval(), plain.eval()
+    assert torch.equal(G(z), plain(z))  # sampling never drops
+    with pytest.raises(ValueError, match="g_dropout must be in"):
+        DCGANConfig(g_dropout=0.7)
+    cfg = presets.get("scenes-dcgan").config
+    assert get("dcgan").engine(cfg.loss, DCGANConfig.from_dict(cfg.model), "cpu", False) == "conv"
+    drop = cfg.with_changes(["model.g_dropout=0.1", "batch_size=8"])
+    assert Trainer(drop).engine == "autograd"

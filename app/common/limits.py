@@ -15,11 +15,10 @@ concurrency groups (`configure_queue`), so one visitor's heavy request never hol
 
 from __future__ import annotations
 
-import os
-
 import fnmatch
 import functools
 import inspect
+import os
 from dataclasses import asdict, dataclass, fields
 
 # api names (shell patterns) of expensive events: they share the "heavy" group's limit

@@ -49,6 +49,7 @@ class DCGANConfig(ConfigMixin):
     g_batchnorm: bool = True  # BatchNorm in G (the DCGAN paper found G collapses to one point without it)
     n_cat: int = 0  # InfoGAN categorical code: number of categories (0 = none)
     n_cont: int = 0  # InfoGAN continuous codes, each uniform in [-1, 1]
+    g_dropout: float = 0.0  # training only: share of G's 4x4 units zeroed per sample (none indispensable)
 
     def __post_init__(self):
         if self.image_size not in IMAGE_SIZES:
@@ -59,6 +60,8 @@ class DCGANConfig(ConfigMixin):
             raise ValueError(f"noise must be 'gaussian' or 'uniform', got {self.noise!r}")
         limits = (("z_dim", 1, 1024), ("g_base", 4, 512), ("d_base", 4, 512), ("n_classes", 0, 1000),
                   ("n_cat", 0, 100), ("n_cont", 0, 16))
+        if not (0 <= self.g_dropout <= 0.5):
+            raise ValueError(f"g_dropout must be in [0, 0.5], got {self.g_dropout}")
         for name, lo, hi in limits:
             v = getattr(self, name)
             if not (lo <= int(v) <= hi):
@@ -156,6 +159,7 @@ class DCGANGenerator(nn.Module):
             ("unflatten", nn.Unflatten(1, (widths[0], 4, 4))),
             ("bn", nn.BatchNorm2d(widths[0]) if cfg.g_batchnorm else nn.Identity()),
             ("act", nn.ReLU(inplace=True)),
+            *([("drop", nn.Dropout2d(cfg.g_dropout))] if cfg.g_dropout else []),
         ])))]
         for i in range(1, len(widths)):
             blocks.append((f"block{i}", nn.Sequential(OrderedDict([

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import numbers
 from dataclasses import dataclass, field
 
@@ -55,6 +56,7 @@ class TrainConfig:
     lambda_cont: float = 1.0  # InfoGAN: weight of the continuous codes' term (Gaussian negative log-likelihood)
     lambda_cluster: float = 0.0  # InfoGAN: weight of Q's clustering of real images by its category (0 = off)
     lambda_shift: float = 0.0  # InfoGAN: weight of Q reading one category in a real image and in it shifted
+    cluster_views: str = "shift"  # what that second reading may change, joined by '+' (losses.VIEWS)
 
     def __post_init__(self):
         self.validate()
@@ -81,6 +83,7 @@ class TrainConfig:
             raise ValueError(f"g_ema must be in [0, 1), got {self.g_ema}")
         if not (0 < self.lr_final <= 1):
             raise ValueError(f"lr_final must be in (0, 1], got {self.lr_final}")
+        losses.check_views(self.cluster_views)
         for name in ("lambda_cat", "lambda_cont", "lambda_cluster", "lambda_shift"):
             if not (0 <= getattr(self, name) <= 100):
                 raise ValueError(f"{name} must be in [0, 100], got {getattr(self, name)}")
@@ -100,6 +103,39 @@ class TrainConfig:
         if unknown:
             raise ValueError(f"unknown training settings: {sorted(unknown)}")
         return dataclasses.replace(self, **changes)
+
+    def with_changes(self, changes: list[str]) -> "TrainConfig":
+        """This config with "KEY=VALUE" changes (the CLI's `train --set`): KEY a training setting or
+        model.NAME for one of the family's network settings; VALUE read as JSON, else as text. A
+        ValueError names the first bad change."""
+        top, model = {}, dict(self.model)
+        for item in changes:
+            key, eq, text = item.partition("=")
+            if not eq or not key:
+                raise ValueError(f"changes are KEY=VALUE, got {item[:60]!r}")
+            try:
+                value = json.loads(text)
+            except ValueError:
+                value = text
+            if key.startswith("model."):
+                model[key[6:]] = value
+            elif key == "seed":
+                raise ValueError("the seed is set on its own (train --seed), not as a change")
+            elif key == "model" or key not in {f.name for f in dataclasses.fields(self)}:
+                raise ValueError(f"{key!r} is not a training setting (network settings are model.NAME)")
+            else:
+                top[key] = value
+        out = self.replace(model=model, **top)
+        from ..models import registry
+
+        family = registry.get(out.family)
+        for key in [k for k in model if model[k] != self.model.get(k, object())]:
+            try:  # each changed network setting alone, so that the message names it
+                family.config_cls.from_dict({**self.model, key: model[key]})
+            except (TypeError, ValueError, KeyError) as e:
+                raise ValueError(f"model.{key}={str(model[key])[:40]}: {e}") from None
+        family.config_cls.from_dict(out.model)
+        return out
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

@@ -48,8 +48,9 @@ def _cluster(trainer) -> tuple[float, float] | None:
 
 
 def _shifted(trainer, real: torch.Tensor, cluster) -> list[torch.Tensor]:
-    """[the real batch shifted by up to `losses.SHIFT_PX` pixels] when Q's reading of it is weighed, or []."""
-    return [losses.shifted(real, trainer.gen)] if cluster and cluster[1] else []
+    """[the real batch as Q's second reading sees it: shifted by up to `losses.SHIFT_PX` pixels, turned or
+    recoloured as `cluster_views` says] when that reading is weighed, or []."""
+    return [losses.other_view(real, trainer.cfg.cluster_views, trainer.gen)] if cluster and cluster[1] else []
 
 
 def _split(batch) -> tuple[torch.Tensor, torch.Tensor | None]:

@@ -204,24 +204,26 @@ register(Preset(
 
 # InfoGAN preset (Chen et al. 2016): the SN-GAN recipe of digits-dcgan with a categorical code and two
 # continuous codes; Q is a Gaussian with learned mean and log-variance for each continuous code. Q also
-# sorts the real digits into its categories (losses.cluster_loss): docs/figures.md has the comparison.
+# sorts the real digits into its categories (losses.cluster_loss), reading the same category when a digit
+# moves, tilts or grows a little (cluster_views): docs/figures.md has the comparison.
 register(Preset(
     "digits-infogan", "Digits (InfoGAN codes)",
     "InfoGAN on the digits, without labels: G's latent ends in a 10-way category and two continuous codes "
     "in [-1, 1], and a head Q on D (a Gaussian with learned variance for each continuous code) learns to "
     "read them back from the image while G is rewarded when it can. Q also sorts the real digits into its "
     "ten categories, each image surely into one and every category as often, and must read the same "
-    "category when the digit moves by a pixel: so the categories G draws are the groups the real "
-    "digits fall into. Nobody says what a code means; turn them on the Code knobs tab and see what each "
-    "one took (in the InfoGAN paper: the digit, the slant and the stroke width). The plot of the "
-    "information bound climbs toward its ceiling ln 10 as the categories become readable. The recipe of "
-    "Digits (DCGAN): spectral normalisation in D with the hinge loss (Adam: D 2e-3, G 1e-3, decaying to "
-    "a tenth).",
+    "category when the digit moves by a pixel, turns by a few degrees or grows a little: so the "
+    "categories G draws are the groups the real digits fall into, whatever their slant and size. "
+    "Nobody says what a code means; turn them on the Code knobs tab and see what each one took (in the "
+    "InfoGAN paper: the digit, the slant and the stroke width). The plot of the information bound "
+    "climbs toward its ceiling ln 10 as the categories become readable. The recipe of Digits (DCGAN): "
+    "spectral normalisation in D with the hinge loss (Adam: D 2e-3, G 1e-3, decaying to a tenth).",
     TrainConfig(dataset="digits16", family="dcgan",
                 model=_dcgan(16, 1, 32, 32, n_cat=10, n_cont=2, spectral_norm=True, d_batchnorm=False),
                 loss="hinge", lr_d=2e-3, lr_g=1e-3, beta1=0.0, beta2=0.9, lr_final=0.1, batch_size=64,
                 g_ema=0.999, steps=15000, eval_every=500, eval_samples=1000, held_out=0.15, lambda_cat=1.0,
-                lambda_cont=0.1, lambda_cluster=1.0, lambda_shift=3.0), kind="image"))
+                lambda_cont=0.1, lambda_cluster=1.0, lambda_shift=3.0, cluster_views="shift+tilt+zoom"),
+    kind="image"))
 
 DEFAULT_2D = "stable-ring"
 DEFAULT_IMAGE = "digits-dcgan"

@@ -3,10 +3,10 @@ curve points and the class histogram, drawn on canvases by the page.
 
 `GET /live/img/stream?t=TOKEN&f=FRAME&s=STEP&run=RUN&g=GRID_STEP` streams the training's frames after
 frame `f`, and `GET /live/img?...` answers one (see app.common.live for the channel and its rules).
-The grid is drawn from the snapshot by the slot's own ImageView (so it also lands on the timeline) at its native resolution; the page enlarges
-it without smoothing. While the visitor has scrubbed the timeline back, frames carry the kept grid they
-chose (sent at once when it differs from `g`, the grid the page shows, and so is the live grid when the
-visitor goes back to it).
+The grid is drawn from the snapshot by the slot's own ImageView (so it also lands on the timeline) at its
+native resolution; the page enlarges it without smoothing. While the visitor has scrubbed the timeline
+back, frames carry the kept grid they chose (sent at once when it differs from `g`, the grid the page
+shows, and so is the live grid when the visitor goes back to it).
 """
 
 from __future__ import annotations
