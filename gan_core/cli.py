@@ -56,21 +56,23 @@ def cmd_presets(args) -> dict | None:
 
 
 def _metrics_out(m: dict) -> dict:
-    return {k: v for k, v in m.items() if k not in ("step",)}
+    return {k: v for k, v in m.items() if k != "step"}
+
+
+def _train_config(args, preset: presets.Preset):
+    """The preset's config with the command line's seed, --set changes and --steps."""
+    if args.steps is not None and args.steps < 1:
+        raise CLIError("--steps must be at least 1")
+    try:
+        cfg = preset.config.replace(seed=args.seed).with_changes(getattr(args, "set", None) or [])
+    except ValueError as e:
+        raise CLIError(f"--set: {e}") from None
+    return cfg.replace(steps=args.steps, eval_every=min(cfg.eval_every, args.steps)) if args.steps else cfg
 
 
 def cmd_train(args) -> dict:
     preset = _preset(args.preset)
-    cfg = preset.config.replace(seed=args.seed)
-    if getattr(args, "set", None):
-        try:
-            cfg = cfg.with_changes(args.set)
-        except ValueError as e:
-            raise CLIError(f"--set: {e}") from None
-    if args.steps is not None:
-        if args.steps < 1:
-            raise CLIError("--steps must be at least 1")
-        cfg = cfg.replace(steps=args.steps, eval_every=min(cfg.eval_every, args.steps))
+    cfg = _train_config(args, preset)
     device = _device(args.device)
     if getattr(args, "ddp", False):
         return _train_ddp(args, preset, cfg, device)
@@ -106,8 +108,7 @@ def cmd_train(args) -> dict:
            "steps_per_s": round(trainer.step_count / max(seconds, 1e-9), 1), **_metrics_out(trainer.metrics),
            **({"min_classes": trainer.min_classes} if trainer.is_image
               else {"min_modes": trainer.min_modes, "max_modes": trainer.max_modes}),
-           "engine": trainer.engine, "device": str(device),
-           "checkpoint": ckpt}
+           "engine": trainer.engine, "device": str(device), "checkpoint": ckpt}
     out.pop("mode_counts", None)
     if diverged:
         out["diverged"] = diverged
@@ -396,5 +397,4 @@ def cmd_dissect(args) -> dict:
 def cmd_lessons(args) -> dict | None:
     """List the lessons, or (`--check`) play them in Chromium through the lesson player."""
     from .cli_lessons import cmd
-
     return cmd(args)
