@@ -137,8 +137,9 @@ def test_unit_dropout_zeroes_whole_4x4_units_in_training_only_and_trains_with_au
     plain.load_state_dict(G.state_dict())  # the training passes moved BatchNorm's running statistics
     G.eval(), plain.eval()
     assert torch.equal(G(z), plain(z))  # sampling never drops
-    with pytest.raises(ValueError, match="g_dropout must be in"):
-        DCGANConfig(g_dropout=0.7)
+    for bad in (0.7, -0.1, "a", True):
+        with pytest.raises(ValueError, match="g_dropout must be in"):
+            DCGANConfig(g_dropout=bad)
     cfg = presets.get("scenes-dcgan").config
     assert get("dcgan").engine(cfg.loss, DCGANConfig.from_dict(cfg.model), "cpu", False) == "conv"
     drop = cfg.with_changes(["model.g_dropout=0.1", "batch_size=8"])

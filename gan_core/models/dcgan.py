@@ -60,7 +60,8 @@ class DCGANConfig(ConfigMixin):
             raise ValueError(f"noise must be 'gaussian' or 'uniform', got {self.noise!r}")
         limits = (("z_dim", 1, 1024), ("g_base", 4, 512), ("d_base", 4, 512), ("n_classes", 0, 1000),
                   ("n_cat", 0, 100), ("n_cont", 0, 16))
-        if not (0 <= self.g_dropout <= 0.5):
+        if isinstance(self.g_dropout, bool) or not isinstance(self.g_dropout, (int, float)) \
+                or not (0 <= self.g_dropout <= 0.5):
             raise ValueError(f"g_dropout must be in [0, 0.5], got {self.g_dropout}")
         for name, lo, hi in limits:
             v = getattr(self, name)
