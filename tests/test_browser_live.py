@@ -23,8 +23,9 @@ def test_the_plane_canvas_draws_and_follows_training(page, app_url):
     pg.click("#train-play")  # the first real use: the page's refresh hands the canvas its token
     pg.wait_for_function("() => window.__tl && window.__tl['2d'] && window.__tl['2d'].frames > 0")
     # the page's refresh may put in a new canvas as the first frame lands: the view then draws on it anew
-    pg.wait_for_function(f"() => ({PIXELS})().purple > 50", timeout=30_000)
-    first = pg.evaluate(PIXELS)
+    # the pixels are read in the same call that sees them (the canvas may be replaced right after)
+    first = pg.wait_for_function(f"() => {{ const p = ({PIXELS})(); return p.purple > 50 ? p : null; }}",
+                                 timeout=30_000).json_value()
     assert first["purple"] > 50, "the fake points are drawn in the plane's purple"
     pg.wait_for_function("() => { const s = window.__tl['2d']; return s.steps[s.steps.length - 1] > 100; }")
     pg.wait_for_function(f"(h) => ({PIXELS})().hash !== h", arg=first["hash"])
