@@ -71,6 +71,7 @@ def _add_bench(sub) -> None:
     b.add_argument("--ui", action="store_true", help="also measure throughput while a live session is polled")
     b.add_argument("--latency", action="store_true",
                    help="drive the latent explorer in Chromium: slider input to image shown (p50/p95 ms)")
+    b.add_argument("--tab", default="explorer", help="with --latency: explorer (default), codes, mixing or all")
     b.add_argument("--moves", type=int, default=50, help="with --latency: slider moves timed (default 50)")
     b.add_argument("--chromium", default=None, help="with --latency: the Chromium binary (default: found on PATH)")
     b.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda"])

@@ -245,7 +245,7 @@ def cmd_bench(args) -> dict:
         from . import latency
 
         try:
-            return latency.run(moves=args.moves, chromium=args.chromium)
+            return latency.run(moves=args.moves, chromium=args.chromium, tab=args.tab)
         except latency.LatencyError as e:
             raise CLIError(str(e)) from None
     device = _device(args.device)

@@ -12,6 +12,13 @@ in Chromium through Playwright, opens the Latent explorer on the shipped digits 
   slider release that runs a Gradio event (`explore_move`) and updates a Markdown readout, and
   `ratio` = reference_p50_ms / p50_ms.
 
+`--tab codes` and `--tab mixing` time the two other slider tabs that draw through a fast render route
+(the shared page script app/static/render_live.js, the same counters): the first continuous-code knob of
+the Code knobs tab on the shipped digits-infogan, and the truncation slider of the Style mixing tab on
+the model it opens with (the shipped shapes-style). They report `p50_ms`, `p95_ms`, `max_ms` and
+`updates_per_s` as above; the Gradio reference is the explorer's (`--tab all` runs the three in one
+page, one after the other, the explorer first).
+
 Nothing is downloaded: Chromium is the system's (Debian's chromium package), driven with the flags the
 browser tests use.
 """
@@ -109,11 +116,26 @@ def app_in_chromium(chromium: str | None, what: str, port: int | None = None):
         shutil.rmtree(data, ignore_errors=True)
 
 
-def run(moves: int = 50, chromium: str | None = None, port: int | None = None) -> dict:
+TABS = ("explorer", "codes", "mixing", "all")  # what `bench --latency --tab` may time
+
+
+def run(moves: int = 50, chromium: str | None = None, port: int | None = None, tab: str = "explorer") -> dict:
     if not 5 <= moves <= 1000:
         raise LatencyError("--moves must be between 5 and 1000")
+    if tab not in TABS:
+        raise LatencyError(f"--tab must be one of {', '.join(TABS)}, got {str(tab)[:40]!r}")
     with app_in_chromium(chromium, "bench --latency", port) as (browser, url, _):
-        return _measure(browser.new_page(viewport={"width": 1400, "height": 1000}), url, moves)
+        pg = browser.new_page(viewport={"width": 1400, "height": 1000})
+        if tab == "explorer":
+            return _measure(pg, url, moves)
+        if tab != "all":
+            pg.set_default_timeout(120_000)
+            pg.goto(url)
+            return _measure_tab(pg, tab, moves)
+        out = {"explorer": _measure(pg, url, moves)}
+        for name in ("codes", "mixing"):
+            out[name] = _measure_tab(pg, name, moves)
+        return out
 
 
 _SLIDER = "#lx-s0 input[type=range]"
@@ -123,14 +145,14 @@ _SET_VALUE = """([sel, v]) => { const el = document.querySelector(sel); el.value
 
 # input events at pointer rate (every 8 ms, as a mouse drag sends them), the value sweeping back and forth
 # across the range, for `seconds`
-_DRAG = """([sel, seconds]) => new Promise((resolve) => {
-        const el = document.querySelector(sel); const S = window.__lx; const n0 = S.shown;
+_DRAG = """([sel, seconds, key, lo, hi]) => new Promise((resolve) => {
+        const el = document.querySelector(sel); const S = window[key]; const n0 = S.shown;
         const t0 = performance.now(); let k = 0;
         const id = setInterval(() => {
             const t = performance.now() - t0;
             if (t >= seconds * 1000) { clearInterval(id);
                 resolve({shown: S.shown - n0, seconds: t / 1000, inputs: k}); return; }
-            const f = (k % 100) / 100; el.value = (-3 + 6 * (Math.floor(k / 100) % 2 ? 1 - f : f)).toFixed(2);
+            const f = (k % 100) / 100; el.value = (lo + (hi - lo) * (Math.floor(k / 100) % 2 ? 1 - f : f)).toFixed(2);
             el.dispatchEvent(new Event('input', {bubbles: true})); k++;
         }, 8); })"""
 
@@ -157,25 +179,27 @@ def _open_explorer(pg, url: str) -> None:
     pg.wait_for_selector(_SLIDER)
 
 
-def _single_moves(pg, moves: int) -> list[float]:
-    """Set the slider as a drag does, `moves` times, waiting for each picture; the page's latencies (ms)."""
-    pg.evaluate("() => { window.__lx.lat = []; window.__lx.shown = 0; }")
+def _single_moves(pg, moves: int, key: str = "__lx", slider: str = _SLIDER, lo: float = -3.0,
+                  hi: float = 3.0) -> list[float]:
+    """Set the slider as a drag does, `moves` times, waiting for each picture; the page's latencies (ms).
+    `key` names the page's counters (window.KEY of render_live.js), lo..hi the slider's range."""
+    pg.evaluate("(k) => { window[k].lat = []; window[k].shown = 0; }", key)
     for i in range(moves):
-        shown = pg.evaluate("() => window.__lx.shown")
-        v = round(-3 + 6 * ((i * 7919) % moves) / max(1, moves - 1), 2)  # spread over the range
-        pg.evaluate(_SET_VALUE, [_SLIDER, str(v)])
-        pg.wait_for_function("(n) => window.__lx.shown > n && !window.__lx.busy", arg=shown)
-    lat = pg.evaluate("() => window.__lx.lat.slice()")
-    err = pg.evaluate("() => window.__lx.err")
+        shown = pg.evaluate("(k) => window[k].shown", key)
+        v = round(lo + (hi - lo) * ((i * 7919) % moves) / max(1, moves - 1), 2)  # spread over the range
+        pg.evaluate(_SET_VALUE, [slider, str(v)])
+        pg.wait_for_function("([k, n]) => window[k].shown > n && !window[k].busy", arg=[key, shown])
+    lat = pg.evaluate("(k) => window[k].lat.slice()", key)
+    err = pg.evaluate("(k) => window[k].err", key)
     if len(lat) < moves:
         raise LatencyError(f"only {len(lat)} of {moves} moves showed a picture ({err})")
     return lat[:moves]
 
 
-def _drag(pg) -> dict:
+def _drag(pg, key: str = "__lx", slider: str = _SLIDER, lo: float = -3.0, hi: float = 3.0) -> dict:
     """A continuous drag for DRAG_SECONDS: {shown, seconds, inputs}."""
-    d = pg.evaluate(_DRAG, [_SLIDER, DRAG_SECONDS])
-    pg.wait_for_function("() => !window.__lx.busy")
+    d = pg.evaluate(_DRAG, [slider, DRAG_SECONDS, key, lo, hi])
+    pg.wait_for_function("(k) => !window[k].busy", arg=key)
     return d
 
 
@@ -209,3 +233,43 @@ def _measure(pg, url: str, moves: int) -> dict:
             "ratio": round(statistics.median(ref) / max(1e-9, statistics.median(lat)), 2),
             "reference": "slider release -> Gradio event (explore_move) -> Markdown readout updated",
             "model": "checkpoints/digits-dcgan.safetensors", "browser": "chromium (playwright)"}
+
+
+# tab -> (its label, the page's counters, its picture, the slider timed, that slider's range, the model)
+_TAB = {"codes": ("Code knobs", "__ck", "#ck-view img.ck-img", "#ck-c0 input[type=range]", (-2.0, 2.0),
+                  "checkpoints/digits-infogan.safetensors"),
+        "mixing": ("Style mixing", "__mx", "#mx-view img.mx-img", "#mx-psi input[type=range]", (0.0, 1.0),
+                   "checkpoints/shapes-style.safetensors")}
+_READY = "(sel) => { const i = document.querySelector(sel); return i && i.complete && i.naturalWidth > 0; }"
+
+
+def _open_tab(pg, tab: str) -> None:
+    """Open the Code knobs tab on the shipped digits-infogan, or the Style mixing tab on the model it opens
+    with (checked to be the shipped shapes-style), and wait for the picture and the slider."""
+    label, _, img, slider, _, model = _TAB[tab]
+    pg.get_by_role("tab", name=label, exact=True).click()
+    if tab == "codes":
+        pg.click("#ck-source input")
+        pg.get_by_role("option", name="Shipped: digits-infogan", exact=False).click()
+        pg.click("#ck-use")
+        pg.wait_for_function("() => { const b = document.querySelector('#ck-c0');"
+                             " return b && b.offsetParent !== null; }")
+    pg.wait_for_function(_READY, arg=img)
+    info = pg.inner_text("#ck-info" if tab == "codes" else "#mx-info")
+    name = Path(model).stem
+    if name not in info:
+        raise LatencyError(f"the {label} tab did not open {name}: {info[:80]!r}")
+    pg.wait_for_selector(slider)
+
+
+def _measure_tab(pg, tab: str, moves: int) -> dict:
+    """Single moves and a continuous drag of one tab's slider (see _TAB), as the explorer's."""
+    label, key, _, slider, (lo, hi), model = _TAB[tab]
+    _open_tab(pg, tab)
+    lat = _single_moves(pg, moves, key, slider, lo, hi)
+    d = _drag(pg, key, slider, lo, hi)
+    return {"p50_ms": round(statistics.median(lat), 1), "p95_ms": round(_pct(lat, 0.95), 1),
+            "max_ms": round(max(lat), 1), "moves": moves,
+            "updates_per_s": round(d["shown"] / d["seconds"], 1), "drag_seconds": round(d["seconds"], 2),
+            "drag_inputs": d["inputs"], "slider": slider, "tab": label, "model": model,
+            "browser": "chromium (playwright)"}

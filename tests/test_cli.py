@@ -173,6 +173,8 @@ def test_bench_latency_validates_its_arguments():
     assert r.returncode == 2 and "--moves" in r.stderr
     r = cli("bench", "--latency", "--chromium", "/nonexistent/chromium", "--json")
     assert r.returncode == 2 and "Chromium" in r.stderr
+    r = cli("bench", "--latency", "--tab", "sliders", "--json")
+    assert r.returncode == 2 and "--tab must be one of explorer, codes, mixing, all" in r.stderr
 
 
 @pytest.mark.slow

@@ -144,3 +144,31 @@ def test_unit_dropout_zeroes_whole_4x4_units_in_training_only_and_trains_with_au
     assert get("dcgan").engine(cfg.loss, DCGANConfig.from_dict(cfg.model), "cpu", False) == "conv"
     drop = cfg.with_changes(["model.g_dropout=0.1", "batch_size=8"])
     assert Trainer(drop).engine == "autograd"
+
+
+def test_pixel_norm_gives_every_pixel_unit_rms_features_and_absorbs_a_removed_units_strength():
+    from gan_core.inspect import intervene
+    from gan_core.models.registry import get
+    from gan_core.training import presets
+    from gan_core.training.trainer import Trainer
+    torch.manual_seed(0)
+    G = DCGANGenerator(DCGANConfig(image_size=16, g_base=16, g_pixelnorm=True)).eval()
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in G.modules())
+    z = torch.randn(8, G.latent_spec.z_dim)
+    seen = {}
+    for name, block in G.feature_layers().items():
+        block.register_forward_hook(lambda m, i, o, name=name: seen.__setitem__(name, o.detach().clone()))
+    G(z)
+    for name, a in seen.items():
+        rms = a.pow(2).mean(1).sqrt()  # (B, H, W)
+        assert torch.allclose(rms, torch.ones_like(rms), atol=1e-4), name
+    before = seen["block1"].clone()
+    intervene.generate(G, z, "net.block0", intervene.ablate_edit(list(range(8))))  # an eighth of 64 units
+    after = seen["block1"]
+    assert not torch.allclose(after, before, atol=1e-3)  # what the next block draws changes...
+    assert torch.allclose(after.pow(2).mean(1), torch.ones(after.shape[0], *after.shape[2:]), atol=1e-4)
+    with pytest.raises(ValueError, match="g_pixelnorm must be true or false"):
+        DCGANConfig(g_pixelnorm=1)
+    cfg = presets.get("scenes-dcgan").config.with_changes(["model.g_pixelnorm=true", "batch_size=8"])
+    assert get("dcgan").engine(cfg.loss, DCGANConfig.from_dict(cfg.model), "cpu", False) == "autograd"
+    assert Trainer(cfg).engine == "autograd"

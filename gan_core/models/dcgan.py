@@ -50,6 +50,7 @@ class DCGANConfig(ConfigMixin):
     n_cat: int = 0  # InfoGAN categorical code: number of categories (0 = none)
     n_cont: int = 0  # InfoGAN continuous codes, each uniform in [-1, 1]
     g_dropout: float = 0.0  # training only: share of G's 4x4 units zeroed per sample (none indispensable)
+    g_pixelnorm: bool = False  # ProGAN's pixelwise feature normalisation after each of G's blocks, not BatchNorm
 
     def __post_init__(self):
         if self.image_size not in IMAGE_SIZES:
@@ -60,6 +61,8 @@ class DCGANConfig(ConfigMixin):
             raise ValueError(f"noise must be 'gaussian' or 'uniform', got {self.noise!r}")
         limits = (("z_dim", 1, 1024), ("g_base", 4, 512), ("d_base", 4, 512), ("n_classes", 0, 1000),
                   ("n_cat", 0, 100), ("n_cont", 0, 16))
+        if not isinstance(self.g_pixelnorm, bool):
+            raise ValueError(f"g_pixelnorm must be true or false, got {str(self.g_pixelnorm)[:40]!r}")
         if isinstance(self.g_dropout, bool) or not isinstance(self.g_dropout, (int, float)) \
                 or not (0 <= self.g_dropout <= 0.5):
             raise ValueError(f"g_dropout must be in [0, 0.5], got {self.g_dropout}")
@@ -144,6 +147,19 @@ def d_widths(cfg: DCGANConfig) -> list[int]:
     return [min(cfg.d_base << i, cfg.d_base * 8) for i in range(cfg.n_up)]
 
 
+class PixelNorm(nn.Module):
+    """ProGAN's pixelwise feature normalisation: each pixel's feature vector scaled to unit root mean square.
+    The next layer then sees features of the same size whichever units fire, so removing a few units
+    (an ablation) changes what it draws, not how strongly."""
+
+    def __init__(self, eps: float = 1e-8):
+        super().__init__()
+        self.eps = eps
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * torch.rsqrt(x.pow(2).mean(1, keepdim=True) + self.eps)
+
+
 class DCGANGenerator(nn.Module):
     """G(z, c=None): (B, z_dim) [+ labels (B,)] -> images (B, channels, S, S) in [-1, 1]."""
 
@@ -156,17 +172,19 @@ class DCGANGenerator(nn.Module):
         self.output_spec = OutputSpec("image", cfg.channels, cfg.image_size)
         widths = g_widths(cfg)
         blocks: list[tuple[str, nn.Module]] = [("block0", nn.Sequential(OrderedDict([
-            ("fc", nn.Linear(cfg.z_dim + codes + cfg.n_classes, widths[0] * 16, bias=False)),
+            ("fc", nn.Linear(cfg.z_dim + codes + cfg.n_classes, widths[0] * 16, bias=cfg.g_pixelnorm)),
             ("unflatten", nn.Unflatten(1, (widths[0], 4, 4))),
-            ("bn", nn.BatchNorm2d(widths[0]) if cfg.g_batchnorm else nn.Identity()),
+            ("bn", nn.BatchNorm2d(widths[0]) if cfg.g_batchnorm and not cfg.g_pixelnorm else nn.Identity()),
             ("act", nn.ReLU(inplace=True)),
+            *([("pnorm", PixelNorm())] if cfg.g_pixelnorm else []),
             *([("drop", nn.Dropout2d(cfg.g_dropout))] if cfg.g_dropout else []),
         ])))]
         for i in range(1, len(widths)):
             blocks.append((f"block{i}", nn.Sequential(OrderedDict([
-                ("conv", nn.ConvTranspose2d(widths[i - 1], widths[i], 4, 2, 1, bias=False)),
-                ("bn", nn.BatchNorm2d(widths[i]) if cfg.g_batchnorm else nn.Identity()),
+                ("conv", nn.ConvTranspose2d(widths[i - 1], widths[i], 4, 2, 1, bias=cfg.g_pixelnorm)),
+                ("bn", nn.BatchNorm2d(widths[i]) if cfg.g_batchnorm and not cfg.g_pixelnorm else nn.Identity()),
                 ("act", nn.ReLU(inplace=True)),
+                *([("pnorm", PixelNorm())] if cfg.g_pixelnorm else []),
             ]))))
         blocks.append(("to_image", nn.Sequential(OrderedDict([
             ("conv", ToImage(widths[-1], cfg.channels, 4, 2, 1)),

@@ -96,8 +96,9 @@ def _dcgan_per_sample(cfg) -> bool:
 
 def _dcgan_engine(loss: str, cfg, device_type: str, has_codes: bool) -> str:
     # the DCGAN engine saves CPU per-op overhead; WGAN-GP needs second derivatives, CUDA keeps autograd,
-    # and G's unit dropout is autograd's
-    ok = _dcgan_per_sample(cfg) and loss != "wgan-gp" and device_type == "cpu" and not cfg.g_dropout
+    # and G's unit dropout and pixel normalisation are autograd's
+    ok = _dcgan_per_sample(cfg) and loss != "wgan-gp" and device_type == "cpu" and not cfg.g_dropout \
+        and not cfg.g_pixelnorm
     return "conv" if ok else "autograd"
 
 
