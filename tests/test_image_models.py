@@ -152,7 +152,7 @@ def test_pixel_norm_gives_every_pixel_unit_rms_features_and_absorbs_a_removed_un
     from gan_core.training import presets
     from gan_core.training.trainer import Trainer
     torch.manual_seed(0)
-    G = DCGANGenerator(DCGANConfig(image_size=16, g_base=16, g_pixelnorm=True)).eval()
+    G = DCGANGenerator(DCGANConfig(image_size=16, g_base=16, g_pixelnorm=2)).eval()  # both blocks of 16 px
     assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in G.modules())
     z = torch.randn(8, G.latent_spec.z_dim)
     seen = {}
@@ -167,8 +167,13 @@ def test_pixel_norm_gives_every_pixel_unit_rms_features_and_absorbs_a_removed_un
     after = seen["block1"]
     assert not torch.allclose(after, before, atol=1e-3)  # what the next block draws changes...
     assert torch.allclose(after.pow(2).mean(1), torch.ones(after.shape[0], *after.shape[2:]), atol=1e-4)
-    with pytest.raises(ValueError, match="g_pixelnorm must be true or false"):
-        DCGANConfig(g_pixelnorm=1)
-    cfg = presets.get("scenes-dcgan").config.with_changes(["model.g_pixelnorm=true", "batch_size=8"])
+    part = DCGANGenerator(DCGANConfig(image_size=32, g_base=8, g_pixelnorm=1))  # only the 4x4 block
+    kinds = [[type(m).__name__ for m in b] for b in part.feature_layers().values()]
+    assert "PixelNorm" in kinds[0] and "BatchNorm2d" not in kinds[0]
+    assert all("BatchNorm2d" in k and "PixelNorm" not in k for k in kinds[1:])
+    for bad in (True, 4, -1, 1.5, "2"):
+        with pytest.raises(ValueError, match="g_pixelnorm must be a number of G's blocks, 0 to 3"):
+            DCGANConfig(g_pixelnorm=bad)
+    cfg = presets.get("scenes-dcgan").config.with_changes(["model.g_pixelnorm=2", "batch_size=8"])
     assert get("dcgan").engine(cfg.loss, DCGANConfig.from_dict(cfg.model), "cpu", False) == "autograd"
     assert Trainer(cfg).engine == "autograd"

@@ -50,7 +50,7 @@ class DCGANConfig(ConfigMixin):
     n_cat: int = 0  # InfoGAN categorical code: number of categories (0 = none)
     n_cont: int = 0  # InfoGAN continuous codes, each uniform in [-1, 1]
     g_dropout: float = 0.0  # training only: share of G's 4x4 units zeroed per sample (none indispensable)
-    g_pixelnorm: bool = False  # ProGAN's pixelwise feature normalisation after each of G's blocks, not BatchNorm
+    g_pixelnorm: int = 0  # ProGAN's pixelwise feature normalisation instead of BatchNorm in G's first this many blocks
 
     def __post_init__(self):
         if self.image_size not in IMAGE_SIZES:
@@ -61,8 +61,10 @@ class DCGANConfig(ConfigMixin):
             raise ValueError(f"noise must be 'gaussian' or 'uniform', got {self.noise!r}")
         limits = (("z_dim", 1, 1024), ("g_base", 4, 512), ("d_base", 4, 512), ("n_classes", 0, 1000),
                   ("n_cat", 0, 100), ("n_cont", 0, 16))
-        if not isinstance(self.g_pixelnorm, bool):
-            raise ValueError(f"g_pixelnorm must be true or false, got {str(self.g_pixelnorm)[:40]!r}")
+        if isinstance(self.g_pixelnorm, bool) or not isinstance(self.g_pixelnorm, int) \
+                or not 0 <= self.g_pixelnorm <= self.n_up:
+            raise ValueError(f"g_pixelnorm must be a number of G's blocks, 0 to {self.n_up}, "
+                             f"got {str(self.g_pixelnorm)[:40]!r}")
         if isinstance(self.g_dropout, bool) or not isinstance(self.g_dropout, (int, float)) \
                 or not (0 <= self.g_dropout <= 0.5):
             raise ValueError(f"g_dropout must be in [0, 0.5], got {self.g_dropout}")
@@ -172,19 +174,19 @@ class DCGANGenerator(nn.Module):
         self.output_spec = OutputSpec("image", cfg.channels, cfg.image_size)
         widths = g_widths(cfg)
         blocks: list[tuple[str, nn.Module]] = [("block0", nn.Sequential(OrderedDict([
-            ("fc", nn.Linear(cfg.z_dim + codes + cfg.n_classes, widths[0] * 16, bias=cfg.g_pixelnorm)),
+            ("fc", nn.Linear(cfg.z_dim + codes + cfg.n_classes, widths[0] * 16, bias=cfg.g_pixelnorm > 0)),
             ("unflatten", nn.Unflatten(1, (widths[0], 4, 4))),
-            ("bn", nn.BatchNorm2d(widths[0]) if cfg.g_batchnorm and not cfg.g_pixelnorm else nn.Identity()),
+            ("bn", nn.BatchNorm2d(widths[0]) if cfg.g_batchnorm and cfg.g_pixelnorm < 1 else nn.Identity()),
             ("act", nn.ReLU(inplace=True)),
-            *([("pnorm", PixelNorm())] if cfg.g_pixelnorm else []),
+            *([("pnorm", PixelNorm())] if cfg.g_pixelnorm >= 1 else []),
             *([("drop", nn.Dropout2d(cfg.g_dropout))] if cfg.g_dropout else []),
         ])))]
         for i in range(1, len(widths)):
             blocks.append((f"block{i}", nn.Sequential(OrderedDict([
-                ("conv", nn.ConvTranspose2d(widths[i - 1], widths[i], 4, 2, 1, bias=cfg.g_pixelnorm)),
-                ("bn", nn.BatchNorm2d(widths[i]) if cfg.g_batchnorm and not cfg.g_pixelnorm else nn.Identity()),
+                ("conv", nn.ConvTranspose2d(widths[i - 1], widths[i], 4, 2, 1, bias=cfg.g_pixelnorm > i)),
+                ("bn", nn.BatchNorm2d(widths[i]) if cfg.g_batchnorm and cfg.g_pixelnorm <= i else nn.Identity()),
                 ("act", nn.ReLU(inplace=True)),
-                *([("pnorm", PixelNorm())] if cfg.g_pixelnorm else []),
+                *([("pnorm", PixelNorm())] if cfg.g_pixelnorm > i else []),
             ]))))
         blocks.append(("to_image", nn.Sequential(OrderedDict([
             ("conv", ToImage(widths[-1], cfg.channels, 4, 2, 1)),
