@@ -308,13 +308,25 @@ def test_torchrun_ddp_keeps_ranks_identical_and_the_checkpoint_loads(tmp_path):
     from gan_core import checkpoint
     from gan_core.training.trainer import trainer_from_checkpoint
 
+    """Two processes under torchrun. Once in a full suite run a rank died by SIGABRT inside gloo (not
+    reproduced in 32 runs alone or beside a CPU hog); such a run is repeated once, with a warning that
+    keeps its stderr, and any other failure, or a second one, fails the test with both ends of stderr."""
     torchrun = Path(sys.executable).with_name("torchrun")
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
-    p = subprocess.run([str(torchrun), "--standalone", "--nproc_per_node=2", "-m", "gan_core", "train",
-                        "--preset", "stable-ring", "--steps", "100", "--ddp", "--out", str(tmp_path),
-                        "--json"],
-                       cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
-    assert p.returncode == 0, p.stderr[-800:]
+
+    def run(out):
+        return subprocess.run([str(torchrun), "--standalone", "--nproc_per_node=2", "-m", "gan_core", "train",
+                               "--preset", "stable-ring", "--steps", "100", "--ddp", "--out", str(out),
+                               "--json"],
+                              cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+
+    p = run(tmp_path / "first")
+    if p.returncode != 0 and "(SIGABRT)" in p.stderr:
+        import warnings
+
+        warnings.warn(f"torchrun: a rank aborted, ran again; its stderr began: {p.stderr[:1500]}")
+        p = run(tmp_path / "again")
+    assert p.returncode == 0, p.stderr[:1500] + "\n...\n" + p.stderr[-800:]
     lines = [ln for ln in p.stdout.splitlines() if ln.startswith("{")]
     assert len(lines) == 1, "only rank 0 reports"
     r = json.loads(lines[0])
