@@ -216,3 +216,26 @@ def gradient_penalty(d, real: torch.Tensor, fake: torch.Tensor, gen: torch.Gener
         grad = grad.reshape(out.shape[0], -1)
     norms = grad.flatten(1).norm(dim=1)
     return weight * ((norms - 1) ** 2).mean()
+
+
+def r1_penalty(d, real: torch.Tensor, c: torch.Tensor | None = None, gamma: float = 1.0) -> torch.Tensor:
+    """R1 (Mescheder et al. 2018): gamma / 2 * E[||grad_x D(x)||^2] on real samples x, so D stays flat on the
+    data and its gradient cannot push G past it (packed D: one norm per packed sample)."""
+    x = real.detach().requires_grad_(True)
+    out = d(x) if c is None else d(x, c)
+    (grad,) = torch.autograd.grad(out.sum(), x, create_graph=True)
+    return 0.5 * gamma * grad.reshape(out.shape[0], -1).square().sum(1).mean()
+
+
+PL_DECAY = 0.01  # path-length regularisation: the running mean of the lengths moves this far per update
+
+
+def path_lengths(g, ws: torch.Tensor, gen: torch.Generator | None = None) -> torch.Tensor:
+    """StyleGAN2's path lengths ||J_w^T y|| per sample, with J the Jacobian of the style-based generator's
+    synthesis at ws and y an image of Gaussian noise scaled by 1 / sqrt(pixels), drawn from `gen`;
+    differentiable in G's weights."""
+    ws = ws if ws.requires_grad else ws.detach().requires_grad_(True)
+    img = g.synthesis(ws, "random" if g.training else "const")
+    y = torch.randn(img.shape, generator=gen).to(img) / math.sqrt(img.shape[2] * img.shape[3])
+    (grad,) = torch.autograd.grad((img * y).sum(), ws, create_graph=True)
+    return grad.square().sum(2).mean(1).sqrt()

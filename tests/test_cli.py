@@ -60,6 +60,8 @@ def test_train_then_eval(tmp_path):
     (("train", "--preset", "digits-dcgan", "--set", "lambda_x=1"), "'lambda_x' is not a training setting"),
     (("train", "--preset", "digits-dcgan", "--set", "lr_d=-1"), "lr_d must be in (0, 10]"),
     (("train", "--preset", "digits-dcgan", "--set", "steps"), "changes are KEY=VALUE"),
+    (("train", "--preset", "digits-dcgan", "--set", "pl_weight=1"), "pl_weight applies to style-based generators"),
+    (("train", "--preset", "shapes-style", "--set", "r1_every=0"), "r1_every must be an integer in [1, 1000]"),
 ])
 def test_errors_are_one_line_and_nonzero(args, message):
     r = cli(*args)

@@ -67,3 +67,34 @@ def test_gradient_penalty_zero_for_unit_slope_critic():
 def test_unknown_loss_is_refused():
     with pytest.raises(ValueError, match="unknown loss"):
         losses.check("wasserstein-ish")
+
+
+def test_r1_penalty_of_a_linear_critic_is_half_gamma_times_its_squared_slope():
+    # D(x) = x . w + b has gradient w everywhere: R1 = gamma / 2 * |w|^2, whatever the samples
+    lin = torch.nn.Linear(3, 1)
+    with torch.no_grad():
+        lin.weight.copy_(torch.tensor([[1.0, -2.0, 2.0]]))
+    real = torch.randn(16, 3)
+    assert losses.r1_penalty(lin, real, gamma=0.5).item() == pytest.approx(0.25 * 9.0, rel=1e-6)
+    assert not real.requires_grad  # the caller's batch is left alone
+    (g,) = torch.autograd.grad(losses.r1_penalty(lin, real, gamma=2.0), lin.weight)
+    assert torch.allclose(g, 2.0 * lin.weight.detach())  # d/dw (|w|^2) = 2 w: it reaches D's weights
+
+
+def test_path_lengths_are_the_norm_of_the_jacobian_transpose_times_noise():
+    """||J_w^T y|| with y Gaussian noise / sqrt(pixels), averaged over the ws' layers as StyleGAN2 does,
+    against the Jacobian computed in full."""
+    from gan_core import models
+
+    torch.manual_seed(0)
+    G = models.build("style", {"image_size": 16, "channels": 1, "g_base": 4, "g_max": 8, "z_dim": 4,
+                               "w_dim": 4, "mapping_layers": 1})[0].eval()
+    ws = G.mapping(torch.randn(3, 4)).detach()
+    got = losses.path_lengths(G, ws, torch.Generator().manual_seed(5))
+    y = torch.randn((3, 1, 16, 16), generator=torch.Generator().manual_seed(5)) / 16.0
+    for i in range(3):
+        jac = torch.autograd.functional.jacobian(lambda w: G.synthesis(w[None], "const")[0], ws[i])
+        jty = torch.einsum("chw,chwlk->lk", y[i], jac)  # (num_ws, w_dim)
+        want = jty.square().sum(1).mean().sqrt()
+        assert got[i].item() == pytest.approx(want.item(), rel=1e-4)
+    assert got.requires_grad  # differentiable in G's weights

@@ -273,3 +273,52 @@ def test_the_pause_message_says_when_a_come_and_go_phenomenon_showed():
     every = Promise("classes_covered", high=3, text="few")
     assert promise_said(every, every.check([])) == " Its promise (few) was not judged: no evaluation yet."
     assert "broke at step 250" in promise_said(every, every.check(rows))
+
+
+def test_r1_is_added_to_d_gradient_on_every_r1_every_th_round_only():
+    """The R1 term changes D's gradient by exactly the gradient of r1_penalty (weighted by r1_every) in
+    rounds 0, k, 2k, ..., and not in between; it takes the DCGAN family off its faster engine."""
+    model = {"image_size": 16, "g_base": 8, "d_base": 8, "z_dim": 8, "d_batchnorm": False}
+    base = TrainConfig(dataset="digits16", family="dcgan", model=model, batch_size=8)
+    assert Trainer(base).engine == "conv-engine"
+    t = Trainer(base.replace(r1_gamma=3.0, r1_every=2))
+    assert t.engine == "autograd"
+    real, z = t.real_sampler.next(), t.noise_sampler.next()
+    eng = t._engine
+    grads = {}
+    for gamma, step in ((0.0, 0), (3.0, 0), (3.0, 1)):
+        t.cfg, t.step_count = t.cfg.replace(r1_gamma=gamma), step
+        eng.d_step(real, z)
+        grads[gamma, step] = [v.clone() for v in t.d_flat.grad_views]
+    penalty = losses.r1_penalty(t.D, real[0], None, 3.0 * 2)
+    want = torch.autograd.grad(penalty, t.d_flat.params, allow_unused=True)
+    for on, off, w in zip(grads[3.0, 0], grads[0.0, 0], want):
+        assert torch.allclose(on - off, torch.zeros_like(on) if w is None else w, atol=1e-8)
+    assert sum(float(w.abs().sum()) for w in want if w is not None) > 0
+    assert all(torch.equal(a, b) for a, b in zip(grads[3.0, 1], grads[0.0, 0]))  # an off round: no R1
+    with pytest.raises(ValueError, match="autograd engine"):
+        t.use_engine("conv")
+
+
+def test_path_length_regulariser_tracks_its_mean_and_is_refused_for_non_style_families():
+    style = {"image_size": 16, "channels": 1, "g_base": 4, "g_max": 16, "d_base": 8, "z_dim": 8, "w_dim": 8,
+             "mapping_layers": 2}
+    cfg = TrainConfig(dataset="digits16", family="style", model=style, loss="hinge", batch_size=8,
+                      pl_weight=2.0, pl_every=2, r1_gamma=0.1)
+    t = Trainer(cfg)
+    t.step()
+    first = t.pl_mean
+    assert first > 0  # round 0 regularises: the running mean moved off zero by PL_DECAY x the lengths
+    t.step()
+    assert t.pl_mean == first  # round 1 does not
+    t.step()
+    assert t.pl_mean != first
+    t2 = Trainer(cfg)  # the noise image y comes from the trainer's stream: runs repeat
+    t2.run(3)
+    assert torch.equal(t2.g_flat.data, t.g_flat.data) and t2.pl_mean == t.pl_mean
+    with pytest.raises(ValueError, match="pl_weight applies to style-based"):
+        Trainer(TrainConfig(dataset="digits16", family="dcgan", model={"image_size": 16}, pl_weight=1.0))
+    for bad, what in (({"r1_gamma": -1.0}, "r1_gamma"), ({"pl_every": 0}, "pl_every"),
+                      ({"pl_weight": "x"}, "pl_weight")):
+        with pytest.raises(ValueError, match=what):
+            TrainConfig(**bad)

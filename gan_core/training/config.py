@@ -26,6 +26,8 @@ RANGES = {
     "eval_samples": (10, 20_000),  # samples held at once by an evaluation: 20,000 images of 64 px are ~1 GB
     "log_every": (1, 10_000),  # rows of the loss curves; the NaN guard runs every step regardless
     "seed": (0, 2**32 - 1),  # torch and numpy seeds
+    "r1_every": (1, 1000),  # 1 = every D update; StyleGAN2 uses 16
+    "pl_every": (1, 1000),  # 1 = every G update; StyleGAN2 uses 4
 }
 
 
@@ -57,6 +59,10 @@ class TrainConfig:
     lambda_cluster: float = 0.0  # InfoGAN: weight of Q's clustering of real images by its category (0 = off)
     lambda_shift: float = 0.0  # InfoGAN: weight of Q reading one category in a real image and in it shifted
     cluster_views: str = "shift"  # what that second reading may change, joined by '+' (losses.VIEWS)
+    r1_gamma: float = 0.0  # R1 penalty on D (Mescheder et al. 2018): gamma / 2 x E ||grad D(real)||^2, 0 = off
+    r1_every: int = 16  # R1 is applied every this many D updates, weighted by it (lazy regularisation)
+    pl_weight: float = 0.0  # style-based G: path-length regularisation weight (StyleGAN2), 0 = off
+    pl_every: int = 4  # path-length regularisation every this many G updates, weighted by it
 
     def __post_init__(self):
         self.validate()
@@ -66,7 +72,7 @@ class TrainConfig:
         if self.optimizer not in ("adam", "sgd"):
             raise ValueError(f"optimizer must be adam or sgd, got {self.optimizer!r}")
         for name in ("lr_d", "lr_g", "beta1", "beta2", "g_ema", "lr_final", "held_out", "lambda_cat",
-                     "lambda_cont", "lambda_cluster", "lambda_shift"):
+                     "lambda_cont", "lambda_cluster", "lambda_shift", "r1_gamma", "pl_weight"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, numbers.Real):
                 raise ValueError(f"{name} must be a number, got {str(v)[:40]!r}")
@@ -87,6 +93,9 @@ class TrainConfig:
         for name in ("lambda_cat", "lambda_cont", "lambda_cluster", "lambda_shift"):
             if not (0 <= getattr(self, name) <= 100):
                 raise ValueError(f"{name} must be in [0, 100], got {getattr(self, name)}")
+        for name in ("r1_gamma", "pl_weight"):
+            if not (0 <= getattr(self, name) <= 1000):
+                raise ValueError(f"{name} must be in [0, 1000], got {getattr(self, name)}")
         if not (0 <= self.held_out <= 0.5):
             raise ValueError(f"held_out must be in [0, 0.5], got {self.held_out}")
         if not isinstance(self.dataset, str) or not 0 < len(self.dataset) <= 100:
@@ -135,6 +144,8 @@ class TrainConfig:
             except (TypeError, ValueError, KeyError) as e:
                 raise ValueError(f"model.{key}={str(model[key])[:40]}: {e}") from None
         family.config_cls.from_dict(out.model)
+        if out.pl_weight and not all(hasattr(family.generator_cls, a) for a in ("mapping", "synthesis")):
+            raise ValueError(f"pl_weight applies to style-based generators, not to family {out.family!r}")
         return out
 
     def to_dict(self) -> dict:

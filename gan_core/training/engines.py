@@ -53,6 +53,24 @@ def _shifted(trainer, real: torch.Tensor, cluster) -> list[torch.Tensor]:
     return [losses.other_view(real, trainer.cfg.cluster_views, trainer.gen)] if cluster and cluster[1] else []
 
 
+def _regularised(trainer, every: str) -> bool:
+    """Whether this round's updates carry a lazy regulariser given every `every` rounds (r1_every or
+    pl_every): rounds 0, k, 2k, ...; each of a round's updates then counts it k times, so that the
+    penalty per update averages its weight."""
+    return trainer.step_count % getattr(trainer.cfg, every) == 0
+
+
+def pl_penalty(trainer, z: torch.Tensor) -> torch.Tensor:
+    """StyleGAN2's path-length regulariser on half the batch's latents (at least one): pl_weight x pl_every x
+    the mean squared distance of the path lengths from their running mean `trainer.pl_mean`, which it
+    updates. G must be style-based (mapping and synthesis)."""
+    t = trainer
+    ws = t.G.mapping(z[:max(1, len(z) // 2)])
+    lengths = losses.path_lengths(t.G, ws, t.gen)
+    t.pl_mean += losses.PL_DECAY * (float(lengths.detach().mean()) - t.pl_mean)
+    return t.cfg.pl_weight * t.cfg.pl_every * (lengths - t.pl_mean).square().mean()
+
+
 def _split(batch) -> tuple[torch.Tensor, torch.Tensor | None]:
     """(tensor, labels or None) from a sampler's output (a tensor, or a (tensor, labels) tuple)."""
     return batch if isinstance(batch, tuple) else (batch, None)
@@ -118,6 +136,8 @@ class AutogradEngine:
             loss = loss + losses.cluster_loss(q_real[:, :k], shift, *cluster)
         if t.cfg.loss == "wgan-gp" and c is None:
             loss = loss + losses.gradient_penalty(t.D, real, fake, t.gen)
+        if t.cfg.r1_gamma and _regularised(t, "r1_every"):
+            loss = loss + losses.r1_penalty(t.D, real, real_c, t.cfg.r1_gamma * t.cfg.r1_every)
         copy_grads(t.d_flat.grad_views, torch.autograd.grad(loss, t.d_flat.params, allow_unused=True))
         return r.detach(), f.detach()
 
@@ -127,6 +147,8 @@ class AutogradEngine:
         loss = losses.g_loss(t.cfg.loss, fl)
         if q is not None:  # InfoGAN: G also makes its codes readable
             loss = loss + losses.info_loss(q, *models.split_codes(t.G.latent_spec, self.fake_z), *_lambdas(t))
+        if t.cfg.pl_weight and _regularised(t, "pl_every"):
+            loss = loss + pl_penalty(t, self.fake_z)
         copy_grads(t.g_flat.grad_views, torch.autograd.grad(loss, t.g_flat.params, allow_unused=True))
         return fl.detach()
 
@@ -222,9 +244,24 @@ class FusedEngine:
 ENGINES = {"fused": FusedEngine, "conv": ConvEngine, "autograd": AutogradEngine}
 
 
+def check_engine(trainer, name: str) -> None:
+    """ValueError when engine `name` cannot train this trainer's settings: the R1 and path-length terms are
+    autograd's, and path lengths need a style-based G."""
+    cfg = trainer.cfg
+    if cfg.pl_weight and not models.is_style_based(trainer.G):
+        raise ValueError(f"pl_weight applies to style-based generators, not to family {cfg.family!r}; "
+                         "set pl_weight=0")
+    if name != "autograd" and (cfg.r1_gamma or cfg.pl_weight):
+        raise ValueError(f"the {name} engine has no R1 or path-length terms; use the autograd engine")
+
+
 def make_engine(trainer):
-    """The engine the family registry picks for this trainer's family, loss, device and codes."""
-    fam = models.get(trainer.cfg.family)
-    which = fam.engine(trainer.cfg.loss, trainer.model_cfg, trainer.device.type,
-                       trainer.G.latent_spec.has_codes)
+    """The engine the family registry picks for this trainer's family, loss, device and codes (autograd
+    whenever the R1 or path-length terms are on)."""
+    cfg = trainer.cfg
+    fam = models.get(cfg.family)
+    which = fam.engine(cfg.loss, trainer.model_cfg, trainer.device.type, trainer.G.latent_spec.has_codes)
+    if cfg.r1_gamma or cfg.pl_weight:
+        which = "autograd"
+    check_engine(trainer, which)
     return ENGINES[which](trainer)

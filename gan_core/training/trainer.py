@@ -78,6 +78,7 @@ class Trainer:
         self.min_classes: int | None = None  # image models: lowest classes covered after warm-up
         self.max_classes: int | None = None
         self.step_count = 0
+        self.pl_mean = 0.0  # running mean of the path lengths (path-length regularisation, engines.pl_penalty)
         self.ema = None
         self._engine = None
         self.metric_fn: Callable[["Trainer", torch.Tensor], dict] | None = None  # image metrics hook
@@ -138,10 +139,11 @@ class Trainer:
     def use_engine(self, name: str) -> None:
         """Train with engine `name` ('autograd' always works; 'fused' and 'conv' where their family
         allows) instead of the registry's pick, e.g. to compare engines on the same weights."""
-        from .engines import ENGINES
+        from .engines import ENGINES, check_engine
 
         if name not in ENGINES:
             raise ValueError(f"engine must be one of {', '.join(ENGINES)}, got {name!r}")
+        check_engine(self, name)
         self._engine = ENGINES[name](self)
 
     @contextmanager
