@@ -9,6 +9,7 @@ import os
 
 import pytest
 import torch
+from torch.nn import utils as nn_utils
 
 from gan_core import checkpoint, models
 from gan_core.explore import latent as lx
@@ -53,6 +54,11 @@ def test_style_generator_follows_the_contract():
         G.synthesis(ws, "loud")
     with pytest.raises(ValueError, match="mapping_lr_mul"):
         models.build("style", {"mapping_lr_mul": 2.0})
+    assert nn_utils.parametrize.is_parametrized(D.head)  # spectral normalisation by default
+    plain = models.build("style", {**SMALL, "d_spectral_norm": False})[1]
+    assert not any(nn_utils.parametrize.is_parametrized(m) for m in plain.modules())
+    with pytest.raises(ValueError, match="d_spectral_norm"):
+        models.build("style", {"d_spectral_norm": "no"})
 
 
 def test_each_w_reaches_only_its_layers():

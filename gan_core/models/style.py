@@ -73,6 +73,7 @@ class StyleConfig(ConfigMixin):
     mixing_prob: float = 0.9  # share of training batches with style-mixing regularisation
     w_avg_beta: float = 0.995  # decay of the running mean of w tracked during training
     noise_seed: int = 0  # seed of the fixed noise maps of noise mode 'const'
+    d_spectral_norm: bool = True  # spectral normalisation in D (off: StyleGAN2's plain D, with r1_gamma set)
 
     def __post_init__(self):
         if self.image_size not in IMAGE_SIZES:
@@ -89,6 +90,8 @@ class StyleConfig(ConfigMixin):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not lo <= v <= hi:
                 raise ValueError(f"{name} must be a number between {lo} and {hi}, got {v!r}")
+        if not isinstance(self.d_spectral_norm, bool):
+            raise ValueError(f"d_spectral_norm must be true or false, got {self.d_spectral_norm!r}")
 
     @property
     def resolutions(self) -> list[int]:
@@ -284,7 +287,7 @@ class StyleDiscriminator(DCGANDiscriminator):
 
     def __init__(self, cfg: StyleConfig):
         super().__init__(DCGANConfig(z_dim=cfg.z_dim, image_size=cfg.image_size, channels=cfg.channels,
-                                     d_base=cfg.d_base, spectral_norm=True, d_batchnorm=False))
+                                     d_base=cfg.d_base, spectral_norm=cfg.d_spectral_norm, d_batchnorm=False))
 
 
 # ----- mixing and truncation on ws (the edits between mapping and synthesis) -------------------------------

@@ -8,6 +8,7 @@ import numbers
 from dataclasses import dataclass, field
 
 from .. import losses
+from . import augment
 from ..data.registry import IMAGE_SETS
 
 EDITABLE_LIVE = ("loss", "optimizer", "lr_d", "lr_g", "beta1", "beta2", "batch_size", "d_steps", "g_steps",
@@ -63,6 +64,7 @@ class TrainConfig:
     r1_every: int = 16  # R1 is applied every this many D updates, weighted by it (lazy regularisation)
     pl_weight: float = 0.0  # style-based G: path-length regularisation weight (StyleGAN2), 0 = off
     pl_every: int = 4  # path-length regularisation every this many G updates, weighted by it
+    d_augment: str = ""  # images: DiffAugment of all D's inputs, '' or colour, translation, cutout joined by '+'
 
     def __post_init__(self):
         self.validate()
@@ -90,6 +92,7 @@ class TrainConfig:
         if not (0 < self.lr_final <= 1):
             raise ValueError(f"lr_final must be in (0, 1], got {self.lr_final}")
         losses.check_views(self.cluster_views)
+        augment.check(self.d_augment)
         for name in ("lambda_cat", "lambda_cont", "lambda_cluster", "lambda_shift"):
             if not (0 <= getattr(self, name) <= 100):
                 raise ValueError(f"{name} must be in [0, 100], got {getattr(self, name)}")

@@ -17,6 +17,7 @@ from __future__ import annotations
 import torch
 
 from .. import losses, models
+from .augment import augment
 from .conv_engine import DiscriminatorEngine, GeneratorEngine, info_grads
 from .fused import FusedGANStep
 
@@ -113,6 +114,8 @@ class AutogradEngine:
         real_c = real_c if c is not None else None  # real labels matter to a conditional D only
         self.generate(z, c)
         fake = self.fake.detach()
+        if t.cfg.d_augment:  # DiffAugment: D sees real and fake images through random transformations
+            real, fake = augment(real, t.cfg.d_augment, t.gen), augment(fake, t.cfg.d_augment, t.gen)
         cluster = _cluster(t)
         extra = _shifted(t, real, cluster)
         n = len(real)
@@ -143,7 +146,8 @@ class AutogradEngine:
 
     def g_step(self) -> torch.Tensor:
         t = self.t
-        fl, q = self.judge(self.fake, self.fake_c)
+        fake = augment(self.fake, t.cfg.d_augment, t.gen) if t.cfg.d_augment else self.fake
+        fl, q = self.judge(fake, self.fake_c)
         loss = losses.g_loss(t.cfg.loss, fl)
         if q is not None:  # InfoGAN: G also makes its codes readable
             loss = loss + losses.info_loss(q, *models.split_codes(t.G.latent_spec, self.fake_z), *_lambdas(t))
@@ -245,23 +249,27 @@ ENGINES = {"fused": FusedEngine, "conv": ConvEngine, "autograd": AutogradEngine}
 
 
 def check_engine(trainer, name: str) -> None:
-    """ValueError when engine `name` cannot train this trainer's settings: the R1 and path-length terms are
-    autograd's, and path lengths need a style-based G."""
+    """ValueError when engine `name` cannot train this trainer's settings: the R1, path-length and
+    augmentation terms are autograd's, path lengths need a style-based G and augmentation images without
+    InfoGAN codes (Q would read transformed codes)."""
     cfg = trainer.cfg
     if cfg.pl_weight and not models.is_style_based(trainer.G):
         raise ValueError(f"pl_weight applies to style-based generators, not to family {cfg.family!r}; "
                          "set pl_weight=0")
-    if name != "autograd" and (cfg.r1_gamma or cfg.pl_weight):
-        raise ValueError(f"the {name} engine has no R1 or path-length terms; use the autograd engine")
+    if cfg.d_augment and (not trainer.is_image or trainer.G.latent_spec.has_codes):
+        raise ValueError("d_augment applies to image models without InfoGAN codes; set d_augment to ''")
+    if name != "autograd" and (cfg.r1_gamma or cfg.pl_weight or cfg.d_augment):
+        raise ValueError(f"the {name} engine has no R1, path-length or augmentation terms; use the autograd "
+                         "engine")
 
 
 def make_engine(trainer):
     """The engine the family registry picks for this trainer's family, loss, device and codes (autograd
-    whenever the R1 or path-length terms are on)."""
+    whenever the R1, path-length or augmentation terms are on)."""
     cfg = trainer.cfg
     fam = models.get(cfg.family)
     which = fam.engine(cfg.loss, trainer.model_cfg, trainer.device.type, trainer.G.latent_spec.has_codes)
-    if cfg.r1_gamma or cfg.pl_weight:
+    if cfg.r1_gamma or cfg.pl_weight or cfg.d_augment:
         which = "autograd"
     check_engine(trainer, which)
     return ENGINES[which](trainer)
