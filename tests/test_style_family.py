@@ -108,6 +108,26 @@ def test_noise_off_is_deterministic_and_random_noise_follows_its_seed():
     assert float(mx.variation(small_model(noise=0.0), 1, n=3)[1].max()) == 0.0  # no noise, no variation
 
 
+def test_noise_from_noise_min_res_leaves_the_coarser_layers_alone():
+    torch.manual_seed(0)
+    G = models.build("style", {**SMALL, "noise_min_res": 16})[0].eval()
+    with torch.no_grad():
+        for m in G.synthesis_net.convs.values():
+            m.noise_strength.fill_(0.5)
+    names = list(G.feature_layers())
+    ws = G.mapping(torch.randn(2, 8))
+    outs = []
+    for seed in (1, 2):
+        torch.manual_seed(seed)
+        with TraceDict(G, names) as tr:
+            G.synthesis(ws, "random")
+        outs.append({n: tr[n].output for n in names})
+    changed = [not torch.equal(outs[0][n], outs[1][n]) for n in names]
+    assert changed == [False] * 4 + [True] * 2  # 4x4 and 8x8 noiseless; 16x16 noisy
+    with pytest.raises(ValueError, match="noise_min_res"):
+        models.build("style", {**SMALL, "noise_min_res": 12})
+
+
 def test_truncation_psi_zero_gives_the_image_of_w_avg():
     m = small_model()
     G = m.G

@@ -24,7 +24,9 @@ Computed as input scaling, one shared convolution and output scaling (the "non-f
 plain convolution on CPU, with no grouped per-sample kernels.
 
 Noise: 'random' (fresh per-pixel noise, during training), 'const' (a fixed noise map per layer, drawn
-from `noise_seed`, so a w gives one image; the default in eval mode) or 'none' (noise off).
+from `noise_seed`, so a w gives one image; the default in eval mode) or 'none' (noise off). Noise enters the
+convolutions from `noise_min_res` on (4: all of them, as in the paper); starting it at 16 keeps it out of
+the layers that place and shape things, so that it can only add detail.
 
 Training extras inside G: with probability `mixing_prob` (0.9, as in the paper) a training batch is drawn
 with style-mixing regularisation: the w of another latent of the batch (z rolled by one) takes over from
@@ -74,6 +76,7 @@ class StyleConfig(ConfigMixin):
     w_avg_beta: float = 0.995  # decay of the running mean of w tracked during training
     noise_seed: int = 0  # seed of the fixed noise maps of noise mode 'const'
     d_spectral_norm: bool = True  # spectral normalisation in D (off: StyleGAN2's plain D, with r1_gamma set)
+    noise_min_res: int = 4  # per-pixel noise enters the convolutions of this resolution and finer ones
 
     def __post_init__(self):
         if self.image_size not in IMAGE_SIZES:
@@ -90,6 +93,9 @@ class StyleConfig(ConfigMixin):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not lo <= v <= hi:
                 raise ValueError(f"{name} must be a number between {lo} and {hi}, got {v!r}")
+        if self.noise_min_res not in (*self.resolutions, 2 * self.image_size) or isinstance(self.noise_min_res, bool):
+            raise ValueError(f"noise_min_res must be one of the resolutions {self.resolutions} (or "
+                             f"{2 * self.image_size}: no noise), got {self.noise_min_res!r}")
         if not isinstance(self.d_spectral_norm, bool):
             raise ValueError(f"d_spectral_norm must be true or false, got {self.d_spectral_norm!r}")
 
@@ -135,8 +141,10 @@ class StyledConv(nn.Module):
 
     forward(x (B, C_in, H, W), w (B, w_dim), noise_mode) -> (B, C_out, H', W') with H' = 2H when `up`."""
 
-    def __init__(self, n_in: int, n_out: int, w_dim: int, res: int, up: bool, noise_seed: int):
+    def __init__(self, n_in: int, n_out: int, w_dim: int, res: int, up: bool, noise_seed: int,
+                 noisy: bool = True):
         super().__init__()
+        self.noisy = noisy  # False: no per-pixel noise at this layer (StyleConfig.noise_min_res)
         self.affine = EqualLinear(w_dim, n_in, bias_init=1.0)  # "A": w -> styles, one per input channel
         self.weight = nn.Parameter(torch.randn(n_out, n_in, 3, 3))
         self.bias = nn.Parameter(torch.zeros(n_out))
@@ -153,7 +161,9 @@ class StyledConv(nn.Module):
         if self.up:
             x = F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
         x = F.conv2d(x, weight, padding=1) * demod[:, :, None, None]
-        if noise_mode == "random":
+        if not self.noisy:
+            pass
+        elif noise_mode == "random":
             noise = torch.randn(len(x), 1, self.res, self.res, generator=self.rng, device=x.device)
             x = x + noise * self.noise_strength[None, :, None, None]
         elif noise_mode == "const":
@@ -188,8 +198,11 @@ class SynthesisNetwork(nn.Module):
         n_in = cfg.width(4)
         for k, r in enumerate(res):
             n_out = cfg.width(r)
-            convs[f"conv{r}_0"] = StyledConv(n_in, n_out, cfg.w_dim, r, up=k > 0, noise_seed=cfg.noise_seed + 2 * k)
-            convs[f"conv{r}_1"] = StyledConv(n_out, n_out, cfg.w_dim, r, up=False, noise_seed=cfg.noise_seed + 2 * k + 1)
+            noisy = r >= cfg.noise_min_res
+            convs[f"conv{r}_0"] = StyledConv(n_in, n_out, cfg.w_dim, r, up=k > 0, noise_seed=cfg.noise_seed + 2 * k,
+                                             noisy=noisy)
+            convs[f"conv{r}_1"] = StyledConv(n_out, n_out, cfg.w_dim, r, up=False,
+                                             noise_seed=cfg.noise_seed + 2 * k + 1, noisy=noisy)
             rgbs[f"rgb{r}"] = ToRGB(n_out, cfg.channels, cfg.w_dim)
             n_in = n_out
         self.convs = nn.ModuleDict(convs)
