@@ -62,6 +62,8 @@ def test_train_then_eval(tmp_path):
     (("train", "--preset", "digits-dcgan", "--set", "steps"), "changes are KEY=VALUE"),
     (("train", "--preset", "digits-dcgan", "--set", "pl_weight=1"), "pl_weight applies to style-based generators"),
     (("train", "--preset", "shapes-style", "--set", "r1_every=0"), "r1_every must be an integer in [1, 1000]"),
+    (("train", "--preset", "digits-infogan", "--set", "d_augment=cutout"), "d_augment applies to image models"),
+    (("train", "--preset", "stable-ring", "--set", "d_augment=cutout"), "d_augment applies to image models"),
 ])
 def test_errors_are_one_line_and_nonzero(args, message):
     r = cli(*args)

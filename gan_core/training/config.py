@@ -146,7 +146,9 @@ class TrainConfig:
                 family.config_cls.from_dict({**self.model, key: model[key]})
             except (TypeError, ValueError, KeyError) as e:
                 raise ValueError(f"model.{key}={str(model[key])[:40]}: {e}") from None
-        family.config_cls.from_dict(out.model)
+        mcfg = family.config_cls.from_dict(out.model)
+        if out.d_augment and (family.is_points or getattr(mcfg, "n_cat", 0) or getattr(mcfg, "n_cont", 0)):
+            raise ValueError("d_augment applies to image models without InfoGAN codes")
         if out.pl_weight and not all(hasattr(family.generator_cls, a) for a in ("mapping", "synthesis")):
             raise ValueError(f"pl_weight applies to style-based generators, not to family {out.family!r}")
         return out
