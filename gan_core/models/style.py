@@ -161,12 +161,10 @@ class StyledConv(nn.Module):
         if self.up:
             x = F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
         x = F.conv2d(x, weight, padding=1) * demod[:, :, None, None]
-        if not self.noisy:
-            pass
-        elif noise_mode == "random":
+        if self.noisy and noise_mode == "random":
             noise = torch.randn(len(x), 1, self.res, self.res, generator=self.rng, device=x.device)
             x = x + noise * self.noise_strength[None, :, None, None]
-        elif noise_mode == "const":
+        elif self.noisy and noise_mode == "const":
             x = x + self.noise_const * self.noise_strength[None, :, None, None]
         return F.leaky_relu(x + self.bias[None, :, None, None], 0.2) * LRELU_GAIN
 
