@@ -183,7 +183,8 @@ def test_style_family_trains_tracks_w_avg_and_round_trips(tmp_path):
 
 @pytest.mark.slow
 def test_shipped_model_coarse_mix_copies_b_shape_and_position():
-    """B's coarse styles bring B's position and, far more often than its fine styles, B's shape."""
+    """B's coarse styles bring B's position and, far more often than its fine styles, B's shape; B's fine
+    styles bring B's colour, its coarse ones almost never."""
     from gan_core.metrics import classifier as cm
     from gan_core.metrics.image_eval import evaluator
 
@@ -200,11 +201,14 @@ def test_shipped_model_coarse_mix_copies_b_shape_and_position():
         pm = read(m.G.synthesis(mix(wa, wb, crossover_layers(m.G.num_ws, cross))))
         differ = pa["shape"] != pb["shape"]
         far = (pa["x"] - pb["x"]).abs() > 1
-        assert int(differ.sum()) >= 50 and int(far.sum()) >= 10
+        hue = pa["colour"] != pb["colour"]
+        assert int(differ.sum()) >= 50 and int(far.sum()) >= 10 and int(hue.sum()) >= 50
         share[cross] = (float((pm["shape"] == pb["shape"])[differ].float().mean()),
-                        float(((pm["x"] - pb["x"]).abs() <= 1)[far].float().mean()))
+                        float(((pm["x"] - pb["x"]).abs() <= 1)[far].float().mean()),
+                        float((pm["colour"] == pb["colour"])[hue].float().mean()))
     assert share["coarse"][0] >= 0.5 and share["coarse"][0] > 3 * share["fine"][0], share
     assert share["coarse"][1] >= 0.85 and share["fine"][1] <= 0.3, share
+    assert share["fine"][2] >= 0.7 and share["coarse"][2] <= 0.15, share
 
 
 @pytest.mark.slow
@@ -225,3 +229,22 @@ def test_eval_mixing_cli_prints_the_table_and_refuses_other_families():
     assert all(0 <= v <= 1 for row in out["mixing"].values() for v in row.values())
     assert 0 <= out["noise_unchanged"] <= 1 and out["ppl_w"] > 0 and out["ppl_z"] > 0 and out["grid_ms"] > 0
     assert "fd" in out and "histogram" in out
+
+
+def test_orig_architecture_draws_rgb_only_at_the_last_resolution():
+    torch.manual_seed(0)
+    skip = models.build("style", SMALL)[0].eval()
+    torch.manual_seed(0)
+    G = models.build("style", {**SMALL, "architecture": "orig"})[0].eval()
+    assert list(skip.synthesis_net.rgbs) == ["rgb4", "rgb8", "rgb16"]
+    assert list(G.synthesis_net.rgbs) == ["rgb16"]
+    ws = G.mapping(torch.randn(3, 8))
+    x = G.synthesis(ws)
+    assert x.shape == (3, 1, 16, 16) and x.abs().max() <= 1
+    # the image is the last layer's features through the one RGB layer, with the last w as its style
+    with TraceDict(G, ["synthesis_net.convs.conv16_1"]) as tr:
+        G.synthesis(ws)
+    rgb = G.synthesis_net.rgbs["rgb16"](tr["synthesis_net.convs.conv16_1"].output, ws[:, -1])
+    assert torch.allclose(x, torch.tanh(rgb), atol=1e-6)
+    with pytest.raises(ValueError, match="architecture"):
+        models.build("style", {**SMALL, "architecture": "resnet"})

@@ -13,6 +13,9 @@ G = synthesis(mapping(z)):
   styles, per-pixel noise scaled by learned per-channel factors "B", a bias and leaky ReLU. Each
   resolution adds its RGB output to the upsampled image so far (the skip architecture), drawn by a 1x1
   modulated convolution with the resolution's second w; the sum ends in tanh (images in [-1, 1]).
+  `architecture='orig'` keeps only the last resolution's RGB layer (StyleGAN's own layout, StyleGAN2's
+  'orig'): then the coarse and middle styles shape features and only the finest styles say how features
+  turn into colour, so a fine crossover carries the colour (docs/figures.md measures both layouts).
 
 **Modulation and demodulation, not AdaIN.** A style scales the convolution's input channels, and the
 output channels are divided by the norm the modulated weights would give unit-variance inputs (StyleGAN2's
@@ -58,6 +61,7 @@ from .dcgan import DCGANConfig, DCGANDiscriminator
 IMAGE_SIZES = (16, 32, 64)
 CHANNELS = (1, 3)
 NOISE_MODES = ("random", "const", "none")
+ARCHITECTURES = ("skip", "orig")  # where RGB is drawn: at every resolution, or only at the last
 LRELU_GAIN = math.sqrt(2.0)
 
 
@@ -77,6 +81,7 @@ class StyleConfig(ConfigMixin):
     noise_seed: int = 0  # seed of the fixed noise maps of noise mode 'const'
     d_spectral_norm: bool = True  # spectral normalisation in D (off: StyleGAN2's plain D, with r1_gamma set)
     noise_min_res: int = 4  # per-pixel noise enters the convolutions of this resolution and finer ones
+    architecture: str = "skip"  # 'skip': RGB added at each resolution; 'orig': one RGB layer at the end
 
     def __post_init__(self):
         if self.image_size not in IMAGE_SIZES:
@@ -96,6 +101,9 @@ class StyleConfig(ConfigMixin):
         if self.noise_min_res not in (*self.resolutions, 2 * self.image_size) or isinstance(self.noise_min_res, bool):
             raise ValueError(f"noise_min_res must be one of the resolutions {self.resolutions} (or "
                              f"{2 * self.image_size}: no noise), got {self.noise_min_res!r}")
+        if self.architecture not in ARCHITECTURES:
+            raise ValueError(f"architecture must be one of {', '.join(ARCHITECTURES)}, "
+                             f"got {str(self.architecture)[:40]!r}")
         if not isinstance(self.d_spectral_norm, bool):
             raise ValueError(f"d_spectral_norm must be true or false, got {self.d_spectral_norm!r}")
 
@@ -201,7 +209,8 @@ class SynthesisNetwork(nn.Module):
                                              noisy=noisy)
             convs[f"conv{r}_1"] = StyledConv(n_out, n_out, cfg.w_dim, r, up=False,
                                              noise_seed=cfg.noise_seed + 2 * k + 1, noisy=noisy)
-            rgbs[f"rgb{r}"] = ToRGB(n_out, cfg.channels, cfg.w_dim)
+            if cfg.architecture == "skip" or r == res[-1]:
+                rgbs[f"rgb{r}"] = ToRGB(n_out, cfg.channels, cfg.w_dim)
             n_in = n_out
         self.convs = nn.ModuleDict(convs)
         self.rgbs = nn.ModuleDict(rgbs)
@@ -212,10 +221,12 @@ class SynthesisNetwork(nn.Module):
         x = self.const.expand(len(ws), -1, -1, -1)
         img = None
         convs = list(self.convs.values())
-        for k, rgb in enumerate(self.rgbs.values()):
+        for k, r in enumerate(self.cfg.resolutions):
             x = convs[2 * k](x, ws[:, 2 * k], noise_mode)
             x = convs[2 * k + 1](x, ws[:, 2 * k + 1], noise_mode)
-            y = rgb(x, ws[:, 2 * k + 1])
+            if f"rgb{r}" not in self.rgbs:  # 'orig': only the last resolution draws RGB
+                continue
+            y = self.rgbs[f"rgb{r}"](x, ws[:, 2 * k + 1])
             img = y if img is None else F.interpolate(img, scale_factor=2, mode="bilinear", align_corners=False) + y
         return self.out(img)
 

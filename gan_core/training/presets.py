@@ -260,16 +260,19 @@ register(Preset(
     "synthesis network that starts from a learned constant 4x4 map; per-pixel noise adds randomness. Because "
     "training mixes two latents' styles at a random layer, each layer's style learns its own job: in the "
     "shipped model the coarse styles (4x4, 8x8) set the sprite's place and most often its shape, and the "
-    "middle ones (16x16) most often its colour. Noise enters from 16x16 on, so it adds detail without "
-    "moving or reshaping the sprite. Try the Style mixing tab.",
-    TrainConfig(dataset="shapes", family="style", model=_style(32, 3, noise_min_res=16), loss="hinge",
+    "fine ones (32x32) its colour: only the last layer turns features into RGB, so its style decides the "
+    "colours. Noise enters only at 32x32, so it adds detail without moving, reshaping or recolouring the "
+    "sprite. Try the Style mixing tab.",
+    TrainConfig(dataset="shapes", family="style", model=_style(32, 3, noise_min_res=32, architecture="orig"),
+                loss="hinge",
                 lr_d=2e-3, lr_g=2e-3, beta1=0.0, beta2=0.99, lr_final=0.1, batch_size=32, g_ema=0.999,
                 steps=14000, eval_every=800, eval_samples=1000), kind="image"))
 
 register(Preset(
     "scenes-style", "Scenes (style-based)",
     "The small StyleGAN of Shapes (style-based) on the little landscapes: mix two scenes' coarse styles "
-    "(the layout: horizon, mountains) with another's fine styles (the colours).",
-    TrainConfig(dataset="scenes", family="style", model=_style(32, 3, noise_min_res=16), loss="hinge",
+    "(the layout: horizon, mountains) with another's fine styles (the colours of sky, grass and water).",
+    TrainConfig(dataset="scenes", family="style", model=_style(32, 3, noise_min_res=16, architecture="orig"),
+                loss="hinge",
                 lr_d=2e-3, lr_g=2e-3, beta1=0.0, beta2=0.99, lr_final=0.1, batch_size=32, g_ema=0.999,
                 steps=12000, eval_every=800, eval_samples=1000), kind="image"))
